@@ -1,0 +1,159 @@
+"""Run configuration: one validated tree from a YAML file, command-line options and `key=value` overrides.
+
+Everything a run depends on lives here, so the resolved `config.yaml` in a run directory is
+enough to reproduce it. Unknown keys and wrong types are errors (never silently ignored).
+"""
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .errors import CnnvitError, did_you_mean, validation_message
+
+
+class ModelConfig(BaseModel):
+    """A named model; any other key is an architecture option (e.g. pos_embed) checked when it is built."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    name: str = "resnet-s"
+
+    @property
+    def options(self) -> dict:
+        return dict(self.model_extra or {})
+
+
+class DataConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = "mnist5k"
+    root: str | None = None  # where file-based datasets live (default ./data)
+    download: bool = False
+    fraction: float = Field(1.0, gt=0, le=1)  # of the training split, stratified and nested
+    data_seed: int = Field(0, ge=0)  # draws the subset; independent of the training seed
+    image_size: int | None = Field(None, ge=4)
+    skip_corrupt: bool = False
+
+
+class AugmentConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    translate: int = Field(2, ge=0)  # max random shift in pixels, per image, zero fill
+    flip: bool | None = None  # horizontal flips; None = where the dataset allows them
+
+
+class TrainConfig(BaseModel):
+    """The optimisation budget and recipe. `lr`/`weight_decay` left unset take the architecture's recipe."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    steps: int | None = Field(None, ge=1)
+    epochs: float | None = Field(None, gt=0)
+    batch_size: int = Field(128, ge=1)
+    lr: float | None = Field(None, gt=0)
+    weight_decay: float | None = Field(None, ge=0)
+    warmup_fraction: float = Field(0.05, ge=0, lt=1)
+    label_smoothing: float = Field(0.1, ge=0, lt=1)
+    grad_clip: float | None = Field(1.0, gt=0)
+    eval_batch_size: int = Field(500, ge=1)
+    log_every: int = Field(25, ge=1)
+    checkpoint_every: int = Field(100, ge=1)
+
+    @model_validator(mode="after")
+    def _one_budget(self):
+        if self.steps is not None and self.epochs is not None:
+            raise ValueError("give train.steps or train.epochs, not both")
+        return self
+
+
+class RunConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    seed: int = Field(0, ge=0)  # model initialisation, data order and augmentation
+    model: ModelConfig = ModelConfig()
+    data: DataConfig = DataConfig()
+    train: TrainConfig = TrainConfig()
+    augment: AugmentConfig = AugmentConfig()
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    threads: int = Field(0, ge=0)  # CPU threads; 0 = torch's default (one per core)
+    compile: bool = False  # torch.compile the model (opt-in: compile time dominates short runs)
+
+
+def parse_override(text: str) -> tuple[list[str], object]:
+    """'train.lr=3e-4' -> (["train", "lr"], 0.0003); the value is parsed as YAML."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise CnnvitError(f'override "{text}" is not key=value (e.g. train.lr=0.001)')
+    try:
+        parsed = yaml.safe_load(value) if value.strip() else None
+    except yaml.YAMLError:
+        parsed = value
+    return key.strip().split("."), parsed
+
+
+def set_dotted(tree: dict, keys: list[str], value: object) -> None:
+    for key in keys[:-1]:
+        node = tree.setdefault(key, {})
+        if not isinstance(node, dict):
+            raise CnnvitError(f'cannot set "{".".join(keys)}": "{key}" is a value, not a section')
+        tree = node
+    tree[keys[-1]] = value
+
+
+def read_yaml(path: Path) -> dict:
+    """A YAML mapping from `path`, or a one-line error naming the file and what is wrong."""
+    try:
+        loaded = yaml.safe_load(Path(path).read_text())
+    except FileNotFoundError:
+        raise CnnvitError(f"config file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise CnnvitError(f"cannot read config file {path}: {error}") from None
+    except yaml.YAMLError as error:
+        where = getattr(error, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where else ""
+        raise CnnvitError(f"config file {path} is not valid YAML{line}; fix the syntax") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise CnnvitError(f"config file {path} must hold a mapping of keys (e.g. train: {{steps: 500}})")
+    return loaded
+
+
+def build_config(tree: dict, overrides: list[str] = (), where: str = "config") -> RunConfig:
+    """Validate `tree` with `overrides` applied; every problem is reported in one line."""
+    tree = _deep_copy(tree)
+    for text in overrides:
+        set_dotted(tree, *parse_override(text))
+    try:
+        return RunConfig.model_validate(tree)
+    except ValidationError as error:
+        message = validation_message(error, where)
+        raise CnnvitError(message + _suggestion(error)) from None
+
+
+def config_to_yaml(config: RunConfig) -> str:
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
+
+
+def _suggestion(error: ValidationError) -> str:
+    """' (did you mean "train.steps"?)' for the first unknown key close to a real one."""
+    for item in error.errors():
+        if item["type"] != "extra_forbidden":
+            continue
+        *parents, key = [str(p) for p in item["loc"]]
+        section: type[BaseModel] = RunConfig
+        for parent in parents:
+            annotation = section.model_fields[parent].annotation
+            if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+                return ""
+            section = annotation
+        hint = did_you_mean(key, section.model_fields)
+        if hint:
+            return hint.replace('"', '"' + "".join(p + "." for p in parents), 1)
+    return ""
+
+
+def _deep_copy(tree: dict) -> dict:
+    return {k: _deep_copy(v) if isinstance(v, dict) else v for k, v in tree.items()}

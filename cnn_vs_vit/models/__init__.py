@@ -1,0 +1,59 @@
+"""Model registry: named presets and the one place models are built."""
+
+from pydantic import ValidationError
+
+from ..errors import CnnvitError, unknown_name, validation_message
+from .interface import Backbone, FeatureLayer, capture_outputs, explicit_attention
+from .resnet import ResNet, ResNetSpec
+from .torchvision_models import TORCHVISION_MODELS, build_torchvision
+from .vit import ViT, ViTSpec
+
+# Matched in size for the embedded default (28x28 mnist5k): resnet-s and vit-s have parameter
+# counts within 1.5x of each other; -xs / -m halve / double the width for scaling sweeps.
+PRESETS: dict[str, ResNetSpec | ViTSpec] = {
+    "resnet-xs": ResNetSpec(widths=(8, 16, 32, 64)),
+    "resnet-s": ResNetSpec(widths=(16, 32, 64, 128)),
+    "resnet-m": ResNetSpec(widths=(32, 64, 128, 256)),
+    "vit-xs": ViTSpec(patch_size=4, dim=48, depth=4, heads=4),
+    "vit-s": ViTSpec(patch_size=4, dim=96, depth=4, heads=4),
+    "vit-m": ViTSpec(patch_size=4, dim=192, depth=4, heads=4),
+}
+MODEL_NAMES = (*PRESETS, *TORCHVISION_MODELS)
+
+
+def model_spec(name: str, options: dict | None = None) -> ResNetSpec | ViTSpec | None:
+    """The preset `name` with `options` (e.g. {"pos_embed": "none"}) applied; None for torchvision models."""
+    options = options or {}
+    if name in TORCHVISION_MODELS:
+        if options:
+            raise CnnvitError(f"{name} takes no model options (got {', '.join(options)}); remove them")
+        return None
+    if name not in PRESETS:
+        raise unknown_name("model", name, MODEL_NAMES)
+    preset = PRESETS[name]
+    try:
+        return type(preset).model_validate({**preset.model_dump(), **options})
+    except ValidationError as error:
+        raise CnnvitError(validation_message(error, f"model {name}")) from None
+
+
+def build_model(
+    name: str, *, image_shape: tuple[int, int, int], num_classes: int, options: dict | None = None
+) -> Backbone:
+    """Build model `name` for images of `image_shape` (C, H, W) and `num_classes` classes."""
+    spec = model_spec(name, options)
+    C, H, W = image_shape
+    try:
+        if spec is None:
+            return build_torchvision(name, image_shape=image_shape, num_classes=num_classes)
+        if isinstance(spec, ResNetSpec):
+            return ResNet(spec, in_channels=C, num_classes=num_classes)
+        return ViT(spec, in_channels=C, num_classes=num_classes, image_size=(H, W))
+    except ValueError as error:
+        raise CnnvitError(f"cannot build {name}: {error}") from None
+
+
+__all__ = [
+    "Backbone", "FeatureLayer", "MODEL_NAMES", "PRESETS", "ResNet", "ResNetSpec", "ViT", "ViTSpec",
+    "build_model", "capture_outputs", "explicit_attention", "model_spec",
+]  # fmt: skip

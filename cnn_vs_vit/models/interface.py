@@ -1,0 +1,122 @@
+"""The one interface every model offers, so probes and training never look inside an architecture.
+
+A model is a `Backbone`: `forward(x)` gives logits, `feature_layers()` names the modules whose
+outputs are per-layer features (in forward order, each with the pixel stride of its grid), and
+`features(x)` collects them through forward hooks.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+
+@dataclass(frozen=True)
+class FeatureLayer:
+    """One probe-able layer: `module`'s output is the feature.
+
+    kind:
+      "map"    -- a (B, C, h, w) feature map; `stride` input pixels per grid cell.
+      "tokens" -- a (B, prefix + h*w, D) token sequence; the first `prefix_tokens` (e.g. [CLS])
+                  are not on the grid, the rest are patches in row-major order, `stride` = patch size.
+      "vector" -- a (B, D) pooled vector or logits: no grid at all.
+    """
+
+    name: str
+    module: nn.Module
+    kind: Literal["map", "tokens", "vector"]
+    stride: int = 1
+    prefix_tokens: int = 0
+
+    def to_grid(self, output: torch.Tensor, image_hw: tuple[int, int]) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """Split a layer output into (grid (B, C, h, w) or None, off-grid part (B, D) or None).
+
+        The off-grid part is the [CLS]-like prefix tokens averaged, or the whole vector for "vector" layers.
+        """
+        if self.kind == "map":
+            return output, None
+        if self.kind == "vector":
+            return None, output.flatten(1)
+        B, T, D = output.shape
+        h, w = image_hw[0] // self.stride, image_hw[1] // self.stride
+        patches = output[:, self.prefix_tokens :]  # (B, h*w, D)
+        if patches.shape[1] != h * w:
+            raise ValueError(f"layer {self.name}: {patches.shape[1]} patch tokens do not form a {h}x{w} grid")
+        grid = patches.transpose(1, 2).reshape(B, D, h, w)
+        prefix = output[:, : self.prefix_tokens].mean(1) if self.prefix_tokens else None
+        return grid, prefix
+
+
+class Backbone(nn.Module):
+    """Base class of every cnnvit model (ResNet, ViT, wrapped torchvision models)."""
+
+    arch: str  # "resnet" or "vit": selects the training recipe
+
+    def feature_layers(self) -> list[FeatureLayer]:
+        raise NotImplementedError
+
+    @property
+    def num_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Every named feature of `x`, in forward order (the last one is the logits)."""
+        captured: dict[str, torch.Tensor] = {}
+        with capture_outputs(self.feature_layers(), lambda layer, out: captured.__setitem__(layer.name, out)):
+            self(x)
+        return captured
+
+    def train_flops_per_image(self, image_shape: tuple[int, int, int]) -> int:
+        """Matmul/conv FLOPs (2 per multiply-add) of one forward + backward pass for one image.
+
+        Counted by torch's FlopCounterMode, so elementwise ops, norms and softmax are not included
+        (the usual "model FLOPs" numerator of MFU). Attention runs its explicit matmul path while
+        counting because the fused CPU kernel is not in every torch's FLOP registry.
+        """
+        was_training = self.training
+        device = next(self.parameters()).device
+        self.train()
+        x = torch.zeros(2, *image_shape, device=device)  # batch of 2: BatchNorm needs > 1 value per channel
+        try:
+            with explicit_attention(self), FlopCounterMode(display=False) as counter:
+                self(x).sum().backward()
+        finally:
+            self.zero_grad(set_to_none=True)
+            self.train(was_training)
+        return counter.get_total_flops() // 2
+
+
+@contextmanager
+def capture_outputs(layers: list[FeatureLayer], on_output) -> Iterator[None]:
+    """Call `on_output(layer, output)` for every layer during the forward passes inside the block."""
+    handles = [
+        layer.module.register_forward_hook(lambda _m, _inp, out, layer=layer: on_output(layer, out)) for layer in layers
+    ]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+@contextmanager
+def explicit_attention(model: nn.Module) -> Iterator[None]:
+    """Run every attention module of `model` through its explicit softmax path inside the block.
+
+    The fused `scaled_dot_product_attention` never materialises attention weights; the explicit
+    path computes the same function and passes the (B, heads, T, T) probabilities through a
+    hookable `attend` module, which is how probes read them.
+    """
+    modules = [m for m in model.modules() if hasattr(m, "explicit")]
+    previous = [m.explicit for m in modules]
+    for m in modules:
+        m.explicit = True
+    try:
+        yield
+    finally:
+        for m, p in zip(modules, previous):
+            m.explicit = p

@@ -1,0 +1,167 @@
+"""Vision Transformer as the notes describe it (Dosovitskiy et al. 2020).
+
+Image -> P x P patches -> linear projection -> optional [CLS] token -> positional embeddings
+(learned | sincos2d | none) -> pre-norm encoder blocks -> LayerNorm -> pool ([CLS] or mean) -> head.
+Attention uses the fused `scaled_dot_product_attention`; `interface.explicit_attention` switches
+to the explicit softmax path whose weights probes can read from each block's `attn.attend`.
+"""
+
+import math
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field
+from torch import nn
+
+from .interface import Backbone, FeatureLayer
+
+PosEmbed = Literal["learned", "sincos2d", "none"]
+
+
+class ViTSpec(BaseModel):
+    """Everything needed to build the ViT; presets are instances of it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    patch_size: int = Field(4, ge=1)
+    dim: int = Field(64, ge=4)
+    depth: int = Field(4, ge=1)
+    heads: int = Field(4, ge=1)
+    mlp_ratio: float = Field(2.0, gt=0)
+    pool: Literal["cls", "mean"] = "cls"
+    pos_embed: PosEmbed = "learned"
+
+    def model_post_init(self, _context) -> None:
+        if self.dim % self.heads:
+            raise ValueError(f"dim {self.dim} is not divisible by heads {self.heads}")
+        if self.pos_embed == "sincos2d" and self.dim % 4:
+            raise ValueError(f"sincos2d positional embeddings need dim divisible by 4, got {self.dim}")
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention over all tokens."""
+
+    def __init__(self, dim: int, heads: int):
+        super().__init__()
+        self.heads = heads
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+        self.attend = nn.Identity()  # sees the (B, heads, T, T) probabilities on the explicit path
+        self.explicit = False
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, T, D = x.shape
+        q, k, v = self.qkv(x).view(B, T, 3, self.heads, D // self.heads).permute(2, 0, 3, 1, 4)  # each (B, h, T, hd)
+        if self.explicit:
+            weights = self.attend((q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])).softmax(dim=-1))  # (B, h, T, T)
+            out = weights @ v
+        else:
+            out = F.scaled_dot_product_attention(q, k, v)
+        return self.proj(out.transpose(1, 2).reshape(B, T, D))
+
+
+class Block(nn.Module):
+    """Pre-norm Transformer encoder block: x + MSA(LN(x)), then x + MLP(LN(x))."""
+
+    def __init__(self, dim: int, heads: int, mlp_ratio: float):
+        super().__init__()
+        hidden = int(dim * mlp_ratio)
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn = Attention(dim, heads)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(self.norm1(x))
+        return x + self.mlp(self.norm2(x))
+
+
+def sincos_2d(grid: tuple[int, int], dim: int, temperature: float = 10_000.0) -> torch.Tensor:
+    """Fixed 2-D sine-cosine embeddings (big_vision, Beyer et al. 2022): (h*w, dim), row-major."""
+    h, w = grid
+    y, x = torch.meshgrid(torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32), indexing="ij")
+    quarter = dim // 4
+    omega = 1.0 / temperature ** (torch.arange(quarter) / max(quarter - 1, 1))
+    y = y.flatten()[:, None] * omega[None, :]
+    x = x.flatten()[:, None] * omega[None, :]
+    return torch.cat([x.sin(), x.cos(), y.sin(), y.cos()], dim=1)
+
+
+def resample_grid_embedding(embedding: torch.Tensor, old: tuple[int, int], new: tuple[int, int]) -> torch.Tensor:
+    """Bicubic 2-D interpolation of (1, old_h*old_w, D) grid embeddings to (1, new_h*new_w, D) (ViT §3.2)."""
+    D = embedding.shape[-1]
+    grid = embedding.reshape(1, *old, D).permute(0, 3, 1, 2)  # (1, D, h, w)
+    grid = F.interpolate(grid, size=new, mode="bicubic", align_corners=False)
+    return grid.permute(0, 2, 3, 1).reshape(1, new[0] * new[1], D)
+
+
+class ViT(Backbone):
+    arch = "vit"
+
+    def __init__(self, spec: ViTSpec, *, in_channels: int, num_classes: int, image_size: tuple[int, int]):
+        super().__init__()
+        self.spec = spec
+        P = spec.patch_size
+        if image_size[0] % P or image_size[1] % P:
+            raise ValueError(f"image size {image_size[0]}x{image_size[1]} is not divisible by the patch size {P}")
+        self.grid = (image_size[0] // P, image_size[1] // P)
+        self.prefix_tokens = 1 if spec.pool == "cls" else 0
+        # A P x P conv with stride P is exactly "flatten each patch, then a shared linear projection".
+        self.patch_embed = nn.Conv2d(in_channels, spec.dim, P, stride=P)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, spec.dim)) if spec.pool == "cls" else None
+        if spec.pos_embed == "learned":
+            # One embedding per token, [CLS] included: shape (1, prefix + h*w, D) as in the paper.
+            n_tokens = self.prefix_tokens + self.grid[0] * self.grid[1]
+            self.pos_embed = nn.Parameter(torch.randn(1, n_tokens, spec.dim) * 0.02)
+        self.embed_out = nn.Identity()  # hook point: tokens entering the first block
+        self.blocks = nn.ModuleList(Block(spec.dim, spec.heads, spec.mlp_ratio) for _ in range(spec.depth))
+        self.norm = nn.LayerNorm(spec.dim)
+        self.pool_out = nn.Identity()  # hook point: the pooled (B, D) representation
+        self.head = nn.Linear(spec.dim, num_classes)
+        self.apply(_init_weights)
+
+    def position_embedding(self, grid: tuple[int, int]) -> torch.Tensor | None:
+        """(1, prefix + h*w, D) embeddings for a patch grid, interpolated when it differs from training."""
+        if self.spec.pos_embed == "none":
+            return None
+        if self.spec.pos_embed == "sincos2d":
+            patches = sincos_2d(grid, self.spec.dim).to(self.patch_embed.weight)[None]
+            prefix = patches.new_zeros(1, self.prefix_tokens, self.spec.dim)  # [CLS] gets no position
+            return torch.cat([prefix, patches], dim=1)
+        if grid == self.grid:
+            return self.pos_embed
+        prefix, patches = self.pos_embed[:, : self.prefix_tokens], self.pos_embed[:, self.prefix_tokens :]
+        return torch.cat([prefix, resample_grid_embedding(patches, self.grid, grid)], dim=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        patches = self.patch_embed(x)  # (B, D, h, w)
+        B, D, h, w = patches.shape
+        tokens = patches.flatten(2).transpose(1, 2)  # (B, h*w, D)
+        if self.cls_token is not None:
+            tokens = torch.cat([self.cls_token.expand(B, -1, -1), tokens], dim=1)  # (B, 1 + h*w, D)
+        position = self.position_embedding((h, w))
+        tokens = self.embed_out(tokens if position is None else tokens + position)
+        for block in self.blocks:
+            tokens = block(tokens)
+        tokens = self.norm(tokens)
+        pooled = tokens[:, 0] if self.spec.pool == "cls" else tokens.mean(dim=1)
+        return self.head(self.pool_out(pooled))  # (B, classes)
+
+    def feature_layers(self) -> list[FeatureLayer]:
+        P, prefix = self.spec.patch_size, self.prefix_tokens
+        layers = [
+            FeatureLayer("patch_embed", self.patch_embed, "map", P),
+            FeatureLayer("embed", self.embed_out, "tokens", P, prefix),
+        ]
+        layers += [FeatureLayer(f"block{i + 1}", b, "tokens", P, prefix) for i, b in enumerate(self.blocks)]
+        layers += [FeatureLayer("pool", self.pool_out, "vector"), FeatureLayer("logits", self.head, "vector")]
+        return layers
+
+
+def _init_weights(module: nn.Module) -> None:
+    """ViT initialisation as in timm/big_vision: truncated-normal linears, zero biases."""
+    if isinstance(module, (nn.Linear, nn.Conv2d)):
+        nn.init.trunc_normal_(module.weight, std=0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)

@@ -1,0 +1,148 @@
+"""Model facts: every model runs, the shared interface holds, and the symmetries mathematics promises."""
+
+import pytest
+import torch
+
+from cnn_vs_vit.errors import CnnvitError
+from cnn_vs_vit.models import MODEL_NAMES, PRESETS, build_model, explicit_attention
+
+SHAPES = [(1, 28, 28), (3, 32, 32)]
+
+
+@pytest.mark.parametrize("image_shape", SHAPES, ids=["28x28x1", "32x32x3"])
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_every_model_gives_finite_logits_and_ordered_features(name, image_shape):
+    torch.manual_seed(0)
+    model = build_model(name, image_shape=image_shape, num_classes=7).eval()
+    x = torch.randn(2, *image_shape)
+    logits = model(x)
+    assert logits.shape == (2, 7) and torch.isfinite(logits).all()
+    features = model.features(x)
+    assert list(features) == [layer.name for layer in model.feature_layers()]
+    assert torch.equal(features["logits"], logits)
+    for layer in model.feature_layers():
+        grid, off_grid = layer.to_grid(features[layer.name], image_shape[1:])
+        if layer.kind == "vector":
+            assert grid is None and off_grid.shape[0] == 2
+        else:
+            ceil = lambda n: -(-n // layer.stride)  # padded strided convolutions round up
+            assert grid.shape[0] == 2 and grid.shape[2:] == (ceil(image_shape[1]), ceil(image_shape[2]))
+
+
+def test_size_matched_presets():
+    params = {n: build_model(n, image_shape=(1, 28, 28), num_classes=10).num_params for n in PRESETS}
+    assert 1 / 1.5 <= params["resnet-s"] / params["vit-s"] <= 1.5
+    assert params["resnet-xs"] < params["resnet-s"] < params["resnet-m"]
+    assert params["vit-xs"] < params["vit-s"] < params["vit-m"]
+
+
+def test_circular_stride1_resnet_is_exactly_shift_equivariant():
+    """A stride-1 CNN with circular padding commutes with torch.roll at every layer (eval-mode BN is per channel)."""
+    torch.manual_seed(0)
+    model = build_model("resnet-xs", image_shape=(1, 16, 16), num_classes=10,
+                        options={"padding_mode": "circular", "downsample": False}).eval()  # fmt: skip
+    x = torch.randn(3, 1, 16, 16)
+    shifted = torch.roll(x, shifts=(3, -5), dims=(2, 3))
+    original, moved = model.features(x), model.features(shifted)
+    for layer in model.feature_layers():
+        if layer.kind == "map":
+            expected = torch.roll(original[layer.name], shifts=(3, -5), dims=(2, 3))
+            torch.testing.assert_close(moved[layer.name], expected, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(moved["logits"], original["logits"], atol=1e-5, rtol=1e-4)
+
+
+def test_zero_padded_resnet_is_not_exactly_equivariant():
+    torch.manual_seed(0)
+    model = build_model("resnet-xs", image_shape=(1, 16, 16), num_classes=10, options={"downsample": False}).eval()
+    x = torch.randn(3, 1, 16, 16)
+    stem = model.features(torch.roll(x, 3, dims=3))["stem"]
+    assert not torch.allclose(stem, torch.roll(model.features(x)["stem"], 3, dims=3), atol=1e-3)
+
+
+def test_vit_without_positions_is_equivariant_to_whole_patch_shifts():
+    """Self-attention without positional embeddings is permutation-equivariant: rolling the image by a
+    multiple of the patch size permutes the patch tokens and leaves the [CLS] output unchanged."""
+    torch.manual_seed(0)
+    model = build_model("vit-xs", image_shape=(1, 28, 28), num_classes=10, options={"pos_embed": "none"}).eval()
+    x = torch.randn(2, 1, 28, 28)
+    original, moved = model.features(x), model.features(torch.roll(x, shifts=(4, 8), dims=(2, 3)))
+    for layer in model.feature_layers():
+        if layer.kind == "tokens":
+            grid, cls = layer.to_grid(original[layer.name], (28, 28))
+            grid_moved, cls_moved = layer.to_grid(moved[layer.name], (28, 28))
+            torch.testing.assert_close(grid_moved, torch.roll(grid, shifts=(1, 2), dims=(2, 3)), atol=1e-5, rtol=1e-4)
+            torch.testing.assert_close(cls_moved, cls, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(moved["logits"], original["logits"], atol=1e-5, rtol=1e-4)
+
+
+def test_learned_positions_break_whole_patch_shift_equivariance():
+    torch.manual_seed(0)
+    model = build_model("vit-xs", image_shape=(1, 28, 28), num_classes=10).eval()
+    x = torch.randn(2, 1, 28, 28)
+    assert not torch.allclose(model(torch.roll(x, 4, dims=3)), model(x), atol=1e-4)
+
+
+def test_explicit_attention_path_matches_fused_kernel_and_exposes_weights():
+    torch.manual_seed(0)
+    model = build_model("vit-xs", image_shape=(1, 28, 28), num_classes=10).eval()
+    x = torch.randn(2, 1, 28, 28)
+    fused = model(x)
+    seen = []
+    handle = model.blocks[0].attn.attend.register_forward_hook(lambda m, i, o: seen.append(o))
+    with explicit_attention(model):
+        explicit = model(x)
+    handle.remove()
+    torch.testing.assert_close(explicit, fused, atol=1e-5, rtol=1e-4)
+    (weights,) = seen
+    assert weights.shape == (2, 4, 50, 50)
+    torch.testing.assert_close(weights.sum(-1), torch.ones(2, 4, 50))
+
+
+@pytest.mark.parametrize("pos_embed", ["learned", "sincos2d", "none"])
+def test_vit_runs_at_a_new_resolution(pos_embed):
+    torch.manual_seed(0)
+    model = build_model("vit-xs", image_shape=(1, 28, 28), num_classes=10, options={"pos_embed": pos_embed}).eval()
+    assert model(torch.randn(2, 1, 36, 36)).shape == (2, 10)
+    # the interpolated embeddings at the training grid are the trained ones
+    if pos_embed == "learned":
+        torch.testing.assert_close(model.position_embedding((7, 7)), model.pos_embed)
+
+
+def test_mean_pooling_vit_has_no_cls_token():
+    model = build_model("vit-xs", image_shape=(1, 28, 28), num_classes=10, options={"pool": "mean"})
+    assert model.cls_token is None and model.pos_embed.shape[1] == 49
+
+
+def test_blur_pool_resnet_keeps_shapes():
+    model = build_model("resnet-xs", image_shape=(3, 32, 32), num_classes=10, options={"blur_pool": True}).eval()
+    feats = model.features(torch.randn(2, 3, 32, 32))
+    assert feats["stage4.block1"].shape[-1] == 4
+
+
+def test_vit_flops_match_the_analytic_count():
+    """Training FLOPs = forward (2 per multiply-add) + backward (twice forward, less the input gradient
+    of the patch projection, which nothing needs)."""
+    spec = dict(patch_size=4, dim=32, depth=2, heads=2, mlp_ratio=2.0)
+    model = build_model("vit-xs", image_shape=(1, 8, 8), num_classes=3, options=spec)
+    N, T, D, H, K, patch_in = 4, 5, 32, 64, 3, 16
+    patch = 2 * N * patch_in * D
+    block = 2 * T * D * 3 * D + 2 * 2 * T * T * D + 2 * T * D * D + 2 * 2 * T * D * H
+    forward = patch + 2 * block + 2 * D * K
+    backward = 2 * forward - patch  # weight and input gradients everywhere, no input gradient for the image
+    assert model.train_flops_per_image((1, 8, 8)) == forward + backward
+
+
+@pytest.mark.parametrize(
+    "name, options, message",
+    [
+        ("vit-x", None, 'unknown model "vit-x"'),
+        ("vit-s", {"patch_size": 5}, "not divisible by the patch size 5"),
+        ("vit-s", {"pos_embed": "sinusoidal"}, "pos_embed"),
+        ("resnet-s", {"depth": 3}, 'unknown key "depth"'),
+        ("torchvision:resnet18", {"widths": [1]}, "takes no model options"),
+    ],
+)
+def test_bad_model_requests_are_one_line_errors(name, options, message):
+    with pytest.raises(CnnvitError, match=message) as info:
+        build_model(name, image_shape=(1, 28, 28), num_classes=10, options=options)
+    assert "\n" not in str(info.value)
