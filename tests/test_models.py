@@ -6,10 +6,10 @@ import torch
 from cnn_vs_vit.errors import CnnvitError
 from cnn_vs_vit.models import MODEL_NAMES, PRESETS, build_model, explicit_attention
 
-SHAPES = [(1, 28, 28), (3, 32, 32)]
+SHAPES = [(1, 28, 28), (3, 56, 56)]
 
 
-@pytest.mark.parametrize("image_shape", SHAPES, ids=["28x28x1", "32x32x3"])
+@pytest.mark.parametrize("image_shape", SHAPES, ids=["28x28x1", "56x56x3"])
 @pytest.mark.parametrize("name", MODEL_NAMES)
 def test_every_model_gives_finite_logits_and_ordered_features(name, image_shape):
     torch.manual_seed(0)
@@ -65,7 +65,7 @@ def test_vit_without_positions_is_equivariant_to_whole_patch_shifts():
     torch.manual_seed(0)
     model = build_model("vit-xs", image_shape=(1, 28, 28), num_classes=10, options={"pos_embed": "none"}).eval()
     x = torch.randn(2, 1, 28, 28)
-    original, moved = model.features(x), model.features(torch.roll(x, shifts=(4, 8), dims=(2, 3)))
+    original, moved = model.features(x), model.features(torch.roll(x, shifts=(7, 14), dims=(2, 3)))  # patch size 7
     for layer in model.feature_layers():
         if layer.kind == "tokens":
             grid, cls = layer.to_grid(original[layer.name], (28, 28))
@@ -79,7 +79,7 @@ def test_learned_positions_break_whole_patch_shift_equivariance():
     torch.manual_seed(0)
     model = build_model("vit-xs", image_shape=(1, 28, 28), num_classes=10).eval()
     x = torch.randn(2, 1, 28, 28)
-    assert not torch.allclose(model(torch.roll(x, 4, dims=3)), model(x), atol=1e-4)
+    assert not torch.allclose(model(torch.roll(x, 7, dims=3)), model(x), atol=1e-4)
 
 
 def test_explicit_attention_path_matches_fused_kernel_and_exposes_weights():
@@ -94,23 +94,23 @@ def test_explicit_attention_path_matches_fused_kernel_and_exposes_weights():
     handle.remove()
     torch.testing.assert_close(explicit, fused, atol=1e-5, rtol=1e-4)
     (weights,) = seen
-    assert weights.shape == (2, 4, 50, 50)
-    torch.testing.assert_close(weights.sum(-1), torch.ones(2, 4, 50))
+    assert weights.shape == (2, 4, 17, 17)  # [CLS] + 4x4 patches of 7 px
+    torch.testing.assert_close(weights.sum(-1), torch.ones(2, 4, 17))
 
 
 @pytest.mark.parametrize("pos_embed", ["learned", "sincos2d", "none"])
 def test_vit_runs_at_a_new_resolution(pos_embed):
     torch.manual_seed(0)
     model = build_model("vit-xs", image_shape=(1, 28, 28), num_classes=10, options={"pos_embed": pos_embed}).eval()
-    assert model(torch.randn(2, 1, 36, 36)).shape == (2, 10)
+    assert model(torch.randn(2, 1, 35, 35)).shape == (2, 10)  # a 5x5 grid instead of 4x4
     # the interpolated embeddings at the training grid are the trained ones
     if pos_embed == "learned":
-        torch.testing.assert_close(model.position_embedding((7, 7)), model.pos_embed)
+        torch.testing.assert_close(model.position_embedding((4, 4)), model.pos_embed)
 
 
 def test_mean_pooling_vit_has_no_cls_token():
     model = build_model("vit-xs", image_shape=(1, 28, 28), num_classes=10, options={"pool": "mean"})
-    assert model.cls_token is None and model.pos_embed.shape[1] == 49
+    assert model.cls_token is None and model.pos_embed.shape[1] == 16
 
 
 def test_blur_pool_resnet_keeps_shapes():

@@ -14,9 +14,9 @@ PRESETS: dict[str, ResNetSpec | ViTSpec] = {
     "resnet-xs": ResNetSpec(widths=(8, 16, 32, 64)),
     "resnet-s": ResNetSpec(widths=(16, 32, 64, 128)),
     "resnet-m": ResNetSpec(widths=(32, 64, 128, 256)),
-    "vit-xs": ViTSpec(patch_size=4, dim=48, depth=4, heads=4),
-    "vit-s": ViTSpec(patch_size=4, dim=96, depth=4, heads=4),
-    "vit-m": ViTSpec(patch_size=4, dim=192, depth=4, heads=4),
+    "vit-xs": ViTSpec(patch_size=7, dim=48, depth=4, heads=4),
+    "vit-s": ViTSpec(patch_size=7, dim=96, depth=4, heads=4),
+    "vit-m": ViTSpec(patch_size=7, dim=192, depth=4, heads=4),
 }
 MODEL_NAMES = (*PRESETS, *TORCHVISION_MODELS)
 

@@ -5,6 +5,7 @@ outputs are per-layer features (in forward order, each with the pixel stride of 
 `features(x)` collects them through forward hooks.
 """
 
+import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -77,16 +78,11 @@ class Backbone(nn.Module):
         (the usual "model FLOPs" numerator of MFU). Attention runs its explicit matmul path while
         counting because the fused CPU kernel is not in every torch's FLOP registry.
         """
-        was_training = self.training
-        device = next(self.parameters()).device
-        self.train()
-        x = torch.zeros(2, *image_shape, device=device)  # batch of 2: BatchNorm needs > 1 value per channel
-        try:
-            with explicit_attention(self), FlopCounterMode(display=False) as counter:
-                self(x).sum().backward()
-        finally:
-            self.zero_grad(set_to_none=True)
-            self.train(was_training)
+        # Count on a copy: a training-mode pass would otherwise update the BatchNorm statistics.
+        model = copy.deepcopy(self).train()
+        x = torch.zeros(2, *image_shape, device=next(self.parameters()).device)  # BatchNorm needs > 1 value
+        with explicit_attention(model), FlopCounterMode(display=False) as counter:
+            model(x).sum().backward()
         return counter.get_total_flops() // 2
 
 

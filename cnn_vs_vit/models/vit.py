@@ -104,7 +104,9 @@ class ViT(Backbone):
         self.spec = spec
         P = spec.patch_size
         if image_size[0] % P or image_size[1] % P:
-            raise ValueError(f"image size {image_size[0]}x{image_size[1]} is not divisible by the patch size {P}")
+            fits = [p for p in range(2, 17) if image_size[0] % p == 0 and image_size[1] % p == 0]
+            hint = f"; set model.patch_size to one that divides it, e.g. {min(fits, key=lambda p: abs(p - P))}" if fits else ""
+            raise ValueError(f"image size {image_size[0]}x{image_size[1]} is not divisible by the patch size {P}{hint}")
         self.grid = (image_size[0] // P, image_size[1] // P)
         self.prefix_tokens = 1 if spec.pool == "cls" else 0
         # A P x P conv with stride P is exactly "flatten each patch, then a shared linear projection".

@@ -1,0 +1,50 @@
+"""Dataset names and `load_dataset`, the one entry point from a name to an ImageDataset."""
+
+from pathlib import Path
+
+from cnn_vs_vit.data.bundled import load_digits, load_mnist5k
+from cnn_vs_vit.data.dataset import ImageDataset
+from cnn_vs_vit.data.downloadable import FILE_DATASETS
+from cnn_vs_vit.data.imagefolder import load_image_folder
+from cnn_vs_vit.data.shapes import load_shapes
+from cnn_vs_vit.errors import CnnvitError, unknown_name
+
+_BUNDLED = {"mnist5k": load_mnist5k, "digits": load_digits}
+DATASET_NAMES = (*_BUNDLED, "shapes", *FILE_DATASETS)
+IMAGEFOLDER_PREFIX = "imagefolder:"
+DEFAULT_DATA_ROOT = Path("data")
+DEFAULT_IMAGEFOLDER_SIZE = 32
+
+
+def load_dataset(
+    name: str,
+    *,
+    root: str | Path | None = None,
+    download: bool = False,
+    image_size: int | None = None,
+    skip_corrupt: bool = False,
+) -> ImageDataset:
+    """The dataset called `name` (one of DATASET_NAMES, or "imagefolder:PATH"), whole in memory.
+
+    root: folder holding the file-based datasets (default ./data); download: fetch them there if missing.
+    image_size: side in pixels of the square images returned; None keeps the natural size (28 for
+    the MNISTs, 32 for the rest and for image folders). Other sizes are resized once, here.
+    skip_corrupt: image folders only, leave unreadable files out instead of raising.
+    """
+    if image_size is not None and (isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1):
+        raise CnnvitError(f"image size {image_size!r} is not a positive whole number of pixels; give e.g. 32")
+    if name.startswith(IMAGEFOLDER_PREFIX):
+        folder = name.removeprefix(IMAGEFOLDER_PREFIX)
+        if not folder:
+            raise CnnvitError('dataset "imagefolder:" names no folder; write imagefolder:PATH')
+        size = image_size or DEFAULT_IMAGEFOLDER_SIZE
+        dataset = load_image_folder(name, Path(folder).expanduser(), size, skip_corrupt)
+    elif name == "shapes":
+        dataset = load_shapes(image_size or 32)
+    elif name in _BUNDLED:
+        dataset = _BUNDLED[name]()
+    elif name in FILE_DATASETS:
+        dataset = FILE_DATASETS[name](Path(root or DEFAULT_DATA_ROOT).expanduser().absolute(), download)
+    else:
+        raise unknown_name("dataset", name, (*DATASET_NAMES, f"{IMAGEFOLDER_PREFIX}PATH"))
+    return dataset if image_size is None else dataset.resized(image_size)
