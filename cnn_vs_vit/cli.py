@@ -92,15 +92,86 @@ def models(
     with user_errors():
         data = load_dataset(dataset, root=data_root)
         table = Table(title=f"models for {dataset} ({'x'.join(map(str, data.image_shape))}, {data.num_classes} classes)")
-        for column in ("model", "arch", "parameters", "train MFLOPs/image", "specification"):
-            table.add_column(column, justify="right" if column in ("parameters", "train MFLOPs/image") else "left")
+        table.add_column("model", no_wrap=True)
+        table.add_column("arch")
+        table.add_column("parameters", justify="right")
+        table.add_column("train MFLOPs/image", justify="right")
+        table.add_column("specification")
         for name in MODEL_NAMES:
-            model = build_model(name, image_shape=data.image_shape, num_classes=data.num_classes)
-            spec = PRESETS.get(name)
-            described = ", ".join(f"{k}={v}" for k, v in spec.model_dump().items()) if spec else "adapted to the image size"
+            try:
+                model = build_model(name, image_shape=data.image_shape, num_classes=data.num_classes)
+            except CnnvitError as error:  # e.g. a patch size that does not divide these images
+                table.add_row(name, "", "", "", f"[dim]{error}[/]")
+                continue
+            described = PRESETS[name].describe() if name in PRESETS else "adapted to the image size"
             table.add_row(name, model.arch, f"{model.num_params:,}",
                           f"{model.train_flops_per_image(data.image_shape) / 1e6:,.1f}", described)  # fmt: skip
         out.print(table)
+
+
+@app.command("probe-shift")
+def probe_shift_command(
+    run_dirs: Annotated[Optional[list[Path]], typer.Argument(metavar="RUN_DIR", help="Finished run directories (made by cnnvit train).", show_default=False)] = None,
+    shifts: Annotated[Optional[list[str]], typer.Option("--shifts", help="Diagonal shifts (s, s) in px, e.g. 0,1,2,4; 0 is always added. Default 0..K, K = the ViT patch size (for a CNN: vit-s's).", show_default=False)] = None,
+    mode: Annotated[str, typer.Option("--mode", help="circular (torch.roll), crop (black canvas, moving window) or both.")] = "both",
+    images: Annotated[int, typer.Option("--images", help="Probe the first N test images.")] = 512,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Images per forward pass (each pass holds one copy per shift).")] = 64,
+    model: Annotated[Optional[str], typer.Option("--model", help="Probe a model not trained here, e.g. torchvision:resnet18 or torchvision:vit_b_16.")] = None,
+    weights: Annotated[Optional[Path], typer.Option("--weights", help="With --model: a .safetensors file or torch state dict (default: random init, seed 0).")] = None,
+    dataset: Annotated[Optional[str], typer.Option("--dataset", "-d", help="With --model: the dataset whose test images are shifted.")] = None,
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="With --model: results go to OUT/probes/.")] = None,
+    data_root: Annotated[Optional[Path], typer.Option(help="With --model: where file-based datasets live.")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
+    plot: Annotated[bool, typer.Option("--plot", help="Also write probes/shift.png (error vs shift per layer).")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Recompute even when a saved result has the same arguments.")] = False,
+) -> None:
+    """Measure translation equivariance layer by layer, and prediction consistency under shifts.
+
+    Writes RUN_DIR/probes/shift.csv and shift_summary.json; the same arguments reuse them.
+    """
+    from rich.progress import Progress
+
+    from .errors import unknown_name
+    from .probes.shift import parse_modes, parse_shifts
+    from .probes.shift_report import shift_tables
+    from .probes.shift_runs import probe_named_model, probe_run_dir
+    from .training.device import select_device
+
+    with user_errors():
+        modes = parse_modes(mode)
+        if device not in ("auto", "cpu", "cuda", "mps"):
+            raise unknown_name("device", device, ("auto", "cpu", "cuda", "mps"))
+        if model is None and not run_dirs:
+            raise CnnvitError("nothing to probe; give RUN_DIR ... or --model NAME --dataset NAME --out DIR")
+        if model is not None and run_dirs:
+            raise CnnvitError("give either RUN_DIR ... or --model, not both")
+        if model is None and (weights or dataset or out_dir):
+            raise CnnvitError("--weights, --dataset and --out go with --model; a run directory knows its own")
+        if model is not None and (dataset is None or out_dir is None):
+            raise CnnvitError(f"--model {model} needs --dataset NAME and --out DIR")
+        common = dict(shifts=parse_shifts(shifts), modes=modes, images=images, batch_size=batch_size,
+                      device=select_device(device), force=force, plot=plot)  # fmt: skip
+        targets = [None] if model is not None else run_dirs
+        for target in targets:
+            with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
+                task = bar.add_task(f"probe-shift {target or model}", total=None)
+                common["progress"] = lambda done, total: bar.update(task, completed=done, total=total)
+                if target is None:
+                    probe = probe_named_model(model, dataset=dataset, out=out_dir, weights=weights,
+                                              data_root=data_root, **common)  # fmt: skip
+                else:
+                    probe = probe_run_dir(target, **common)
+            where = probe.directory
+            if probe.reused:
+                err.print(f"reused the saved result in {where} (same arguments); pass --force to recompute",
+                          highlight=False, soft_wrap=True)  # fmt: skip
+            if model is not None and weights is None:
+                err.print(f"{model} has random weights (seed 0): give --weights FILE to probe a trained model",
+                          highlight=False, soft_wrap=True)  # fmt: skip
+            for table in shift_tables(probe.result, probe.result.summary["model"]):
+                out.print(table)
+            files = [where / "shift.csv", where / "shift_summary.json", *([probe.plot] if probe.plot else [])]
+            err.print(f"{'kept' if probe.reused else 'wrote'} {', '.join(map(str, files))}", highlight=False, soft_wrap=True)
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import CnnvitError, did_you_mean, validation_message
 
@@ -31,10 +31,17 @@ class DataConfig(BaseModel):
     name: str = "mnist5k"
     root: str | None = None  # where file-based datasets live (default ./data)
     download: bool = False
-    fraction: float = Field(1.0, gt=0, le=1)  # of the training split, stratified and nested
+    fraction: float = 1.0  # of the training split, stratified and nested; in (0, 1]
     data_seed: int = Field(0, ge=0)  # draws the subset; independent of the training seed
     image_size: int | None = Field(None, ge=4)
     skip_corrupt: bool = False
+
+    @field_validator("fraction")
+    @classmethod
+    def _fraction_in_range(cls, value: float) -> float:
+        if not 0 < value <= 1:  # also rejects NaN
+            raise ValueError("a data fraction must be in (0, 1], e.g. 0.1 for 10% of the training split")
+        return value
 
 
 class AugmentConfig(BaseModel):
@@ -51,7 +58,7 @@ class TrainConfig(BaseModel):
 
     steps: int | None = Field(None, ge=1)
     epochs: float | None = Field(None, gt=0)
-    batch_size: int = Field(128, ge=1)
+    batch_size: int = Field(64, ge=1)
     lr: float | None = Field(None, gt=0)
     weight_decay: float | None = Field(None, ge=0)
     warmup_fraction: float = Field(0.05, ge=0, lt=1)

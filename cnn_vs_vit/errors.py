@@ -45,5 +45,6 @@ def validation_message(error, where: str) -> str:
         if item["type"] == "extra_forbidden":
             problems.append(f'unknown key "{key}"')
         else:
-            problems.append(f"{key}: {item['msg'].rstrip('.')} (got {given!r})")
+            message = item["msg"].removeprefix("Value error, ").rstrip(".")
+            problems.append(f"{key}: {message} (got {given!r})")
     return f"{where}: " + "; ".join(problems)

@@ -32,6 +32,10 @@ class ViTSpec(BaseModel):
     pool: Literal["cls", "mean"] = "cls"
     pos_embed: PosEmbed = "learned"
 
+    def describe(self) -> str:
+        return (f"patch {self.patch_size}, dim {self.dim}, depth {self.depth}, heads {self.heads}, "
+                f"{self.pool} pooling, {self.pos_embed} positions")  # fmt: skip
+
     def model_post_init(self, _context) -> None:
         if self.dim % self.heads:
             raise ValueError(f"dim {self.dim} is not divisible by heads {self.heads}")

@@ -12,7 +12,7 @@ from .. import rundir as layout
 from ..config import RunConfig, config_to_yaml
 from ..data import ImageDataset, load_dataset, stratified_subset, subset_hash
 from ..errors import CnnvitError, TrainingFailed
-from ..models import Backbone, build_model
+from ..models import Backbone, build_model, model_spec
 from .device import autocast, configure_threads, select_device
 from .evaluate import evaluate
 from .inputs import BatchOrder, augment, normalize, step_generator, to_unit
@@ -55,6 +55,7 @@ def train_run(config: RunConfig, run_dir: Path | str, *, progress: bool = False,
     if run.is_done:
         return run.summary()
 
+    model_spec(config.model.name, config.model.options)  # fail on a bad model before loading any data
     device = select_device(config.device)
     threads = configure_threads(config.threads)
     dataset = load_dataset(config.data.name, root=config.data.root, download=config.data.download,

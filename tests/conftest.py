@@ -1,0 +1,21 @@
+"""Shared fixtures: tiny, fast run configurations on the embedded `shapes` data."""
+
+import pytest
+
+from cnn_vs_vit.config import build_config
+
+
+def tiny_config(*overrides: str):
+    """A run that trains in about a second: a small model on 16x16 shapes, a few steps."""
+    return build_config(
+        {},
+        [
+            "model.name=resnet-xs", "data.name=shapes", "data.image_size=16", "train.steps=6",
+            "train.batch_size=16", "train.checkpoint_every=3", "train.log_every=1", "threads=1", *overrides,
+        ],
+    )  # fmt: skip
+
+
+@pytest.fixture
+def tiny():
+    return tiny_config
