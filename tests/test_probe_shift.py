@@ -22,6 +22,16 @@ SHIFTS = list(range(9))  # 0..8: multiples of the test ViT's patch size 4 and ev
 EXACT = 1e-5  # float32 round-off of relative errors that are zero in exact arithmetic
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models gain nothing from threads, and on a busy CPU every parallel kernel waits for a
+    descheduled thread (this file takes ~15 s on one thread, minutes on two beside a training job)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def model(name: str, **options) -> Backbone:
     torch.manual_seed(0)
     return build_model(name, image_shape=(1, SIDE, SIDE), num_classes=10, options=options).eval()
@@ -142,6 +152,14 @@ def test_both_modes_give_finite_errors_and_exact_zero_at_shift_zero(name, option
     assert (at_zero[at_zero["kind"].isin(["map", "tokens"])]["equivariance_error"] == 0).all()
     assert (grids["equivariance_ci_low"] <= grids["equivariance_error"]).all()
     assert (grids["equivariance_error"] <= grids["equivariance_ci_high"]).all()
+
+
+def test_crop_shifts_that_leave_no_common_content_on_a_grid_have_no_equivariance_error():
+    result = probe(model("vit-xs", patch_size=4), modes=("crop",), shifts=[0, 13, 14])  # 14 px ~ 4 cells of 4
+    block = layer_rows(result, "block1", mode="crop")
+    assert block.loc[13, "grid_shift"] == 3 and block.loc[13, "equivariance_error"] > 0
+    assert block.loc[14, "grid_shift"] == 4 and math.isnan(block.loc[14, "equivariance_error"])
+    assert math.isfinite(block.loc[14, "invariance_error"])
 
 
 @pytest.mark.parametrize("name, options", [("resnet-xs", {}), ("vit-xs", {"patch_size": 4}),

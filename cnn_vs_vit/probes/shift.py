@@ -151,24 +151,31 @@ def equivariance_errors(grids: torch.Tensor, grid_shifts: Sequence[int], mode: s
     circular compares whole grids with T' = torch.roll; crop compares the cells whose content both
     views hold (NaN when a grid shift leaves none).
     """
+    S, B, C, h, w = grids.shape
     reference = grids[0]  # (B, C, h, w)
-    h, w = reference.shape[-2:]
-    errors = grids.new_empty(grids.shape[:2])
+    # T' for every shift at once: windows of the reference padded once at the top and left (circularly:
+    # roll; with zeros: content moved into the frame). One stacked copy, then a handful of whole-batch
+    # ops per layer: few large kernels instead of several per shift (small kernels dominate on a busy CPU).
     if mode == "circular":
-        # roll(reference, (g, g)) is a window of the reference padded circularly once at the top and left:
-        # a view per shift instead of a copy per shift (torch.roll copies, and is slow on CPU).
-        top, left = max(g % h for g in grid_shifts), max(g % w for g in grid_shifts)
-        padded = F.pad(reference, (left, 0, top, 0), mode="circular") if top or left else reference
-    for k, g in enumerate(grid_shifts):
-        if mode == "circular":
-            gh, gw = g % h, g % w
-            expected, actual = padded[..., top - gh : top - gh + h, left - gw : left - gw + w], grids[k]
-        elif g >= h or g >= w:
-            errors[k] = math.nan
-            continue
-        else:
-            expected, actual = reference[..., : h - g, : w - g], grids[k][..., g:, g:]
-        errors[k] = relative_error(actual, expected)
+        offsets = [(g % h, g % w) for g in grid_shifts]
+    else:
+        offsets = [(min(g, h), min(g, w)) for g in grid_shifts]
+    top, left = max(gh for gh, _ in offsets), max(gw for _, gw in offsets)
+    padded = F.pad(reference, (left, 0, top, 0), mode="circular" if mode == "circular" else "constant")
+    expected = torch.stack([padded[..., top - gh : top - gh + h, left - gw : left - gw + w] for gh, gw in offsets])
+    if mode == "circular":
+        denominator = torch.linalg.vector_norm(reference, dim=(1, 2, 3)).expand(S, B)
+    else:
+        denominator = torch.linalg.vector_norm(expected, dim=(2, 3, 4))  # zero outside the compared cells
+    difference = expected.sub_(grids)  # (S, B, C, h, w), reusing the stacked copy
+    if mode == "crop":  # compare only cells whose content both views hold: row >= gh and column >= gw
+        first = torch.tensor(offsets, device=grids.device)  # (S, 2)
+        rows = torch.arange(h, device=grids.device)[None, :, None] >= first[:, 0, None, None]  # (S, h, 1)
+        columns = torch.arange(w, device=grids.device)[None, None, :] >= first[:, 1, None, None]  # (S, 1, w)
+        difference.mul_((rows & columns)[:, None, None])
+    errors = torch.linalg.vector_norm(difference, dim=(2, 3, 4)) / denominator.clamp_min(EPSILON)
+    if mode == "crop":
+        errors[[gh >= h or gw >= w for gh, gw in offsets]] = math.nan
     return errors
 
 
