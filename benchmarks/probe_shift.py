@@ -15,10 +15,10 @@ Both compute the same numbers; the largest difference between them is printed as
 The load average is printed first: on a CPU shared with another job, times rise several-fold
 (each parallel kernel waits for a descheduled thread), so compare runs made on an idle machine.
 
-Last run (2-core CPU shared with a training job, load average ~3.3, --threads 1, torch 2.14.1):
-  resnet-s  7 layers  batched 12.5 s  naive 82.2 s  6.6x   max |diff| 9e-08
-  vit-s     8 layers  batched  5.4 s  naive 38.6 s  7.2x   max |diff| 1e-07
-With 2 threads on that busy machine both paths slowed 3-6x (batched 35 s, naive 112-148 s).
+Last run (idle 2-core CPU, 2 threads, torch 2.14.1, --repeats 5, 2026-11-23):
+  resnet-s  7 layers  batched  7.3 s  naive 43.0 s  5.9x   max |diff| 9e-08
+  vit-s     8 layers  batched  2.8 s  naive 19.9 s  7.0x   max |diff| 1e-07
+On a CPU shared with a training job (load average ~3) both paths slow down 3-6x.
 """
 
 import argparse
