@@ -92,6 +92,12 @@ class RunDir:
     def has_checkpoint(self) -> bool:
         return (self.path / CHECKPOINT).exists()
 
+    def remove_stale_temporaries(self) -> None:
+        """Delete temporary files left by a process killed mid-write (they never hold a final result)."""
+        if self.path.is_dir():
+            for stale in self.path.glob(".*.tmp"):
+                stale.unlink(missing_ok=True)
+
     def summary(self) -> dict:
         return read_json(self.path / SUMMARY)
 

@@ -146,3 +146,12 @@ def test_batches_cover_every_image_once_per_epoch_and_wrap_small_subsets():
     tiny_subset = BatchOrder(n=3, batch_size=8, seed=0)
     assert len(tiny_subset.batch(0)) == 8
     assert torch.equal(BatchOrder(10, 4, 0).batch(3), order.batch(3))  # a function of (seed, step) alone
+
+
+def test_a_damaged_summary_is_rebuilt_from_the_final_checkpoint(tmp_path, tiny):
+    first = train_run(tiny(), tmp_path / "run")
+    (tmp_path / "run" / rundir.SUMMARY).write_text('{"model": "resn')  # torn by a crash or a bad copy
+    (tmp_path / "run" / ".checkpoint.pt.abc123.tmp").write_bytes(b"half a checkpoint")
+    again = train_run(tiny(), tmp_path / "run")
+    assert again == first  # re-evaluated from the final checkpoint, not retrained
+    assert not list((tmp_path / "run").glob(".*.tmp"))

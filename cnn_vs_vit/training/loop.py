@@ -6,10 +6,10 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import save
+from safetensors.torch import load_file, save
 
 from .. import rundir as layout
-from ..config import RunConfig, config_to_yaml
+from ..config import RunConfig, build_config, config_to_yaml, read_yaml
 from ..data import ImageDataset, load_dataset, stratified_subset, subset_hash
 from ..errors import CnnvitError, TrainingFailed
 from ..models import Backbone, build_model, model_spec
@@ -53,7 +53,11 @@ def train_run(config: RunConfig, run_dir: Path | str, *, progress: bool = False,
     if restart:
         _clear(run)
     if run.is_done:
-        return run.summary()
+        try:
+            return run.summary()
+        except (OSError, ValueError):  # damaged after the fact: the final checkpoint rebuilds it below
+            (run / layout.DONE).unlink()
+    run.remove_stale_temporaries()
 
     model_spec(config.model.name, config.model.options)  # fail on a bad model before loading any data
     device = select_device(config.device)
@@ -160,9 +164,6 @@ def train_run(config: RunConfig, run_dir: Path | str, *, progress: bool = False,
 
 def load_trained(run_dir: Path | str, device: torch.device | str = "cpu") -> tuple[Backbone, RunConfig, ImageDataset]:
     """The trained model of a finished run (eval mode), its config and its dataset."""
-    from ..config import build_config, read_yaml
-    from safetensors.torch import load_file
-
     run = layout.RunDir(run_dir)
     weights = run / layout.WEIGHTS
     if not (run / layout.CONFIG).exists():
@@ -185,8 +186,6 @@ def _claim_directory(run: layout.RunDir, config: RunConfig) -> None:
     """Write config.yaml, or check that the existing one describes the same run."""
     path = run / layout.CONFIG
     if path.exists():
-        from ..config import read_yaml
-
         existing = _flatten(read_yaml(path))
         wanted = _flatten(config.model_dump(mode="json"))
         differing = sorted(k for k in existing.keys() | wanted.keys()
@@ -218,8 +217,10 @@ def _clear(run: layout.RunDir) -> None:
 
 def _optimizer(model: torch.nn.Module, config: RunConfig) -> torch.optim.Optimizer:
     """AdamW; weight decay only on weight matrices and kernels (not biases, norms, tokens, positions)."""
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "pos_embed" not in n and "cls_token" not in n]
-    no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "pos_embed" not in n and "cls_token" not in n)]
+    decay, no_decay = [], []
+    for name, parameter in model.named_parameters():
+        is_weight = parameter.ndim >= 2 and "pos_embed" not in name and "cls_token" not in name
+        (decay if is_weight else no_decay).append(parameter)
     groups = [{"params": decay, "weight_decay": config.train.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     return torch.optim.AdamW(groups, lr=config.train.lr, betas=(0.9, 0.999))
 
