@@ -1,6 +1,5 @@
 """The `cnnvit` command line: parse, validate, call the library, print. No logic of its own."""
 
-import hashlib
 import json
 import sys
 from contextlib import contextmanager
@@ -54,6 +53,7 @@ def train(
     Rerunning the same command on a finished run does nothing; on an interrupted run it resumes.
     """
     from .config import build_config, read_yaml
+    from .rundir import run_name
     from .training import train_run
 
     with user_errors():
@@ -63,7 +63,7 @@ def train(
                    "data.root": str(data_root) if data_root else None, "data.download": download or None}  # fmt: skip
         from_options = [f"{key}={json.dumps(value)}" for key, value in options.items() if value is not None]
         run_config = build_config(tree, [*from_options, *(overrides or [])], where=str(config or "options"))
-        run_dir = out_dir or default_run_dir(run_config)
+        run_dir = out_dir or Path("results") / "runs" / run_name(run_config)
         summary = train_run(run_config, run_dir, progress=err.is_terminal, restart=restart)
         err.print(
             f"{summary['model']} on {summary['dataset']} (fraction {summary['fraction']}, seed {summary['seed']}): "
@@ -71,13 +71,6 @@ def train(
             highlight=False,
         )
         print(run_dir)
-
-
-def default_run_dir(config) -> Path:
-    """results/runs/<model>_<dataset>_f<fraction>_s<seed>_<hash of the whole config>: same command, same directory."""
-    digest = hashlib.sha256(json.dumps(config.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:8]
-    dataset = config.data.name.replace("/", "_").replace(":", "-")
-    return Path("results") / "runs" / f"{config.model.name}_{dataset}_f{config.data.fraction:g}_s{config.seed}_{digest}"
 
 
 @app.command()
@@ -107,6 +100,50 @@ def models(
             table.add_row(name, model.arch, f"{model.num_params:,}",
                           f"{model.train_flops_per_image(data.image_shape) / 1e6:,.1f}", described)  # fmt: skip
         out.print(table)
+
+
+@app.command("run")
+def run_command(
+    experiment_file: Annotated[Path, typer.Argument(metavar="EXPERIMENT.yaml", help="An experiment file (see experiments/).")],
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Results directory (default results/<experiment name>).")] = None,
+    jobs: Annotated[int, typer.Option("--jobs", min=1, help="Cells trained at once, each with an equal share of the CPU threads.")] = 1,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan (cells and their state) and stop.")] = False,
+) -> None:
+    """Run a whole experiment matrix: train the missing cells, probe them, write the report.
+
+    Re-running finishes what is missing and does nothing else.
+    """
+    from .matrix.experiment import load_experiment
+    from .matrix.runner import plan, probe_cells, train_cells, write_experiment
+
+    with user_errors():
+        experiment = load_experiment(experiment_file)
+        out_path = out_dir or Path("results") / experiment.name
+        cells = plan(experiment, out_path)
+        table = Table(title=f"{experiment.name}: {len(cells)} cells in {out_path}")
+        for column in ("cell", "groups", "probes", "state"):
+            table.add_column(column, no_wrap=column == "cell")
+        for planned in cells:
+            table.add_row(planned.cell.name, ", ".join(planned.cell.groups), ", ".join(sorted(planned.cell.probes)), planned.state)
+        out.print(table)
+        if dry_run:
+            return
+        write_experiment(experiment, out_path)
+        failed = [p for p in cells if p.state == "failed"]
+
+        def finished(planned, code: int) -> None:
+            if code in (130, 143):
+                raise typer.Exit(code)  # interrupted: checkpoints are saved, the same command resumes
+            if code != 0:
+                failed.append(planned)
+
+        train_cells([p for p in cells if p.state in ("to do", "resumable")], jobs, finished)
+        probe_cells(experiment, cells)
+        if failed:
+            err.print(f"[bold red]error:[/] {len(failed)} of {len(cells)} cells failed: "
+                      + ", ".join(p.cell.name for p in failed) + "; see failed.json in their run directories",
+                      highlight=False, soft_wrap=True)  # fmt: skip
+            raise typer.Exit(3)
 
 
 @app.command("probe-shift")

@@ -13,6 +13,7 @@ No file ever appears under its final name half-written: each is written to a tem
 in the same directory, flushed, fsync'ed and renamed over the final name.
 """
 
+import hashlib
 import json
 import os
 import platform
@@ -123,6 +124,17 @@ class RunDir:
         """Keep only the records up to `after_step`: a resumed run re-logs the steps after its checkpoint."""
         kept = [r for r in self.metrics() if r.get("step", 0) <= after_step and r.get("split") != "test"]
         atomic_write_text(self.path / METRICS, "".join(json.dumps(r) + "\n" for r in kept))
+
+
+def run_name(config) -> str:
+    """<model>[.option-value...]_<dataset>_f<fraction>_s<seed>_<hash of the whole config>.
+
+    One configuration, one directory name; the hash tells apart what the readable part does not.
+    """
+    digest = hashlib.sha256(json.dumps(config.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:8]
+    model = config.model.name.replace(":", "-") + "".join(f".{k}-{v}" for k, v in sorted(config.model.options.items()))
+    dataset = config.data.name.replace("/", "_").replace(":", "-")
+    return f"{model}_{dataset}_f{config.data.fraction:g}_s{config.seed}_{digest}"
 
 
 def environment(device: str, threads: int) -> dict:

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save
 
 from .. import rundir as layout
-from ..config import RunConfig, build_config, config_to_yaml, read_yaml
+from ..config import RunConfig, build_config, config_to_yaml, flatten, read_yaml
 from ..data import ImageDataset, load_dataset, stratified_subset, subset_hash
 from ..errors import CnnvitError, TrainingFailed
 from ..models import Backbone, build_model, model_spec
@@ -186,8 +186,8 @@ def _claim_directory(run: layout.RunDir, config: RunConfig) -> None:
     """Write config.yaml, or check that the existing one describes the same run."""
     path = run / layout.CONFIG
     if path.exists():
-        existing = _flatten(read_yaml(path))
-        wanted = _flatten(config.model_dump(mode="json"))
+        existing = flatten(read_yaml(path))
+        wanted = flatten(config.model_dump(mode="json"))
         differing = sorted(k for k in existing.keys() | wanted.keys()
                            if k not in NON_SEMANTIC_KEYS and existing.get(k) != wanted.get(k))  # fmt: skip
         if differing:
@@ -197,16 +197,6 @@ def _claim_directory(run: layout.RunDir, config: RunConfig) -> None:
                 "use another --out, or --restart to replace it"
             )
     layout.atomic_write_text(path, config_to_yaml(config))
-
-
-def _flatten(tree: dict, prefix: str = "") -> dict:
-    flat = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 def _clear(run: layout.RunDir) -> None:

@@ -1,0 +1,89 @@
+"""Experiment files and `cnnvit run`: validated schema, plan expansion, idempotent re-runs."""
+
+import pytest
+from typer.testing import CliRunner
+
+from cnn_vs_vit import rundir
+from cnn_vs_vit.cli import app
+from cnn_vs_vit.errors import CnnvitError
+from cnn_vs_vit.matrix.experiment import expand, load_experiment
+from cnn_vs_vit.matrix.runner import plan
+
+TINY_BASE = """\
+name: tiny
+budget: 2 steps for every cell
+base:
+  data: {name: shapes, image_size: 16}
+  train: {steps: 2, batch_size: 8, log_every: 1}
+  threads: 1
+"""
+
+
+def experiment_file(tmp_path, groups: str, base: str = TINY_BASE):
+    path = tmp_path / "experiment.yaml"
+    path.write_text(base + groups)
+    return path
+
+
+def test_axes_multiply_zipped_axes_move_together_and_shared_cells_run_once(tmp_path):
+    path = experiment_file(tmp_path, """\
+groups:
+  fractions:
+    axes: {model.name: [resnet-xs, vit-xs], seed: [0, 1]}
+    zip: [{data.fraction: [0.1, 1.0], train.steps: [3, 5]}]
+  baseline_again:
+    axes: {model.name: [resnet-xs], seed: [0], data.fraction: [1.0], train.steps: [5]}
+""")
+    cells = expand(load_experiment(path))
+    assert len(cells) == 2 * 2 * 2  # the second group's only cell is already in the first
+    pairs = {(c.config.data.fraction, c.config.train.steps) for c in cells}
+    assert pairs == {(0.1, 3), (1.0, 5)}
+    shared = [c for c in cells if len(c.groups) == 2]
+    assert len(shared) == 1 and shared[0].config.model.name == "resnet-xs" and shared[0].config.seed == 0
+
+
+@pytest.mark.parametrize(
+    "groups, message",
+    [
+        ("groups:\n  g: {axes: {seed: []}}\n", 'axis "seed" has no values'),
+        ("groups:\n  g: {axes: {trian.steps: [1]}}\n", 'unknown key "trian"'),
+        ("groups:\n  g: {axes: {seed: [0]}, zip: [{seed: [0, 1], train.steps: [3]}]}\n", "one non-zero length"),
+        ("groups:\n  g: {axis: {seed: [0]}}\n", 'unknown key "groups.g.axis"'),
+        ("groups: {}\n", "groups"),
+        ("groups:\n  g: {axes: {data.fraction: [2]}}\n", "must be in (0, 1]"),
+        ("groups:\n  g: {axes: {seed: [0]}, probes: [erf]}\n", "probes"),
+    ],
+)
+def test_malformed_experiments_are_one_line_errors(tmp_path, groups, message):
+    with pytest.raises(CnnvitError, match=message.replace("(", r"\(").replace(")", r"\)").replace(".", r"\.")) as info:
+        expand(load_experiment(experiment_file(tmp_path, groups)))
+    assert "\n" not in str(info.value)
+
+
+def test_run_trains_probes_and_a_rerun_does_nothing(tmp_path):
+    path = experiment_file(tmp_path, """\
+groups:
+  g:
+    axes: {model.name: [resnet-xs]}
+    probes: [shift]
+probe_shift: {images: 8, mode: circular, shifts: [0, 1]}
+""")
+    out = tmp_path / "results"
+    runner = CliRunner()
+    dry = runner.invoke(app, ["run", str(path), "--out", str(out), "--dry-run"])
+    assert dry.exit_code == 0 and "to do" in dry.stdout and not out.exists()
+    first = runner.invoke(app, ["run", str(path), "--out", str(out)])
+    assert first.exit_code == 0, first.output
+    (cell,) = plan(load_experiment(path), out)
+    assert cell.state == "done" and (cell.run_dir / rundir.PROBES / "shift.csv").exists()
+    stamps = {p: p.stat().st_mtime_ns for p in cell.run_dir.rglob("*") if p.is_file()}
+    second = runner.invoke(app, ["run", str(path), "--out", str(out)])
+    assert second.exit_code == 0 and "done" in second.stdout
+    assert stamps == {p: p.stat().st_mtime_ns for p in cell.run_dir.rglob("*") if p.is_file()}
+
+
+def test_run_on_a_bad_experiment_file_exits_2_and_touches_nothing(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: x\ngroups: [\n")
+    result = CliRunner().invoke(app, ["run", str(path), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2 and "not valid YAML" in result.stderr and not (tmp_path / "out").exists()
