@@ -115,6 +115,7 @@ def run_command(
     """
     from .matrix.experiment import load_experiment
     from .matrix.runner import plan, probe_cells, train_cells, write_experiment
+    from .report import build_report
 
     with user_errors():
         experiment = load_experiment(experiment_file)
@@ -139,6 +140,7 @@ def run_command(
 
         train_cells([p for p in cells if p.state in ("to do", "resumable")], jobs, finished)
         probe_cells(experiment, cells)
+        print_report(build_report(out_path))
         if failed:
             err.print(f"[bold red]error:[/] {len(failed)} of {len(cells)} cells failed: "
                       + ", ".join(p.cell.name for p in failed) + "; see failed.json in their run directories",
@@ -209,6 +211,31 @@ def probe_shift_command(
                 out.print(table)
             files = [where / "shift.csv", where / "shift_summary.json", *([probe.plot] if probe.plot else [])]
             err.print(f"{'kept' if probe.reused else 'wrote'} {', '.join(map(str, files))}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def report(
+    results_dir: Annotated[Path, typer.Argument(metavar="RESULTS_DIR", help="Directory holding run directories (made by cnnvit train or cnnvit run).")],
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Where report.md, claims.csv, runs.csv and plots go (default RESULTS_DIR).")] = None,
+) -> None:
+    """Reproduce the notes' CNN-vs-ViT table from finished runs: a verdict per claim, computed from the numbers."""
+    from .report import build_report
+
+    with user_errors():
+        print_report(build_report(results_dir, out_dir))
+
+
+def print_report(built) -> None:
+    """The claims table on stdout, the files written on stderr."""
+    from .report.build import effect_text
+
+    table = Table(title=f"claims ({sum(r.status == 'done' for r in built.runs)} finished runs)", box=None, pad_edge=False)
+    for column in ("#", "claim", "verdict", "effect [95% CI]", "n"):
+        table.add_column(column, overflow="fold")
+    for claim in built.claims:
+        table.add_row(claim.claim_id, claim.claim, claim.verdict, effect_text(claim.effect), str(claim.effect.n))
+    out.print(table)
+    err.print("wrote " + ", ".join(map(str, built.paths)), highlight=False, soft_wrap=True)
 
 
 def main() -> None:

@@ -87,3 +87,11 @@ def test_run_on_a_bad_experiment_file_exits_2_and_touches_nothing(tmp_path):
     path.write_text("name: x\ngroups: [\n")
     result = CliRunner().invoke(app, ["run", str(path), "--out", str(tmp_path / "out")])
     assert result.exit_code == 2 and "not valid YAML" in result.stderr and not (tmp_path / "out").exists()
+
+
+def test_run_ends_with_the_report(tmp_path):
+    path = experiment_file(tmp_path, "groups:\n  g: {axes: {model.name: [resnet-xs]}}\n")
+    result = CliRunner().invoke(app, ["run", str(path), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    for name in ("report.md", "claims.csv", "runs.csv", "experiment.yaml"):
+        assert (tmp_path / "out" / name).exists(), name

@@ -1,0 +1,196 @@
+"""Claims measured by test accuracy: data efficiency (9), scalability (5), and the ViT ablations
+learned vs sinusoidal positional embeddings (11) and [CLS] vs mean pooling (12)."""
+
+import math
+from collections import defaultdict
+
+import numpy as np
+from scipy.optimize import curve_fit
+
+from .claims import ClaimResult, Context, not_measured
+from .runs import BASELINE_OPTIONS, Run
+from .statistics import Estimate, difference, sign_verdict, t_interval
+
+BOOTSTRAP_RESAMPLES = 200
+BOOTSTRAP_SEED = 0  # fixed: the same runs give the same interval on every rebuild
+MIN_SIZES_FOR_FIT = 4
+CROSSOVER_SEARCH_DECADES = 12  # look for n* up to 10^12 times the smallest training set
+DATA_ANCHOR = ("Dosovitskiy et al. 2020 §4.3, Fig. 3–4: ViT-B/32 does much worse than ResNet50 on the 9M JFT subset "
+               "and better on 90M+; BiT CNNs beat ViT when pre-trained on ImageNet-1k.")  # fmt: skip
+
+
+def by_key(runs: list[Run], value) -> dict:
+    """{pairing key: value(run)}, averaging runs that share a key."""
+    groups = defaultdict(list)
+    for run in runs:
+        groups[run.pairing_key].append(value(run))
+    return {key: float(np.mean(values)) for key, values in groups.items()}
+
+
+def percent(x: float) -> str:
+    return "n/a" if not math.isfinite(x) else f"{100 * x:.1f}%"
+
+
+def accuracy_text(runs: list[Run]) -> str:
+    estimate = t_interval([run.accuracy() for run in runs])
+    return f"{percent(estimate.mean)} (n={estimate.n})"
+
+
+def fractions(runs: list[Run]) -> set[float]:
+    return {float(run.summary.get("fraction", math.nan)) for run in runs}
+
+
+def at(runs: list[Run], fraction: float) -> list[Run]:
+    return [run for run in runs if float(run.summary.get("fraction", math.nan)) == fraction]
+
+
+# ------------------------------------------------------------------------------ row 9: data efficiency
+
+
+def data_efficiency(ctx: Context) -> ClaimResult:
+    """Row 9. effect = CNN − ViT test accuracy at the smallest fraction both were trained on."""
+    rule = ("supported if CNN − ViT test accuracy at the smallest data fraction has a 95% interval above 0, "
+            "contradicted if below 0; needs at least 2 fractions to speak of 'small data'")  # fmt: skip
+    cnn, vit = ctx.select("resnet"), ctx.select("vit")
+    shared = sorted(fractions(cnn) & fractions(vit))
+    if not shared:
+        return not_measured("9", "needs baseline runs of a ResNet and a ViT at the same data fraction")
+    smallest = shared[0]
+    effect = difference(by_key(at(cnn, smallest), Run.accuracy), by_key(at(vit, smallest), Run.accuracy))
+    verdict = sign_verdict(effect)
+    details = [f"Effect: CNN − ViT test accuracy at fraction {smallest:g} ({effect.method} comparison)."]
+    if len(shared) < 2:
+        verdict = "inconclusive"
+        details += [""]
+        details.append(f"Only fraction {smallest:g} was measured: one data size cannot show an advantage "
+                       "*for small data*; train a data-fraction sweep (>= 5 fractions incl. <= 5%).")  # fmt: skip
+    table = ["", "| fraction | train images | CNN accuracy | ViT accuracy |", "|---|---|---|---|"]
+    for fraction in shared:
+        size = at(cnn, fraction)[0].summary.get("train_size", "?")
+        table.append(f"| {fraction:g} | {size} | {accuracy_text(at(cnn, fraction))} | {accuracy_text(at(vit, fraction))} |")
+    evidence = lambda runs: ", ".join(f"f={f:g}: {accuracy_text(at(runs, f))}" for f in shared)  # noqa: E731
+    return ClaimResult("9", verdict, effect, evidence(cnn), evidence(vit), rule,
+                       "CNN − ViT test accuracy (fraction of test images) at the smallest fraction",
+                       DATA_ANCHOR, details + table, [*at(cnn, smallest), *at(vit, smallest)])  # fmt: skip
+
+
+# ------------------------------------------------------------------------------- row 5: scalability
+
+
+def power_law(n, a, b, c):
+    """Test error a·n^(−b) + c, with n in units of the smallest training set (keeps the fit well conditioned)."""
+    return a * np.power(n, -b) + c
+
+
+def fit_power_law(sizes: np.ndarray, errors: np.ndarray) -> tuple[float, float, float]:
+    """(a, b, c) with a, b, c >= 0 (c <= 1, b <= 5); NaNs when the fit fails. `sizes` relative to the smallest."""
+    try:
+        params, _ = curve_fit(power_law, sizes, errors, p0=(max(errors[0], 1e-3), 0.5, 0.0),
+                              bounds=([0, 0, 0], [np.inf, 5, 1]), maxfev=20000)  # fmt: skip
+    except (RuntimeError, ValueError):
+        return (math.nan, math.nan, math.nan)
+    return tuple(float(p) for p in params)
+
+
+def crossover(cnn_fit, vit_fit) -> float:
+    """Smallest relative size where the fitted ViT error falls below the CNN's; 1 if already at the
+    smallest; inf if not within 10^12. Relative sizes, like the fits."""
+    grid = np.logspace(0, CROSSOVER_SEARCH_DECADES, 4000)
+    below = power_law(grid, *vit_fit) < power_law(grid, *cnn_fit)
+    return float(grid[np.argmax(below)]) if below.any() else math.inf
+
+
+def scalability(ctx: Context) -> ClaimResult:
+    """Row 5. effect = b_ViT − b_CNN, the difference of fitted power-law exponents of test error vs
+    training-set size; 95% interval by bootstrap over seeds within each size."""
+    rule = ("fit err = a·n^(−b) + c per architecture on seed means (>= 4 sizes); supported if b_ViT − b_CNN has "
+            "a bootstrap 95% interval above 0 and the fitted curves cross within the measured sizes; "
+            "'not reached at this scale' if above 0 but the crossover n* lies beyond the largest size; "
+            "contradicted if below 0; inconclusive otherwise or with one seed")  # fmt: skip
+    errors = {}
+    for arch in ("resnet", "vit"):
+        per_size = defaultdict(list)
+        for run in ctx.select(arch):
+            per_size[int(run.summary.get("train_size", 0))].append(1.0 - run.accuracy())
+        errors[arch] = per_size
+    sizes = sorted(set(errors["resnet"]) & set(errors["vit"]))
+    if len(sizes) < MIN_SIZES_FOR_FIT:
+        return not_measured("5", f"needs >= {MIN_SIZES_FOR_FIT} training-set sizes with both architectures "
+                                 f"to fit a power law (have {len(sizes)}); run a data-fraction sweep")  # fmt: skip
+    relative = np.array(sizes, dtype=float) / sizes[0]
+    means = {arch: np.array([np.mean(errors[arch][s]) for s in sizes]) for arch in errors}
+    fits = {arch: fit_power_law(relative, means[arch]) for arch in errors}
+    n_seeds = min(len(errors[arch][s]) for arch in errors for s in sizes)
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    gaps = []
+    for _ in range(BOOTSTRAP_RESAMPLES):
+        b = {}
+        for arch in ("resnet", "vit"):
+            resampled = np.array([np.mean(rng.choice(errors[arch][s], size=len(errors[arch][s]))) for s in sizes])
+            b[arch] = fit_power_law(relative, resampled)[1]
+        gaps.append(b["vit"] - b["resnet"])
+    gaps = np.array([g for g in gaps if math.isfinite(g)])
+    gap = fits["vit"][1] - fits["resnet"][1]
+    if n_seeds >= 2 and len(gaps):
+        effect = Estimate(gap, float(np.percentile(gaps, 2.5)), float(np.percentile(gaps, 97.5)), n_seeds,
+                          method="bootstrap over seeds")  # fmt: skip
+    else:
+        effect = Estimate(gap, n=n_seeds, method="bootstrap over seeds")
+    n_star = crossover(fits["resnet"], fits["vit"]) * sizes[0]
+    verdict = sign_verdict(effect)
+    if verdict == "supported" and n_star > sizes[-1]:
+        verdict = "not reached at this scale"
+    where = "never within 10^12× the smallest set" if math.isinf(n_star) else f"n* ≈ {n_star:,.0f} images"
+    text = lambda arch: f"b = {fits[arch][1]:.3f}, c = {fits[arch][2]:.4f}"  # noqa: E731
+    details = [f"Effect: b_ViT − b_CNN. Fitted crossover of the error curves: {where} "
+               f"(largest measured: {sizes[-1]:,} images).",
+               f"CNN fit: a = {fits['resnet'][0]:.4g}, {text('resnet')}; ViT fit: a = {fits['vit'][0]:.4g}, {text('vit')} "
+               f"(n in units of {sizes[0]:,} images)."]  # fmt: skip
+    used = [run for arch in ("resnet", "vit") for run in ctx.select(arch)]
+    return ClaimResult("5", verdict, effect, f"{text('resnet')}; {where}", text("vit"), rule,
+                       "difference of power-law exponents b (error ∝ n^−b)", DATA_ANCHOR, details, used)  # fmt: skip
+
+
+# ------------------------------------------------------------------------ rows 11 and 12: ViT ablations
+
+
+def ablation(ctx: Context, claim_id: str, option: str, better: str, worse: str, rule: str, anchor: str) -> ClaimResult:
+    """ViT accuracy with `option`=`better` minus with `option`=`worse`, all other options at baseline,
+    at the largest data fraction where both were trained."""
+    runs = ctx.select("vit", baseline_except=(option,))
+    value = lambda run: run.options.get(option, BASELINE_OPTIONS[option])  # noqa: E731
+    values = sorted({value(run) for run in runs}, key=str)
+    groups = {v: [run for run in runs if value(run) == v] for v in values}
+    shared = sorted(fractions(groups.get(better, [])) & fractions(groups.get(worse, [])))
+    vit_evidence = "; ".join(f"{option}={v}: {accuracy_text(groups[v])}" for v in values) or "—"
+    if not shared:
+        missing = [v for v in (better, worse) if v not in groups]
+        return not_measured(claim_id, f"needs ViT runs with model.{option}={' and '.join(missing) or better + ' and ' + worse} "
+                                      "at a shared data fraction", vit_evidence=vit_evidence)  # fmt: skip
+    fraction = shared[-1]
+    cells = {v: at(groups[v], fraction) for v in values}
+    effect = difference(by_key(cells[better], Run.accuracy), by_key(cells[worse], Run.accuracy))
+    vit_evidence = "; ".join(f"{option}={v}: {accuracy_text(cells[v])}" for v in values if cells[v])
+    details = [f"Effect: ViT test accuracy with {option}={better} minus {option}={worse}, at fraction {fraction:g} "
+               f"({effect.method} comparison)."]  # fmt: skip
+    return ClaimResult(claim_id, sign_verdict(effect), effect, "— (ViT-only ablation)", vit_evidence, rule,
+                       f"accuracy difference {better} − {worse}", anchor, details,
+                       [run for v in values for run in cells[v]])  # fmt: skip
+
+
+def learned_vs_sincos(ctx: Context) -> ClaimResult:
+    """Claim 11. effect = accuracy(learned) − accuracy(sincos2d); `none` is reported beside them."""
+    return ablation(ctx, "11", "pos_embed", "learned", "sincos2d",
+                    "supported if learned − sincos2d accuracy has a 95% interval above 0, contradicted if below 0",
+                    "Dosovitskiy et al. 2020 App. D.4 Table 8: no positional embedding costs ~2.8 points, the "
+                    "positional variants lie within ~0.3 points of each other; Beyer et al. 2022 Table 1: "
+                    "sincos2d beats learned by 0.4–1.5 points.")  # fmt: skip
+
+
+def cls_vs_mean(ctx: Context) -> ClaimResult:
+    """Claim 12. effect = accuracy(pool cls) − accuracy(pool mean)."""
+    return ablation(ctx, "12", "pool", "cls", "mean",
+                    "supported if cls − mean accuracy has a 95% interval above 0, contradicted if below 0",
+                    "Dosovitskiy et al. 2020 App. D.3 Fig. 9: [CLS] and global average pooling work similarly "
+                    "well given their own learning rates; Beyer et al. 2022 Table 1: mean pooling beats [cls] "
+                    "by 1.5–1.8 points.")  # fmt: skip

@@ -1,0 +1,144 @@
+"""`build_report`: run directories in, runs.csv + claims.csv + report.md + plots out.
+
+Every output is a pure function of the run directories (sorted, fixed float formats, no
+timestamps), so rebuilding from the same runs gives byte-identical files.
+"""
+
+import csv
+import io
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import rundir as layout
+from . import plots
+from .claims import ClaimResult, Context, evaluate_claims
+from .runs import Run, load_runs, read_experiment, runs_table
+from .statistics import INTERVAL_NOTE, Estimate
+
+CLAIM_COLUMNS = ["claim_id", "claim", "cnn_evidence", "vit_evidence", "verdict", "effect", "ci_low", "ci_high", "n_seeds"]
+PLOTS = {  # file -> (drawing function, the claims it illustrates)
+    "accuracy_vs_train_size.png": (plots.accuracy_vs_size, ("9", "5")),
+    "error_vs_shift.png": (plots.error_vs_shift, ("2", "14", "15a", "15b", "15c")),
+    "vit_ablations.png": (plots.ablation_bars, ("11", "12")),
+}
+
+
+@dataclass
+class Report:
+    """What build_report wrote: the claims and the paths of every file."""
+
+    claims: list[ClaimResult]
+    runs: list[Run]
+    paths: list[Path]
+
+
+def build_report(results_dir: Path | str, out_dir: Path | str | None = None) -> Report:
+    """Read every run under `results_dir`, compute each claim's verdict, write the report files into
+    `out_dir` (default `results_dir`); raises CnnvitError when there is no finished run."""
+    results_dir = Path(results_dir)
+    out_dir = Path(out_dir) if out_dir is not None else results_dir
+    runs = load_runs(results_dir)
+    claims = evaluate_claims(runs)
+    context = Context.of(runs)
+    paths = []
+    for name, (draw, claim_ids) in PLOTS.items():
+        if draw(context, out_dir / name):
+            paths.append(out_dir / name)
+            for claim in claims:
+                if claim.claim_id in claim_ids and claim.verdict != "not measured":
+                    claim.plots.append(name)
+    table = runs_table(runs)
+    layout.atomic_write_text(out_dir / "runs.csv", table.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
+    layout.atomic_write_text(out_dir / "claims.csv", claims_csv(claims))
+    layout.atomic_write_text(out_dir / "report.md", markdown(claims, runs, context, read_experiment(results_dir)))
+    paths = [out_dir / "report.md", out_dir / "claims.csv", out_dir / "runs.csv", *paths]
+    return Report(claims, runs, paths)
+
+
+def number(x: float) -> str:
+    return "" if x is None or not math.isfinite(x) else f"{x:.6g}"
+
+
+def effect_text(e: Estimate) -> str:
+    if e.n == 0 or not math.isfinite(e.mean):
+        return "—"
+    interval = f" [{e.ci_low:+.3g}, {e.ci_high:+.3g}]" if e.has_interval else " (no interval)"
+    return f"{e.mean:+.3g}{interval}"
+
+
+def claims_csv(claims: list[ClaimResult]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CLAIM_COLUMNS)
+    for c in claims:
+        e = c.effect
+        writer.writerow([c.claim_id, c.claim, c.cnn_evidence, c.vit_evidence, c.verdict,
+                         number(e.mean), number(e.ci_low), number(e.ci_high), e.n])  # fmt: skip
+    return buffer.getvalue()
+
+
+def cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown(claims: list[ClaimResult], runs: list[Run], context: Context, experiment: dict) -> str:
+    lines = ["# CNN vs ViT: the notes' summary table, measured", ""]
+    if experiment:
+        lines += [f"Experiment: **{experiment.get('name', '?')}**. {experiment.get('description', '')}".rstrip(), ""]
+        if experiment.get("budget"):
+            lines += [f"Budget rule: {experiment['budget']}", ""]
+    done = [r for r in runs if r.status == "done"]
+    lines += [f"{len(done)} finished run(s), {len(runs) - len(done)} failed; dataset {context.dataset}; "
+              f"CNN = {context.cnn_model or '—'}, ViT = {context.vit_model or '—'}. Verdicts are computed from the "
+              "numbers by the rule printed in each section.", "",
+              f"Intervals: {INTERVAL_NOTE}. Where a claim has a single run, intervals shown are the shift probe's "
+              "95% normal-approximation interval over test images, and n = 1.", "",
+              "| # | claim (as the notes state it) | CNN evidence | ViT evidence | verdict | effect [95% CI] | n |",
+              "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for c in claims:
+        lines.append(f"| {c.claim_id} | {cell(c.claim)} | {cell(c.cnn_evidence)} | {cell(c.vit_evidence)} | "
+                     f"**{c.verdict}** | {effect_text(c.effect)} | {c.effect.n} |")  # fmt: skip
+    for c in claims:
+        if c.verdict == "not measured":
+            continue
+        lines += ["", f"## {c.claim_id}. {c.claim}", "", f"**Verdict: {c.verdict}.** Effect ({c.effect_meaning}): "
+                  f"{effect_text(c.effect)}, n = {c.effect.n} ({c.effect.method}).", "",
+                  f"Rule: {c.rule}.", "", *c.details, "", *matched(c.runs)]  # fmt: skip
+        if c.anchor:
+            lines += ["", f"Literature: {c.anchor}"]
+        lines += [f"\n![{name}]({name})" for name in c.plots]
+    lines += ["", "## Not measured yet", ""]
+    lines += [f"- {c.claim_id}. {c.claim}: {c.rule}" for c in claims if c.verdict == "not measured"]
+    lines += ["", "## Runs", "", "| run | status | model | arch | fraction | seed | test accuracy | params | train MFLOPs/img | wall s |",
+              "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for r in runs:
+        s = r.summary
+        if r.status == "done":
+            lines.append(f"| {r.path} | done | {cell(r.label)} | {r.arch} | {s.get('fraction')} | {s.get('seed')} | "
+                         f"{r.accuracy():.4f} | {s.get('params', 0):,} | {s.get('train_flops_per_image', 0) / 1e6:.1f} | "
+                         f"{s.get('wall_time_s', 0):.0f} |")  # fmt: skip
+        else:
+            lines.append(f"| {r.path} | **failed** ({cell(r.failure)}) | {cell(r.config.get('model', {}).get('name', '?'))} "
+                         "| | | | not averaged | | | |")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def matched(runs: list[Run]) -> list[str]:
+    """What the compared runs share and what differs: subsets, budget, augmentation, size, compute."""
+    if not runs:
+        return []
+    lines = ["What was matched:", "", "| run | subset hash | train images | steps | batch | translate | params | train MFLOPs/img |",
+             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for r in sorted(runs, key=lambda run: run.path):
+        s = r.summary
+        lines.append(f"| {cell(r.label)} (seed {s.get('seed')}) | {s.get('subset_hash')} | {s.get('train_size')} | "
+                     f"{s.get('steps')} | {s.get('batch_size')} | {r.translate} | {s.get('params', 0):,} | "
+                     f"{s.get('train_flops_per_image', 0) / 1e6:.1f} |")  # fmt: skip
+    params = [r.summary.get("params", 0) for r in runs if r.summary.get("params")]
+    hashes = {(r.summary.get("fraction"), r.summary.get("subset_hash")) for r in runs}
+    same_subset = len({h for _, h in hashes}) == len({f for f, _ in hashes})
+    lines += ["", f"Same images per fraction: {'yes' if same_subset else 'NO'}; same steps: "
+              f"{'yes' if len({r.summary.get('steps') for r in runs}) == 1 else 'NO'}; parameter ratio "
+              f"{max(params) / min(params):.2f} (matched means within ~1.5)." if params else ""]  # fmt: skip
+    return lines

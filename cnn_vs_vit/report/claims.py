@@ -1,0 +1,122 @@
+"""The 16 claims of CLAIMS.md, what a verdict carries, and the claims no probe measures yet.
+
+Each measured claim's verdict rule lives next to its metric: rows 5, 9, 11, 12 in
+accuracy_claims.py, rows 2, 14, 15, 16 in shift_claims.py. `evaluate_claims` runs them all.
+"""
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from .runs import Run, reference_model
+from .statistics import MISSING, Estimate
+
+VERDICTS = ("supported", "contradicted", "inconclusive", "not reached at this scale", "not measured")
+
+# (id, the claim as the notes state it); 15 is split into its three named causes.
+CLAIMS = [
+    ("1", "Inductive bias: CNN strong (locality, translation equivariance); ViT weak, learns everything from data"),
+    ("2", "Translation equivariance: CNN yes (built-in); ViT no (broken by patching + positional embeddings)"),
+    ("3", "Global context: CNN hard, large depth needed; ViT immediate global self-attention"),
+    ("4", "Receptive field: CNN grows slowly; ViT global from the first layer"),
+    ("5", "Scalability: CNN saturates when scaled; ViT scales extremely well with data/compute"),
+    ("6", "Dynamic interactions: CNN fixed convolution kernels; ViT dynamic token-to-token attention"),
+    ("7", "Architecture complexity: CNN requires manual design (kernels, pooling); ViT simple repeated blocks"),
+    ("8", "Transfer learning: CNN moderate, mostly vision-only; ViT excellent, cross-modal + large-scale"),
+    ("9", "Data efficiency: CNN strong for small data; ViT weak for small data, needs large pretraining"),
+    ("10", "Multimodal compatibility: CNN not natural; ViT natural (same Transformer backbone as NLP)"),
+    ("11", "Learned positional embeddings beat sinusoidal ones"),
+    ("12", "The [CLS] token is better than average pooling"),
+    ("13", "Resolution changes need positional-embedding interpolation"),
+    ("14", "Even 1–2 px shifts change the patch composition"),
+    ("15a", "Equivariance is broken by patchify"),
+    ("15b", "Equivariance is broken by positional embeddings"),
+    ("15c", "Equivariance is broken by global attention"),
+    ("16", "ViT must learn translation invariance from data"),
+]
+CLAIM_TEXT = dict(CLAIMS)
+
+# What each claim still needs, for the claims no probe or experiment measures yet.
+NOT_IMPLEMENTED = {
+    "1": "needs the attention-distance probe (ViT mean attention distance at init vs trained) (not implemented yet)",
+    "3": "needs the global-context experiment (synthetic long-range task vs depth) (not implemented yet)",
+    "4": "needs the effective-receptive-field probe (Luo et al. 2016) (not implemented yet)",
+    "6": "needs the token-mixing input-dependence probe (not implemented yet)",
+    "7": "needs the architecture-introspection probe (distinct block configurations) (not implemented yet)",
+    "8": "needs the transfer experiment (pretrain on A, probe/fine-tune on B) (not implemented yet)",
+    "10": "needs the multimodal structural check (ViT encoder on a token sequence) (not implemented yet)",
+    "13": "needs the resolution-change evaluation (with/without pos-emb interpolation) (not implemented yet)",
+}
+
+
+@dataclass
+class ClaimResult:
+    """One row of the claims table and the section that explains it."""
+
+    claim_id: str
+    verdict: str
+    effect: Estimate = MISSING
+    cnn_evidence: str = "—"
+    vit_evidence: str = "—"
+    rule: str = ""  # the verdict rule in words
+    effect_meaning: str = ""  # what the effect is, with its unit
+    anchor: str = ""  # a literature figure to compare with
+    details: list[str] = field(default_factory=list)  # markdown lines for the claim's section
+    runs: list[Run] = field(default_factory=list)  # the runs the numbers come from
+    plots: list[str] = field(default_factory=list)  # file names of its plots (set by the builder)
+
+    def __post_init__(self):
+        assert self.verdict in VERDICTS, self.verdict
+
+    @property
+    def claim(self) -> str:
+        return CLAIM_TEXT[self.claim_id]
+
+
+@dataclass
+class Context:
+    """The finished runs and the CNN/ViT models the CNN-vs-ViT rows compare."""
+
+    runs: list[Run]
+    cnn_model: str | None
+    vit_model: str | None
+    dataset: str | None
+
+    @classmethod
+    def of(cls, runs: list[Run]) -> "Context":
+        """Finished runs of the most common dataset (claims never mix datasets), and the reference models."""
+        done = [run for run in runs if run.status == "done"]
+        datasets = Counter(str(run.summary.get("dataset")) for run in done)
+        dataset = sorted(datasets.items(), key=lambda item: (-item[1], item[0]))[0][0] if datasets else None
+        done = [run for run in done if str(run.summary.get("dataset")) == dataset]
+        return cls(done, reference_model(done, "resnet", "resnet-s"), reference_model(done, "vit", "vit-s"), dataset)
+
+    def select(self, arch: str, *, baseline_except: tuple[str, ...] | None = (), model: bool = True) -> list[Run]:
+        """Finished runs of `arch` (of the reference model when `model`), baseline apart from `baseline_except`."""
+        name = self.cnn_model if arch == "resnet" else self.vit_model
+        chosen = [r for r in self.runs if r.arch == arch and (not model or r.model == name)]
+        if baseline_except is not None:
+            chosen = [r for r in chosen if r.is_baseline_except(*baseline_except)]
+        return chosen
+
+
+def not_measured(claim_id: str, reason: str, **extra) -> ClaimResult:
+    return ClaimResult(claim_id, "not measured", details=[f"Not measured: {reason}."], rule=reason, **extra)
+
+
+def evaluate_claims(runs: list[Run]) -> list[ClaimResult]:
+    """Every claim's result, in the order of CLAIMS (unmeasured claims included)."""
+    from .accuracy_claims import data_efficiency, learned_vs_sincos, cls_vs_mean, scalability
+    from .shift_claims import (equivariance, patch_composition, cause_attention, cause_patchify,
+                               cause_positional_embedding, invariance_from_data)  # fmt: skip
+
+    measured = {"2": equivariance, "5": scalability, "9": data_efficiency, "11": learned_vs_sincos,
+                "12": cls_vs_mean, "14": patch_composition, "15a": cause_patchify,
+                "15b": cause_positional_embedding, "15c": cause_attention, "16": invariance_from_data}  # fmt: skip
+    context = Context.of(runs)
+    results = []
+    for claim_id, _ in CLAIMS:
+        if claim_id in measured:
+            results.append(measured[claim_id](context))
+        else:
+            results.append(not_measured(claim_id, NOT_IMPLEMENTED[claim_id]))
+    return results

@@ -1,0 +1,107 @@
+"""The report's figures (matplotlib, Agg): each returns False when it has no data to draw.
+
+PNGs carry no software/date metadata, so the same runs give the same bytes on a rebuild.
+"""
+
+from collections import defaultdict
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .. import rundir as layout  # noqa: E402
+from .claims import Context  # noqa: E402
+from .runs import BASELINE_OPTIONS  # noqa: E402
+from .shift_claims import MODE, last_block, probed, reference_vit, value  # noqa: E402
+from .statistics import t_interval  # noqa: E402
+
+COLORS = {"resnet": "tab:blue", "vit": "tab:orange"}
+
+
+def save(figure, path: Path) -> None:
+    layout.atomic_write(path, lambda file: figure.savefig(file, format="png", dpi=100, metadata={"Software": None}))
+    plt.close(figure)
+
+
+def band(ax, x, groups: list[list[float]], label: str, color: str) -> None:
+    """Mean line with the seeds' 95% t band where there are >= 2 seeds."""
+    estimates = [t_interval(values) for values in groups]
+    ax.plot(x, [e.mean for e in estimates], "o-", color=color, label=label)
+    low = [e.ci_low if e.has_interval else e.mean for e in estimates]
+    high = [e.ci_high if e.has_interval else e.mean for e in estimates]
+    ax.fill_between(x, low, high, color=color, alpha=0.2, linewidth=0)
+
+
+def accuracy_vs_size(ctx: Context, path: Path) -> bool:
+    """Rows 9 and 5: test accuracy vs training-set size, one line per architecture."""
+    figure, ax = plt.subplots(figsize=(5.5, 3.8))
+    drawn = False
+    for arch in ("resnet", "vit"):
+        per_size = defaultdict(list)
+        for run in ctx.select(arch):
+            per_size[int(run.summary.get("train_size", 0))].append(run.accuracy())
+        if per_size:
+            sizes = sorted(per_size)
+            band(ax, sizes, [per_size[s] for s in sizes], ctx.cnn_model if arch == "resnet" else ctx.vit_model, COLORS[arch])
+            drawn = True
+    ax.set(xscale="log", xlabel="training images", ylabel="test accuracy", title="accuracy vs training-set size")
+    ax.legend()
+    figure.tight_layout()
+    save(figure, path) if drawn else plt.close(figure)
+    return drawn
+
+
+def error_vs_shift(ctx: Context, path: Path) -> bool:
+    """Rows 2 and 14–15: logit invariance error (CNN vs ViT) and ViT token-layer equivariance error vs shift."""
+    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    drawn = False
+    for arch in ("resnet", "vit"):
+        runs = probed(ctx.select(arch))
+        if runs:
+            shift_values = sorted({int(s) for r in runs for s in r.shift_rows.query("mode == @MODE")["shift"]})
+            groups = [[value(r, "logits", s, "invariance_error") for r in runs] for s in shift_values]
+            band(left, shift_values, groups, runs[0].label, COLORS[arch])
+            drawn = True
+    left.set(xlabel="circular shift (px)", ylabel="relative logit change", title="invariance error of the logits")
+    for pos_embed, color in (("learned", "tab:orange"), ("sincos2d", "tab:green"), ("none", "tab:red")):
+        runs = reference_vit(ctx, pos_embed=(pos_embed, BASELINE_OPTIONS["pos_embed"]))
+        if not runs:
+            continue
+        shift_values = sorted({int(s) for r in runs for s in r.shift_rows.query("mode == @MODE")["shift"]})
+        for layer, style in (("embed", "--"), (last_block, "-")):
+            name = layer if isinstance(layer, str) else last_block(runs[0])
+            means = [np.mean([value(r, name, s, "equivariance_error") for r in runs]) for s in shift_values]
+            right.plot(shift_values, means, style, marker="o", color=color, label=f"pos_embed={pos_embed}: {name}")
+        drawn = True
+    right.set(xlabel="circular shift (px)", ylabel="relative feature error", title="ViT equivariance error by layer")
+    for ax in (left, right):
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+    figure.tight_layout()
+    save(figure, path) if drawn else plt.close(figure)
+    return drawn
+
+
+def ablation_bars(ctx: Context, path: Path) -> bool:
+    """Claims 11 and 12: ViT test accuracy per positional embedding and per pooling (others at baseline)."""
+    labels, estimates = [], []
+    for option in ("pos_embed", "pool"):
+        runs = ctx.select("vit", baseline_except=(option,))
+        values = sorted({run.options.get(option, BASELINE_OPTIONS[option]) for run in runs}, key=str)
+        for v in values:
+            labels.append(f"{option}={v}")
+            estimates.append(t_interval([r.accuracy() for r in runs if r.options.get(option, BASELINE_OPTIONS[option]) == v]))
+    if len(labels) < 3:  # only the baseline, twice: nothing to compare
+        return False
+    figure, ax = plt.subplots(figsize=(6, 3.8))
+    errors = [[e.mean - e.ci_low if e.has_interval else 0 for e in estimates],
+              [e.ci_high - e.mean if e.has_interval else 0 for e in estimates]]  # fmt: skip
+    ax.bar(range(len(labels)), [e.mean for e in estimates], yerr=errors, color="tab:orange", capsize=4)
+    ax.set_xticks(range(len(labels)), labels, rotation=20, fontsize=8)
+    ax.set(ylabel="test accuracy", title=f"{ctx.vit_model} ablations (95% t interval over seeds)")
+    figure.tight_layout()
+    save(figure, path)
+    return True

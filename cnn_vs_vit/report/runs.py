@@ -1,0 +1,160 @@
+"""Find and read the run directories under a results directory (the report's only input).
+
+A finished run holds DONE and summary.json; a run with failed.json and no DONE is listed as
+failed and never enters a statistic. Probe outputs (probes/shift.csv, shift_summary.json) are
+read when present.
+"""
+
+import json
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from .. import rundir as layout
+from ..errors import CnnvitError
+
+# The options a "baseline" run leaves at their defaults; any other model option makes a variant.
+BASELINE_OPTIONS = {"pos_embed": "learned", "pool": "cls", "padding_mode": "zeros", "blur_pool": False}
+BASELINE_TRANSLATE = 2
+EXPERIMENT = "experiment.yaml"
+
+
+@dataclass
+class Run:
+    """One run directory: its resolved config, its summary and, when probed, its shift results."""
+
+    path: str  # relative to the results directory, '/'-separated
+    status: str  # "done" or "failed"
+    config: dict
+    summary: dict = field(default_factory=dict)
+    failure: str = ""
+    shift_rows: pd.DataFrame | None = None
+    shift_summary: dict | None = None
+
+    @property
+    def arch(self) -> str:
+        return self.summary.get("arch") or ("vit" if self.model.startswith("vit") else "resnet")
+
+    @property
+    def model(self) -> str:
+        return str(self.summary.get("model") or self.config.get("model", {}).get("name", "?"))
+
+    @property
+    def options(self) -> dict:
+        """Model options besides the name, e.g. {"pos_embed": "none"}."""
+        return {k: v for k, v in self.config.get("model", {}).items() if k != "name"}
+
+    @property
+    def translate(self) -> int:
+        return self.config.get("augment", {}).get("translate", BASELINE_TRANSLATE)
+
+    def is_baseline_except(self, *keys: str) -> bool:
+        """True when every option outside `keys` is at its baseline value (translate 2 included)."""
+        baseline = {**BASELINE_OPTIONS, "translate": BASELINE_TRANSLATE}
+        current = {**BASELINE_OPTIONS, **self.options, "translate": self.translate}
+        return all(k in baseline and current[k] == baseline[k] for k in current if k not in keys)
+
+    @property
+    def is_baseline(self) -> bool:
+        return self.is_baseline_except()
+
+    @property
+    def pairing_key(self) -> tuple:
+        """Runs pair across cells when they share seed, data seed and the exact training subset."""
+        s = self.summary
+        return (s.get("seed"), s.get("data_seed"), s.get("subset_hash"))
+
+    @property
+    def label(self) -> str:
+        options = ", ".join(f"{k}={v}" for k, v in sorted(self.options.items()))
+        translate = "" if self.translate == BASELINE_TRANSLATE else f", translate={self.translate}"
+        return f"{self.model}{f' ({options})' if options else ''}{translate}"
+
+    def accuracy(self) -> float:
+        return float(self.summary.get("test_accuracy", math.nan))
+
+
+def load_runs(results_dir: Path) -> list[Run]:
+    """Every finished or failed run directory below `results_dir`, sorted by relative path."""
+    results_dir = Path(results_dir)
+    if not results_dir.is_dir():
+        raise CnnvitError(f"results directory not found: {results_dir}; give the directory cnnvit train or cnnvit run wrote")
+    runs = []
+    candidates = {p.parent for name in (layout.DONE, layout.FAILED) for p in results_dir.rglob(name)}
+    for directory in sorted(candidates):
+        relative = directory.relative_to(results_dir).as_posix() or "."
+        config = _read_yaml(directory / layout.CONFIG)
+        if (directory / layout.DONE).exists() and (directory / layout.SUMMARY).exists():
+            runs.append(_read_finished(directory, relative, config))
+        elif (directory / layout.FAILED).exists():
+            failed = layout.read_json(directory / layout.FAILED)
+            reason = "; ".join(f"{k}={failed[k]}" for k in sorted(failed))
+            runs.append(Run(relative, "failed", config, failure=reason))
+    if not any(run.status == "done" for run in runs):
+        raise CnnvitError(f"no finished runs under {results_dir}; train some with cnnvit train or cnnvit run")
+    return runs
+
+
+def read_experiment(results_dir: Path) -> dict:
+    """results_dir/experiment.yaml (written by cnnvit run) or {} when there is none."""
+    path = Path(results_dir) / EXPERIMENT
+    return _read_yaml(path) if path.exists() else {}
+
+
+def reference_model(runs: list[Run], arch: str, preferred: str) -> str | None:
+    """The model the CNN-vs-ViT rows use: `preferred` when it was run, else the most common name."""
+    names = Counter(run.model for run in runs if run.status == "done" and run.arch == arch)
+    if not names:
+        return None
+    if preferred in names:
+        return preferred
+    return sorted(names.items(), key=lambda item: (-item[1], item[0]))[0][0]
+
+
+def runs_table(runs: list[Run]) -> pd.DataFrame:
+    """One row per run: path, status, every config key flattened (config.*), every summary field."""
+    rows = []
+    for run in runs:
+        row = {"run_dir": run.path, "status": run.status, "failure": run.failure}
+        row.update({f"config.{k}": v for k, v in _flatten(run.config).items()})
+        row.update({k: v for k, v in run.summary.items() if not isinstance(v, (dict, list))})
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    fixed = ["run_dir", "status", "failure"]
+    config_columns = sorted(c for c in table.columns if c.startswith("config."))
+    summary_columns = sorted(c for c in table.columns if c not in fixed and c not in config_columns)
+    return table[fixed + summary_columns + config_columns]
+
+
+def _read_finished(directory: Path, relative: str, config: dict) -> Run:
+    run = Run(relative, "done", config, summary=layout.read_json(directory / layout.SUMMARY))
+    probes = directory / layout.PROBES
+    if (probes / "shift.csv").exists():
+        run.shift_rows = pd.read_csv(probes / "shift.csv")
+    if (probes / "shift_summary.json").exists():
+        run.shift_summary = json.loads((probes / "shift_summary.json").read_text())
+    return run
+
+
+def _read_yaml(path: Path) -> dict:
+    if not path.exists():
+        return {}
+    try:
+        loaded = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise CnnvitError(f"cannot read {path}: {str(error).splitlines()[0]}; fix or remove that run directory") from None
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat

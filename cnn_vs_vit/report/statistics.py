@@ -1,0 +1,96 @@
+"""Means over seeds with a 95% Student-t interval, and differences between two groups of runs.
+
+The unit of a result is one training run (a seed). Over n >= 2 seeds the interval is
+mean ± t(0.975, n−1) · sd / √n (sd with n − 1 degrees of freedom); one seed gives no interval.
+Two groups whose runs pair one to one by (seed, data seed, subset hash) are compared through
+their paired differences; otherwise by Welch's unequal-variance t interval.
+"""
+
+import math
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass
+
+from scipy import stats
+
+INTERVAL_NOTE = (
+    "95% Student-t interval over seeds, mean ± t(0.975, n−1)·sd/√n; paired over (seed, data seed, subset) "
+    "when both sides have the same seeds, else Welch's interval; no interval from a single seed"
+)
+NAN = math.nan
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A mean (or mean difference) with its 95% interval; ci_low/ci_high are NaN without one."""
+
+    mean: float
+    ci_low: float = NAN
+    ci_high: float = NAN
+    n: int = 0
+    std: float = NAN
+    method: str = "t"
+
+    @property
+    def has_interval(self) -> bool:
+        return math.isfinite(self.ci_low) and math.isfinite(self.ci_high)
+
+    @property
+    def excludes_zero(self) -> int:
+        """+1 when the interval lies above 0, −1 below 0, 0 when it holds 0 or there is none."""
+        if not self.has_interval:
+            return 0
+        return 1 if self.ci_low > 0 else -1 if self.ci_high < 0 else 0
+
+
+MISSING = Estimate(NAN, n=0, method="none")
+
+
+def t_interval(values: Sequence[float]) -> Estimate:
+    """Mean, sd and 95% Student-t interval of `values` (one per seed)."""
+    values = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    n = len(values)
+    if n == 0:
+        return MISSING
+    mean = math.fsum(values) / n
+    if n == 1:
+        return Estimate(mean, n=1, method="t")
+    std = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1))
+    half = stats.t.ppf(0.975, n - 1) * std / math.sqrt(n)
+    return Estimate(mean, mean - half, mean + half, n, std, "t")
+
+
+def welch_interval(a: Sequence[float], b: Sequence[float]) -> Estimate:
+    """mean(a) − mean(b) with Welch's 95% interval; no interval unless both sides have >= 2 values."""
+    ea, eb = t_interval(a), t_interval(b)
+    if ea.n == 0 or eb.n == 0:
+        return MISSING
+    mean = ea.mean - eb.mean
+    n = min(ea.n, eb.n)
+    if ea.n < 2 or eb.n < 2:
+        return Estimate(mean, n=n, method="welch")
+    va, vb = ea.std**2 / ea.n, eb.std**2 / eb.n
+    se = math.sqrt(va + vb)
+    if se == 0:
+        return Estimate(mean, mean, mean, n, 0.0, "welch")
+    df = (va + vb) ** 2 / (va**2 / (ea.n - 1) + vb**2 / (eb.n - 1))
+    half = stats.t.ppf(0.975, df) * se
+    return Estimate(mean, mean - half, mean + half, n, NAN, "welch")
+
+
+def difference(a: Mapping[Hashable, float], b: Mapping[Hashable, float]) -> Estimate:
+    """a − b for two groups of per-run values keyed by pairing key (seed, data seed, subset hash).
+
+    Paired (t interval of the per-key differences) when both groups have exactly the same keys,
+    otherwise Welch over the two unpaired groups.
+    """
+    if a and set(a) == set(b):
+        paired = t_interval([a[key] - b[key] for key in sorted(a, key=repr)])
+        return Estimate(paired.mean, paired.ci_low, paired.ci_high, paired.n, paired.std, "paired")
+    return welch_interval([a[k] for k in sorted(a, key=repr)], [b[k] for k in sorted(b, key=repr)])
+
+
+def sign_verdict(estimate: Estimate, above: str = "supported", below: str = "contradicted") -> str:
+    """`above` when the 95% interval lies above 0, `below` when under 0, else inconclusive (also with n = 1)."""
+    if estimate.n == 0:
+        return "not measured"
+    return {1: above, -1: below, 0: "inconclusive"}[estimate.excludes_zero]

@@ -1,0 +1,317 @@
+"""`cnnvit report` as a specification: each verdict rule gives each of its verdicts on hand-made
+run directories built to give it; intervals match a hand computation; rebuilds are byte-identical."""
+
+import json
+import math
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from cnn_vs_vit.cli import app
+from cnn_vs_vit.errors import CnnvitError
+from cnn_vs_vit.probes.shift import COLUMNS
+from cnn_vs_vit.report import CLAIMS, build_report, evaluate_claims, load_runs
+from cnn_vs_vit.report.statistics import difference, t_interval
+
+P = 7  # the hand-made ViTs' patch size
+CNN_LAYERS = [("stem", 0, "map", 1), ("stage4.block1", 4, "map", 8), ("logits", 6, "vector", None)]
+VIT_LAYERS = [("patch_embed", 0, "map", P), ("embed", 1, "tokens", P), ("block4", 5, "tokens", P), ("logits", 7, "vector", None)]
+
+
+def make_run(root, name, *, arch="resnet", seed=0, fraction=1.0, accuracy=0.9, translate=2, train_size=None,
+             shift_errors=None, consistency=0.9, halfwidth=0.01, **options):  # fmt: skip
+    """A finished run directory as cnnvit train (+ probe-shift when `shift_errors`) would leave it.
+
+    shift_errors: {layer: {shift: error}} for the layers of CNN_LAYERS / VIT_LAYERS (others get 0.5);
+    each error is used as equivariance and invariance error, with per-image interval ± halfwidth.
+    """
+    model = "resnet-s" if arch == "resnet" else "vit-s"
+    run = root / name
+    run.mkdir(parents=True)
+    size = train_size or int(4000 * fraction)
+    config = {"seed": seed, "model": {"name": model, **options},
+              "data": {"name": "mnist5k", "fraction": fraction, "data_seed": 0},
+              "train": {"steps": 600, "batch_size": 64}, "augment": {"translate": translate, "flip": False}}  # fmt: skip
+    summary = {"model": model, "arch": arch, "dataset": "mnist5k", "fraction": fraction, "seed": seed, "data_seed": 0,
+               "test_accuracy": accuracy, "params": 300000, "train_flops_per_image": 3e7, "steps": 600,
+               "batch_size": 64, "images_seen": 38400, "train_size": size, "subset_hash": f"hash{size}",
+               "wall_time_s": 10.0}  # fmt: skip
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    (run / "summary.json").write_text(json.dumps(summary))
+    (run / "DONE").write_text("")
+    if shift_errors is not None:
+        write_probe(run, model, CNN_LAYERS if arch == "resnet" else VIT_LAYERS, shift_errors, consistency, halfwidth)
+    return run
+
+
+def write_probe(run, model, layers, errors, consistency, halfwidth):
+    rows = [",".join(COLUMNS)]
+    for layer, index, kind, stride in layers:
+        for shift in range(P + 1):
+            e = 0.0 if shift == 0 else errors.get(layer, {}).get(shift, 0.5)
+            low, high = e - halfwidth * (shift > 0), e + halfwidth * (shift > 0)
+            equivariance = (e, low, high) if kind != "vector" else ("", "", "")
+            rows.append(",".join(map(str, [model, "circular", layer, index, kind, stride or "", shift, "", True,
+                                           *equivariance, e, low, high, 512])))  # fmt: skip
+    (run / "probes").mkdir()
+    (run / "probes" / "shift.csv").write_text("\n".join(rows) + "\n")
+    summary = {"model": model, "predictions": {"circular": {"consistency": {"mean": consistency}}}}
+    (run / "probes" / "shift_summary.json").write_text(json.dumps(summary))
+
+
+def verdicts(root) -> dict:
+    return {c.claim_id: c for c in evaluate_claims(load_runs(root))}
+
+
+# ------------------------------------------------------------------------------------------ statistics
+
+
+def test_t_interval_matches_a_hand_computation():
+    e = t_interval([1.0, 2.0, 3.0, 4.0])
+    sd = math.sqrt(((1.5**2) * 2 + (0.5**2) * 2) / 3)  # 1.2910
+    half = 3.182446305284263 * sd / math.sqrt(4)  # t(0.975, 3)
+    assert (e.mean, e.n) == (2.5, 4)
+    assert e.ci_low == pytest.approx(2.5 - half) and e.ci_high == pytest.approx(2.5 + half)
+    one = t_interval([0.7])
+    assert one.n == 1 and not one.has_interval
+
+
+def test_runs_pair_by_seed_and_subset_else_welch():
+    # Seeds shift both groups alike: paired, the difference is exactly 0.1 every time.
+    a = {(0, 0, "h"): 0.5, (1, 0, "h"): 0.7, (2, 0, "h"): 0.9}
+    b = {key: value - 0.1 for key, value in a.items()}
+    paired = difference(a, b)
+    assert paired.method == "paired" and paired.mean == pytest.approx(0.1) and paired.ci_low == pytest.approx(0.1)
+    unpaired = difference(a, {(5, 0, "h"): 0.4, (6, 0, "h"): 0.6, (7, 0, "h"): 0.8})
+    assert unpaired.method == "welch" and unpaired.ci_low < 0 < unpaired.ci_high
+
+
+# ------------------------------------------------------------------------------- row 9: data efficiency
+
+
+def sweep(root, cnn_acc, vit_acc, fractions=(0.1, 1.0), seeds=(0, 1, 2)):
+    for f in fractions:
+        for s in seeds:
+            make_run(root, f"cnn_f{f}_s{s}", arch="resnet", seed=s, fraction=f, accuracy=cnn_acc(f, s))
+            make_run(root, f"vit_f{f}_s{s}", arch="vit", seed=s, fraction=f, accuracy=vit_acc(f, s))
+
+
+@pytest.mark.parametrize("cnn, vit, expected", [
+    (lambda f, s: 0.90 + 0.01 * s, lambda f, s: 0.80 + 0.01 * s, "supported"),
+    (lambda f, s: 0.80 + 0.01 * s, lambda f, s: 0.90 + 0.01 * s, "contradicted"),
+    (lambda f, s: 0.85, lambda f, s: [0.80, 0.90, 0.85][s], "inconclusive"),
+])  # fmt: skip
+def test_data_efficiency_verdicts(tmp_path, cnn, vit, expected):
+    sweep(tmp_path, cnn, vit)
+    claim = verdicts(tmp_path)["9"]
+    assert claim.verdict == expected and claim.effect.n == 3 and claim.effect.method == "paired"
+
+
+def test_data_efficiency_with_one_fraction_is_inconclusive_and_without_a_vit_not_measured(tmp_path):
+    sweep(tmp_path / "one", lambda f, s: 0.95, lambda f, s: 0.80 + 0.01 * s, fractions=(1.0,))
+    one = verdicts(tmp_path / "one")["9"]
+    assert one.verdict == "inconclusive" and one.effect.ci_low > 0
+    assert any("Only fraction 1" in line for line in one.details)
+    make_run(tmp_path / "cnn_only", "cnn", arch="resnet")
+    assert verdicts(tmp_path / "cnn_only")["9"].verdict == "not measured"
+
+
+# --------------------------------------------------------------------------------- row 5: scalability
+
+
+def scaling(root, cnn, vit, sizes=(100, 200, 400, 800, 1600)):
+    """Runs whose error follows the given laws of the relative size n/100, with ±1% seed noise."""
+    for i, size in enumerate(sizes):
+        for s, noise in enumerate((0.99, 1.0, 1.01)):
+            n = size / sizes[0]
+            make_run(root, f"cnn_{size}_{s}", arch="resnet", seed=s, fraction=size / 1600, train_size=size,
+                     accuracy=1 - cnn(n) * noise)  # fmt: skip
+            make_run(root, f"vit_{size}_{s}", arch="vit", seed=s, fraction=size / 1600, train_size=size,
+                     accuracy=1 - vit(n) * noise)  # fmt: skip
+
+
+@pytest.mark.parametrize("cnn, vit, expected", [
+    (lambda n: 0.3 * n**-0.2, lambda n: 0.6 * n**-0.8, "supported"),  # crosses at n ≈ 3, inside the data
+    (lambda n: 0.3 * n**-0.2, lambda n: 0.9 * n**-0.4, "not reached at this scale"),  # crosses at n = 3^5 = 243
+    (lambda n: 0.6 * n**-0.8, lambda n: 0.3 * n**-0.2, "contradicted"),  # the ViT's error falls slower
+])  # fmt: skip
+def test_scalability_verdicts(tmp_path, cnn, vit, expected):
+    scaling(tmp_path, cnn, vit)
+    claim = verdicts(tmp_path)["5"]
+    assert claim.verdict == expected, claim.details
+    if expected == "not reached at this scale":
+        assert any("n* ≈ 24," in line for line in claim.details), claim.details  # 243 × 100 images
+
+
+def test_scalability_needs_four_sizes(tmp_path):
+    scaling(tmp_path, lambda n: 0.3 * n**-0.2, lambda n: 0.6 * n**-0.8, sizes=(100, 200, 400))
+    claim = verdicts(tmp_path)["5"]
+    assert claim.verdict == "not measured" and "have 3" in claim.rule
+
+
+# ------------------------------------------------------------------------------- row 2: equivariance
+
+
+def shift_pair(root, cnn_error, vit_error, seeds=(0, 1)):
+    for s in seeds:
+        make_run(root, f"cnn_s{s}", arch="resnet", seed=s, shift_errors={"logits": {k: cnn_error(k, s) for k in range(1, 8)}})
+        make_run(root, f"vit_s{s}", arch="vit", seed=s, shift_errors={"logits": {k: vit_error(k, s) for k in range(1, 8)}})
+
+
+@pytest.mark.parametrize("cnn, vit, seeds, expected", [
+    (lambda k, s: 0.1 + 0.01 * s, lambda k, s: 0.5 + 0.02 * s, (0, 1), "supported"),
+    (lambda k, s: 0.5 + 0.01 * s, lambda k, s: 0.1 + 0.02 * s, (0, 1), "contradicted"),
+    (lambda k, s: 0.1, lambda k, s: 0.5, (0,), "inconclusive"),  # one seed: no interval over seeds
+    (lambda k, s: 0.1 if k < 4 else 0.5, lambda k, s: 0.3 + 0.01 * s, (0, 1), "inconclusive"),  # sign flips
+])  # fmt: skip
+def test_equivariance_verdicts(tmp_path, cnn, vit, seeds, expected):
+    shift_pair(tmp_path, cnn, vit, seeds)
+    assert verdicts(tmp_path)["2"].verdict == expected
+
+
+def test_claims_without_probe_results_are_not_measured(tmp_path):
+    make_run(tmp_path, "cnn", arch="resnet")
+    make_run(tmp_path, "vit", arch="vit")
+    claims = verdicts(tmp_path)
+    for claim_id in ("2", "14", "15a", "15b", "15c", "16", "11", "12", "5"):
+        assert claims[claim_id].verdict == "not measured", claim_id
+
+
+# ----------------------------------------------------------------------- rows 11 and 12: ViT ablations
+
+
+@pytest.mark.parametrize("learned, sincos, expected", [
+    ([0.90, 0.92, 0.91], [0.85, 0.87, 0.86], "supported"),
+    ([0.85, 0.87, 0.86], [0.90, 0.92, 0.91], "contradicted"),
+    ([0.90, 0.85, 0.88], [0.86, 0.90, 0.87], "inconclusive"),
+])  # fmt: skip
+def test_learned_vs_sinusoidal_positional_embeddings(tmp_path, learned, sincos, expected):
+    for s in range(3):
+        make_run(tmp_path, f"learned_{s}", arch="vit", seed=s, accuracy=learned[s])
+        make_run(tmp_path, f"sincos_{s}", arch="vit", seed=s, accuracy=sincos[s], pos_embed="sincos2d")
+        make_run(tmp_path, f"none_{s}", arch="vit", seed=s, accuracy=0.6, pos_embed="none")
+    claim = verdicts(tmp_path)["11"]
+    assert claim.verdict == expected and "pos_embed=none: 60.0%" in claim.vit_evidence
+
+
+def test_cls_vs_mean_pooling(tmp_path):
+    for s in range(2):
+        make_run(tmp_path, f"cls_{s}", arch="vit", seed=s, accuracy=0.80 + 0.01 * s)
+        make_run(tmp_path, f"mean_{s}", arch="vit", seed=s, accuracy=0.85 + 0.01 * s, pool="mean")
+    claim = verdicts(tmp_path)["12"]
+    assert claim.verdict == "contradicted" and claim.effect.mean == pytest.approx(-0.05)
+
+
+# ------------------------------------------------------------------ claims 14 and 15: the ViT's shifts
+
+
+def vit_probe(root, name, errors, **options):
+    make_run(root, name, arch="vit", shift_errors=errors, halfwidth=1e-6, **options)
+
+
+def test_patch_composition_and_the_three_causes_as_a_real_vit_gives_them(tmp_path):
+    off_grid = {k: 0.6 for k in range(1, P)}
+    vit_probe(tmp_path, "learned", {"embed": {**off_grid, P: 0.3}, "block4": {**off_grid, P: 0.4}})
+    vit_probe(tmp_path, "none", {"embed": {**off_grid, P: 1e-7}, "block4": {**off_grid, P: 2e-7}}, pos_embed="none")
+    claims = verdicts(tmp_path)
+    assert claims["14"].verdict == "supported" and "1e-07 at 7 px" in claims["14"].vit_evidence
+    assert claims["15a"].verdict == "supported"
+    assert claims["15b"].verdict == "supported"
+    assert claims["15c"].verdict == "contradicted"  # self-attention is permutation-equivariant
+
+
+def test_shift_claims_contradicted_when_errors_vanish_and_supported_when_attention_breaks_it(tmp_path):
+    zero = {k: 0.0 for k in range(1, P + 1)}
+    vit_probe(tmp_path, "learned", {"embed": zero, "block4": zero})
+    vit_probe(tmp_path, "none", {"embed": zero, "block4": {**zero, P: 0.2}}, pos_embed="none")
+    claims = verdicts(tmp_path)
+    assert claims["14"].verdict == "contradicted"
+    assert claims["15a"].verdict == "contradicted"
+    assert claims["15b"].verdict == "contradicted"
+    assert claims["15c"].verdict == "supported"
+
+
+def test_shift_claims_are_inconclusive_when_the_interval_straddles_the_tolerance(tmp_path):
+    small = {k: 5e-5 for k in range(1, P + 1)}
+    make_run(tmp_path, "none", arch="vit", shift_errors={"embed": small, "block4": small}, halfwidth=1e-4, pos_embed="none")
+    assert verdicts(tmp_path)["15c"].verdict == "inconclusive"
+
+
+# ------------------------------------------------------------- claim 16: invariance learned from data
+
+
+@pytest.mark.parametrize("with_aug, expected", [(0.95, "supported"), (0.60, "contradicted")])
+def test_invariance_from_data(tmp_path, with_aug, expected):
+    for s in range(2):
+        for arch in ("resnet", "vit"):
+            make_run(tmp_path, f"{arch}_aug_{s}", arch=arch, seed=s, shift_errors={}, consistency=with_aug + 0.01 * s)
+            make_run(tmp_path, f"{arch}_plain_{s}", arch=arch, seed=s, shift_errors={}, consistency=0.8 + 0.01 * s, translate=0)
+    claim = verdicts(tmp_path)["16"]
+    assert claim.verdict == expected and "→" in claim.cnn_evidence
+
+
+# ------------------------------------------------------------------------------------- the report files
+
+
+def full_tree(root):
+    sweep(root, lambda f, s: 0.9 + 0.01 * s, lambda f, s: 0.8 + 0.02 * s)
+    shift_pair(root / "probed", lambda k, s: 0.1 + 0.01 * s, lambda k, s: 0.5 + 0.02 * s)
+
+
+def test_rebuilding_gives_byte_identical_files_and_every_claim(tmp_path):
+    full_tree(tmp_path / "runs")
+    build_report(tmp_path / "runs", tmp_path / "a")
+    build_report(tmp_path / "runs", tmp_path / "b")
+    for name in ("report.md", "claims.csv", "runs.csv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+    lines = (tmp_path / "a" / "claims.csv").read_text().splitlines()
+    assert lines[0] == "claim_id,claim,cnn_evidence,vit_evidence,verdict,effect,ci_low,ci_high,n_seeds"
+    assert [line.split(",")[0] for line in lines[1:]] == [claim_id for claim_id, _ in CLAIMS]
+    assert {str(i) for i in range(1, 17)} <= {line.split(",")[0].rstrip("abc") for line in lines[1:]}
+    report = (tmp_path / "a" / "report.md").read_text()
+    assert report.startswith("# CNN vs ViT") and "| # | claim (as the notes state it) |" in report
+    assert "Student-t" in report and (tmp_path / "a" / "accuracy_vs_train_size.png").exists()
+
+
+def test_failed_runs_are_listed_and_never_averaged(tmp_path):
+    sweep(tmp_path, lambda f, s: 0.9, lambda f, s: 0.8 + 0.01 * s, fractions=(1.0,))
+    before = verdicts(tmp_path)["9"].effect
+    failed = make_run(tmp_path, "vit_failed", arch="vit", seed=3, accuracy=0.0)
+    (failed / "DONE").unlink()
+    (failed / "failed.json").write_text(json.dumps({"step": 12, "loss": "nan", "reason": "non-finite loss"}))
+    built = build_report(tmp_path, tmp_path / "out")
+    assert built.claims[8].effect == before  # row 9 unchanged by the failed run
+    assert "| vit_failed | **failed** (loss=nan; reason=non-finite loss; step=12)" in (tmp_path / "out" / "report.md").read_text()
+    assert "vit_failed,failed," in (tmp_path / "out" / "runs.csv").read_text()
+
+
+def test_experiment_name_and_budget_rule_are_printed(tmp_path):
+    make_run(tmp_path, "cnn", arch="resnet")
+    (tmp_path / "experiment.yaml").write_text("name: data-fraction\ndescription: Row 9.\nbudget: 600 steps per run\n")
+    build_report(tmp_path)
+    report = (tmp_path / "report.md").read_text()
+    assert "Experiment: **data-fraction**" in report and "Budget rule: 600 steps per run" in report
+
+
+# -------------------------------------------------------------------------------------------- errors
+
+
+def test_no_finished_run_is_a_one_line_error(tmp_path):
+    with pytest.raises(CnnvitError, match="no finished runs under .*; train some with cnnvit train or cnnvit run"):
+        build_report(tmp_path)
+
+
+@pytest.mark.parametrize("target", ["empty", "missing"])
+def test_cli_report_errors_exit_2_with_one_line(tmp_path, target):
+    (tmp_path / "empty").mkdir()
+    result = CliRunner().invoke(app, ["report", str(tmp_path / target)])
+    assert result.exit_code == 2
+    assert len(result.output.strip().splitlines()) == 1 and result.output.startswith("error:")
+
+
+def test_cli_report_prints_the_table_and_the_files(tmp_path):
+    full_tree(tmp_path / "runs")
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "runs"), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "supported" in result.output and "report.md" in result.output
