@@ -139,8 +139,9 @@ def train_run(config: RunConfig, run_dir: Path | str, *, progress: bool = False,
                 train_time += time.perf_counter() - tic
                 save_checkpoint(done)
                 tic = time.perf_counter()
-        train_time += time.perf_counter() - tic
-        save_checkpoint(config.train.steps)
+        if start_step < config.train.steps:  # a finished checkpoint (summary being rebuilt) keeps its time exactly
+            train_time += time.perf_counter() - tic
+            save_checkpoint(config.train.steps)
 
     test = evaluate(model, dataset.test_images, dataset.test_labels, device=device,
                     batch_size=config.train.eval_batch_size, channels_last=channels_last)  # fmt: skip
