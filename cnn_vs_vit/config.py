@@ -57,7 +57,9 @@ class TrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     steps: int | None = Field(None, ge=1)
-    epochs: float | None = Field(None, gt=0)
+    epochs: float | None = Field(None, gt=0)  # budget in passes over the subset, bounded by:
+    min_steps: int | None = Field(None, ge=1)  # a floor, so that small subsets still get enough updates
+    max_steps: int | None = Field(None, ge=1)  # a ceiling, so that large subsets do not take forever
     batch_size: int = Field(64, ge=1)
     lr: float | None = Field(None, gt=0)
     weight_decay: float | None = Field(None, ge=0)
@@ -72,6 +74,10 @@ class TrainConfig(BaseModel):
     def _one_budget(self):
         if self.steps is not None and self.epochs is not None:
             raise ValueError("give train.steps or train.epochs, not both")
+        if self.epochs is None and (self.min_steps or self.max_steps):
+            raise ValueError("train.min_steps and train.max_steps bound an epoch budget; set train.epochs too")
+        if self.min_steps and self.max_steps and self.min_steps > self.max_steps:
+            raise ValueError("train.min_steps must not exceed train.max_steps")
         return self
 
 
@@ -86,6 +92,17 @@ class RunConfig(BaseModel):
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     threads: int = Field(0, ge=0)  # CPU threads; 0 = torch's default (one per core)
     compile: bool = False  # torch.compile the model (opt-in: compile time dominates short runs)
+
+
+# Keys that say how a run executes, not what it computes: they may differ between a run and its
+# resumption, and they are not part of a run's identity (its directory name).
+NON_SEMANTIC_KEYS = frozenset({"device", "threads", "compile", "data.root", "data.download", "train.eval_batch_size",
+                               "train.log_every", "train.checkpoint_every"})  # fmt: skip
+
+
+def semantic_keys(config: RunConfig) -> dict:
+    """The flattened config without NON_SEMANTIC_KEYS: what a run computes."""
+    return {k: v for k, v in flatten(config.model_dump(mode="json")).items() if k not in NON_SEMANTIC_KEYS}
 
 
 def parse_override(text: str) -> tuple[list[str], object]:

@@ -25,6 +25,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
+from .config import semantic_keys
+
 CONFIG = "config.yaml"
 ENV = "env.json"
 METRICS = "metrics.jsonl"
@@ -130,8 +132,9 @@ def run_name(config) -> str:
     """<model>[.option-value...]_<dataset>_f<fraction>_s<seed>_<hash of the whole config>.
 
     One configuration, one directory name; the hash tells apart what the readable part does not.
+    How the run executes (threads, device, data root...) is left out: it does not change the result.
     """
-    digest = hashlib.sha256(json.dumps(config.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:8]
+    digest = hashlib.sha256(json.dumps(semantic_keys(config), sort_keys=True).encode()).hexdigest()[:8]
     model = config.model.name.replace(":", "-") + "".join(f".{k}-{v}" for k, v in sorted(config.model.options.items()))
     dataset = config.data.name.replace("/", "_").replace(":", "-")
     return f"{model}_{dataset}_f{config.data.fraction:g}_s{config.seed}_{digest}"
@@ -139,13 +142,14 @@ def run_name(config) -> str:
 
 def environment(device: str, threads: int) -> dict:
     """What a result depends on besides its config: versions, hardware, code version, command."""
+    from importlib.metadata import version
+
     import torch
-    import torchvision
 
     return {
         "python": platform.python_version(),
         "torch": torch.__version__,
-        "torchvision": torchvision.__version__,
+        "torchvision": version("torchvision"),  # without importing it (~2 s)
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),

@@ -95,3 +95,13 @@ def test_run_ends_with_the_report(tmp_path):
     assert result.exit_code == 0, result.output
     for name in ("report.md", "claims.csv", "runs.csv", "experiment.yaml"):
         assert (tmp_path / "out" / name).exists(), name
+
+
+def test_a_run_is_named_by_what_it_computes_not_by_how_it_runs():
+    from cnn_vs_vit.config import build_config
+
+    base = build_config({"model": {"name": "vit-xs"}})
+    same = build_config({"model": {"name": "vit-xs"}}, ["threads=1", "data.root=/elsewhere", "data.download=true", "device=cpu"])
+    other = build_config({"model": {"name": "vit-xs"}}, ["train.lr=0.01"])
+    assert rundir.run_name(base) == rundir.run_name(same)
+    assert rundir.run_name(base) != rundir.run_name(other)

@@ -20,13 +20,13 @@ VIT_LAYERS = [("patch_embed", 0, "map", P), ("embed", 1, "tokens", P), ("block4"
 
 
 def make_run(root, name, *, arch="resnet", seed=0, fraction=1.0, accuracy=0.9, translate=2, train_size=None,
-             shift_errors=None, consistency=0.9, halfwidth=0.01, **options):  # fmt: skip
+             shift_errors=None, consistency=0.9, halfwidth=0.01, model=None, params=300000, **options):  # fmt: skip
     """A finished run directory as cnnvit train (+ probe-shift when `shift_errors`) would leave it.
 
     shift_errors: {layer: {shift: error}} for the layers of CNN_LAYERS / VIT_LAYERS (others get 0.5);
     each error is used as equivariance and invariance error, with per-image interval ± halfwidth.
     """
-    model = "resnet-s" if arch == "resnet" else "vit-s"
+    model = model or ("resnet-s" if arch == "resnet" else "vit-s")
     run = root / name
     run.mkdir(parents=True)
     size = train_size or int(4000 * fraction)
@@ -34,7 +34,7 @@ def make_run(root, name, *, arch="resnet", seed=0, fraction=1.0, accuracy=0.9, t
               "data": {"name": "mnist5k", "fraction": fraction, "data_seed": 0},
               "train": {"steps": 600, "batch_size": 64}, "augment": {"translate": translate, "flip": False}}  # fmt: skip
     summary = {"model": model, "arch": arch, "dataset": "mnist5k", "fraction": fraction, "seed": seed, "data_seed": 0,
-               "test_accuracy": accuracy, "params": 300000, "train_flops_per_image": 3e7, "steps": 600,
+               "test_accuracy": accuracy, "params": params, "train_flops_per_image": 3e7, "steps": 600,
                "batch_size": 64, "images_seen": 38400, "train_size": size, "subset_hash": f"hash{size}",
                "wall_time_s": 10.0}  # fmt: skip
     (run / "config.yaml").write_text(yaml.safe_dump(config))
@@ -142,6 +142,29 @@ def test_scalability_verdicts(tmp_path, cnn, vit, expected):
     assert claim.verdict == expected, claim.details
     if expected == "not reached at this scale":
         assert any("n* ≈ 24," in line for line in claim.details), claim.details  # 243 × 100 images
+
+
+def widths(root, cnn, vit, params=(20_000, 80_000)):
+    """Smaller widths of both architectures on the largest subset; error laws of params/300k (the -s models)."""
+    for p in params:
+        for s, noise in enumerate((0.99, 1.0, 1.01)):
+            make_run(root, f"cnn_w{p}_{s}", arch="resnet", seed=s, train_size=1600, model=f"resnet-{p}", params=p,
+                     accuracy=1 - cnn(p / 300_000) * noise)  # fmt: skip
+            make_run(root, f"vit_w{p}_{s}", arch="vit", seed=s, train_size=1600, model=f"vit-{p}", params=p,
+                     accuracy=1 - vit(p / 300_000) * noise)  # fmt: skip
+
+
+@pytest.mark.parametrize("cnn_width, vit_width, expected", [
+    (lambda r: 0.05 * r**-0.1, lambda r: 0.05 * r**-0.6, "supported"),  # the ViT gains more from width too
+    (lambda r: 0.05 * r**-0.6, lambda r: 0.05 * r**-0.1, "inconclusive"),  # data and width disagree
+])  # fmt: skip
+def test_scalability_with_width_keeps_its_verdict_only_when_both_scalings_agree(tmp_path, cnn_width, vit_width, expected):
+    cnn, vit = (lambda n: 0.3 * n**-0.2), (lambda n: 0.6 * n**-0.8)  # "supported" from data alone
+    scaling(tmp_path, cnn, vit)
+    widths(tmp_path, lambda r: cnn(16) * cnn_width(r) / cnn_width(1), lambda r: vit(16) * vit_width(r) / vit_width(1))
+    claim = verdicts(tmp_path)["5"]
+    assert claim.verdict == expected, claim.details
+    assert "width: b = " in claim.cnn_evidence and any("| vit | 20,000 |" in line for line in claim.details)
 
 
 def test_scalability_needs_four_sizes(tmp_path):

@@ -10,7 +10,9 @@ from safetensors.torch import load_file
 
 from cnn_vs_vit import rundir
 from cnn_vs_vit.errors import CnnvitError, TrainingFailed
+from cnn_vs_vit.data import load_dataset
 from cnn_vs_vit.training import loop, train_run
+from cnn_vs_vit.training.loop import resolve_config
 from cnn_vs_vit.training.inputs import BatchOrder
 from cnn_vs_vit.training.signals import Interrupted
 
@@ -139,6 +141,18 @@ def test_epoch_budget_becomes_steps(tmp_path, tiny):
     assert summary["steps"] == 13  # ceil(0.5 * 400 images / 16 per batch)
 
 
+@pytest.mark.parametrize("bounds, steps", [(["train.min_steps=20"], 20), (["train.max_steps=5"], 5),
+                                           (["train.min_steps=2", "train.max_steps=50"], 13)])  # fmt: skip
+def test_an_epoch_budget_is_bounded_by_its_floor_and_ceiling(tmp_path, tiny, bounds, steps):
+    config = tiny("train.steps=null", "train.epochs=0.5", "data.fraction=0.1", *bounds)
+    assert resolve_config(config, load_dataset("shapes", image_size=16), "resnet").train.steps == steps
+
+
+def test_step_bounds_without_an_epoch_budget_are_refused(tiny):
+    with pytest.raises(CnnvitError, match="set train.epochs"):
+        tiny("train.min_steps=20")
+
+
 def test_batches_cover_every_image_once_per_epoch_and_wrap_small_subsets():
     order = BatchOrder(n=10, batch_size=4, seed=0)
     stream = torch.cat([order.batch(s) for s in range(5)])  # 20 indices = two epochs
@@ -155,3 +169,22 @@ def test_a_damaged_summary_is_rebuilt_from_the_final_checkpoint(tmp_path, tiny):
     again = train_run(tiny(), tmp_path / "run")
     assert again == first  # re-evaluated from the final checkpoint, not retrained
     assert not list((tmp_path / "run").glob(".*.tmp"))
+
+
+@pytest.mark.parametrize("name, expected", [("resnet-xxs", False), ("resnet-xs", True), ("resnet-s", True), ("vit-s", False)])
+def test_channels_last_only_where_the_cpu_kernels_are_sound(name, expected):
+    from cnn_vs_vit.models import build_model
+    from cnn_vs_vit.training.device import use_channels_last
+
+    model = build_model(name, image_shape=(1, 28, 28), num_classes=10)
+    assert use_channels_last(model, torch.device("cpu")) is expected
+    if expected is False and name.startswith("resnet"):  # trains in the default layout instead
+        model(torch.randn(8, 1, 28, 28)).sum().backward()
+
+
+def test_every_preset_trains(tmp_path, tiny):
+    from cnn_vs_vit.models import PRESETS
+
+    for name in PRESETS:
+        summary = train_run(tiny(f"model.name={name}", "train.steps=2", "data.image_size=28"), tmp_path / name)
+        assert summary["steps"] == 2 and 0 <= summary["test_accuracy"] <= 1

@@ -9,11 +9,14 @@ from .torchvision_models import TORCHVISION_MODELS, build_torchvision
 from .vit import ViT, ViTSpec
 
 # Matched in size for the embedded default (28x28 mnist5k): resnet-s and vit-s have parameter
-# counts within 1.5x of each other; -xs / -m halve / double the width for scaling sweeps.
+# counts within 1.5x of each other; -xxs / -xs / -m scale the width by 1/4, 1/2, 2 (depth, heads and
+# patch unchanged) for width-scaling sweeps.
 PRESETS: dict[str, ResNetSpec | ViTSpec] = {
+    "resnet-xxs": ResNetSpec(widths=(4, 8, 16, 32)),
     "resnet-xs": ResNetSpec(widths=(8, 16, 32, 64)),
     "resnet-s": ResNetSpec(widths=(16, 32, 64, 128)),
     "resnet-m": ResNetSpec(widths=(32, 64, 128, 256)),
+    "vit-xxs": ViTSpec(patch_size=7, dim=24, depth=4, heads=4),
     "vit-xs": ViTSpec(patch_size=7, dim=48, depth=4, heads=4),
     "vit-s": ViTSpec(patch_size=7, dim=96, depth=4, heads=4),
     "vit-m": ViTSpec(patch_size=7, dim=192, depth=4, heads=4),

@@ -9,7 +9,6 @@ Both get a new classification head for the dataset's classes.
 
 import torch
 from torch import nn
-from torchvision import models as tv
 
 from .interface import Backbone, FeatureLayer
 
@@ -21,6 +20,8 @@ class TorchvisionResNet18(Backbone):
 
     def __init__(self, *, in_channels: int, num_classes: int):
         super().__init__()
+        from torchvision import models as tv  # deferred: torchvision takes ~2 s to import
+
         net = tv.resnet18(weights=None, num_classes=num_classes)
         net.conv1 = nn.Conv2d(in_channels, 64, 3, stride=1, padding=1, bias=False)
         net.maxpool = nn.Identity()
@@ -53,6 +54,8 @@ class TorchvisionViTB16(Backbone):
         if image_size % patch:
             raise ValueError(f"image size {image_size} is not divisible by the patch size {patch}")
         self.patch_size = patch
+        from torchvision import models as tv
+
         self.net = tv.VisionTransformer(
             image_size=image_size, patch_size=patch, num_layers=12, num_heads=12,
             hidden_dim=768, mlp_dim=3072, num_classes=num_classes,

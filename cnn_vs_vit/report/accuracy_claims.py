@@ -14,6 +14,7 @@ from .statistics import Estimate, difference, sign_verdict, t_interval
 BOOTSTRAP_RESAMPLES = 200
 BOOTSTRAP_SEED = 0  # fixed: the same runs give the same interval on every rebuild
 MIN_SIZES_FOR_FIT = 4
+MIN_WIDTHS = 3
 CROSSOVER_SEARCH_DECADES = 12  # look for n* up to 10^12 times the smallest training set
 DATA_ANCHOR = ("Dosovitskiy et al. 2020 §4.3, Fig. 3–4: ViT-B/32 does much worse than ResNet50 on the 9M JFT subset "
                "and better on 90M+; BiT CNNs beat ViT when pre-trained on ImageNet-1k.")  # fmt: skip
@@ -100,13 +101,69 @@ def crossover(cnn_fit, vit_fit) -> float:
     return float(grid[np.argmax(below)]) if below.any() else math.inf
 
 
+def width_exponent(errors_by_params: dict[int, list[float]], rng: np.random.Generator) -> tuple[float, list[float]]:
+    """Slope b of log(error) = log(a) − b·log(params) on seed means, and its bootstrap over seeds.
+
+    A pure power law (no floor): with three or four widths a three-parameter fit would be exactly
+    determined and meaningless."""
+    sizes = sorted(errors_by_params)
+    x = np.log(np.array(sizes, dtype=float))
+
+    def slope(means: list[float]) -> float:
+        return -float(np.polyfit(x, np.log(np.maximum(means, 1e-6)), 1)[0])
+
+    point = slope([np.mean(errors_by_params[p]) for p in sizes])
+    boot = [slope([np.mean(rng.choice(errors_by_params[p], size=len(errors_by_params[p]))) for p in sizes])
+            for _ in range(BOOTSTRAP_RESAMPLES)]  # fmt: skip
+    return point, boot
+
+
+def width_scaling(ctx: Context, fraction: float, steps: int) -> tuple[str, Estimate, dict, list[Run]] | None:
+    """Error vs parameter count over the widths trained at `fraction` with `steps`; None with < 3 widths."""
+    errors, used = {}, []
+    for arch in ("resnet", "vit"):
+        runs = [run for run in ctx.select(arch, model=False) if float(run.summary.get("fraction", math.nan)) == fraction
+                and run.summary.get("steps") == steps]  # fmt: skip
+        per_params = defaultdict(list)
+        for run in runs:
+            per_params[int(run.summary.get("params", 0))].append(1.0 - run.accuracy())
+        errors[arch] = dict(per_params)
+        used += runs
+    if min(len(errors[arch]) for arch in errors) < MIN_WIDTHS:
+        return None
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    slopes = {arch: width_exponent(errors[arch], rng) for arch in errors}
+    gaps = np.array(slopes["vit"][1]) - np.array(slopes["resnet"][1])
+    n_seeds = min(len(v) for arch in errors for v in errors[arch].values())
+    point = slopes["vit"][0] - slopes["resnet"][0]
+    if n_seeds >= 2:
+        effect = Estimate(point, float(np.percentile(gaps, 2.5)), float(np.percentile(gaps, 97.5)), n_seeds,
+                          method="bootstrap over seeds")  # fmt: skip
+    else:
+        effect = Estimate(point, n=n_seeds, method="bootstrap over seeds")
+    table = {arch: {p: float(np.mean(e)) for p, e in sorted(errors[arch].items())} for arch in errors}
+    return sign_verdict(effect), effect, {"slopes": {a: slopes[a][0] for a in slopes}, "errors": table}, used
+
+
+def combine_scaling(data_verdict: str, width_verdict: str | None) -> str:
+    """Row 5 speaks of data *and* compute: both scalings must agree for a verdict beyond 'inconclusive'."""
+    if width_verdict is None or width_verdict == data_verdict:
+        return data_verdict
+    if {data_verdict, width_verdict} <= {"supported", "not reached at this scale"}:
+        return "not reached at this scale"
+    return "inconclusive"
+
+
 def scalability(ctx: Context) -> ClaimResult:
     """Row 5. effect = b_ViT − b_CNN, the difference of fitted power-law exponents of test error vs
-    training-set size; 95% interval by bootstrap over seeds within each size."""
+    training-set size; 95% interval by bootstrap over seeds within each size. Where >= 3 widths of
+    both architectures were trained on the largest subset, the exponents of error vs parameters too."""
     rule = ("fit err = a·n^(−b) + c per architecture on seed means (>= 4 sizes); supported if b_ViT − b_CNN has "
             "a bootstrap 95% interval above 0 and the fitted curves cross within the measured sizes; "
             "'not reached at this scale' if above 0 but the crossover n* lies beyond the largest size; "
-            "contradicted if below 0; inconclusive otherwise or with one seed")  # fmt: skip
+            "contradicted if below 0; inconclusive otherwise or with one seed. With >= 3 widths per architecture, "
+            "err = a·params^(−b) is fitted too and the row keeps its verdict only if the width exponents agree "
+            "(both above 0: 'not reached at this scale' when only one has a crossover; disagreement: inconclusive)")  # fmt: skip
     errors = {}
     for arch in ("resnet", "vit"):
         per_size = defaultdict(list)
@@ -147,8 +204,27 @@ def scalability(ctx: Context) -> ClaimResult:
                f"CNN fit: a = {fits['resnet'][0]:.4g}, {text('resnet')}; ViT fit: a = {fits['vit'][0]:.4g}, {text('vit')} "
                f"(n in units of {sizes[0]:,} images)."]  # fmt: skip
     used = [run for arch in ("resnet", "vit") for run in ctx.select(arch)]
-    return ClaimResult("5", verdict, effect, f"{text('resnet')}; {where}", text("vit"), rule,
-                       "difference of power-law exponents b (error ∝ n^−b)", DATA_ANCHOR, details, used)  # fmt: skip
+    largest = [run for run in used if int(run.summary.get("train_size", 0)) == sizes[-1]]
+    width = width_scaling(ctx, float(largest[0].summary["fraction"]), largest[0].summary.get("steps"))
+    cnn_text, vit_text = f"data: {text('resnet')}; {where}", f"data: {text('vit')}"
+    if width is None:
+        details.append(f"Width: not measured (needs >= {MIN_WIDTHS} widths of each architecture trained on the "
+                       f"largest subset with the same steps; e.g. the -xxs/-xs/-s presets).")  # fmt: skip
+    else:
+        width_verdict, width_effect, numbers, width_runs = width
+        verdict = combine_scaling(verdict, width_verdict)
+        cnn_text += f"; width: b = {numbers['slopes']['resnet']:.3f}"
+        vit_text += f"; width: b = {numbers['slopes']['vit']:.3f}"
+        details += ["", f"Width: err = a·params^(−b) on seed means at the largest subset; b_ViT − b_CNN = "
+                    f"{width_effect.mean:.3f} [{width_effect.ci_low:.3f}, {width_effect.ci_high:.3f}] "
+                    f"(bootstrap over seeds, n = {width_effect.n}) → {width_verdict}.", "",
+                    "| arch | parameters | test error (seed mean) |", "|---|---|---|"]  # fmt: skip
+        details += [f"| {arch} | {p:,} | {percent(e)} |" for arch in ("resnet", "vit")
+                    for p, e in numbers["errors"][arch].items()]  # fmt: skip
+        used += [run for run in width_runs if run not in used]
+    return ClaimResult("5", verdict, effect, cnn_text, vit_text, rule,
+                       "difference of power-law exponents b of error vs training images (error ∝ n^−b)",
+                       DATA_ANCHOR, details, used)  # fmt: skip
 
 
 # ------------------------------------------------------------------------ rows 11 and 12: ViT ablations

@@ -9,33 +9,29 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save
 
 from .. import rundir as layout
-from ..config import RunConfig, build_config, config_to_yaml, flatten, read_yaml
+from ..config import NON_SEMANTIC_KEYS, RunConfig, build_config, config_to_yaml, flatten, read_yaml
 from ..data import ImageDataset, load_dataset, stratified_subset, subset_hash
 from ..errors import CnnvitError, TrainingFailed
 from ..models import Backbone, build_model, model_spec
-from .device import autocast, configure_threads, select_device
+from .device import autocast, configure_threads, select_device, use_channels_last
 from .evaluate import evaluate
 from .inputs import BatchOrder, augment, normalize, step_generator, to_unit
 from .progress import TrainingProgress
 from .recipes import DEFAULT_STEPS, RECIPES
 from .signals import GracefulStop
 
-# Keys that may change between a run and its resumption without changing what it computes.
-NON_SEMANTIC_KEYS = {"device", "threads", "data.root", "data.download", "train.eval_batch_size",
-                     "train.log_every", "train.checkpoint_every"}  # fmt: skip
-
-
 def resolve_config(config: RunConfig, dataset: ImageDataset, arch: str) -> RunConfig:
     """Fill in what the config left to defaults: the step budget, the recipe, flips. Saved as config.yaml."""
     train, augment_config = config.train, config.augment
     if train.epochs is not None:
         n_train = len(stratified_subset(dataset.train_labels, config.data.fraction, config.data.data_seed))
-        steps = max(1, math.ceil(train.epochs * n_train / train.batch_size))
+        steps = max(1, math.ceil(train.epochs * n_train / train.batch_size), train.min_steps or 1)
+        steps = min(steps, train.max_steps or steps)
     else:
         steps = train.steps or DEFAULT_STEPS
     recipe = RECIPES[arch]
     train = train.model_copy(update={
-        "steps": steps, "epochs": None,
+        "steps": steps, "epochs": None, "min_steps": None, "max_steps": None,
         "lr": train.lr if train.lr is not None else recipe.lr,
         "weight_decay": train.weight_decay if train.weight_decay is not None else recipe.weight_decay,
     })  # fmt: skip
@@ -72,7 +68,7 @@ def train_run(config: RunConfig, run_dir: Path | str, *, progress: bool = False,
 
     subset = stratified_subset(dataset.train_labels, config.data.fraction, config.data.data_seed)
     flops = model.train_flops_per_image(dataset.image_shape)
-    channels_last = model.arch == "resnet"  # faster convolutions on CPU (oneDNN) and GPU alike
+    channels_last = use_channels_last(model, device)
     model = model.to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
     optimizer = _optimizer(model, config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _warmup_cosine(config.train.steps, config.train.warmup_fraction))
