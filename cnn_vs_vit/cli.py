@@ -2,6 +2,7 @@
 
 import json
 import sys
+from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
@@ -108,42 +109,48 @@ def run_command(
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="Results directory (default results/<experiment name>).")] = None,
     jobs: Annotated[int, typer.Option("--jobs", min=1, help="Cells trained at once, each with an equal share of the CPU threads.")] = 1,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan (cells and their state) and stop.")] = False,
+    data_root: Annotated[Optional[Path], typer.Option(help="Where file-based datasets live (default ./data).")] = None,
+    download: Annotated[bool, typer.Option("--download", help="Fetch missing torchvision datasets into --data-root first.")] = False,
 ) -> None:
     """Run a whole experiment matrix: train the missing cells, probe them, write the report.
 
     Re-running finishes what is missing and does nothing else.
     """
     from .matrix.experiment import load_experiment
-    from .matrix.runner import plan, probe_cells, train_cells, write_experiment
+    from .matrix.runner import fetch_datasets, plan, probe_cells, train_cells, write_experiment
     from .report import build_report
 
     with user_errors():
-        experiment = load_experiment(experiment_file)
+        experiment = load_experiment(experiment_file, data_root=data_root)
         out_path = out_dir or Path("results") / experiment.name
         cells = plan(experiment, out_path)
         table = Table(title=f"{experiment.name}: {len(cells)} cells in {out_path}")
         for column in ("cell", "groups", "probes", "state"):
-            table.add_column(column, no_wrap=column == "cell")
+            table.add_column(column, no_wrap=column == "state", overflow="fold")
         for planned in cells:
             table.add_row(planned.cell.name, ", ".join(planned.cell.groups), ", ".join(sorted(planned.cell.probes)), planned.state)
         out.print(table)
+        states = Counter(planned.state for planned in cells)
+        out.print(", ".join(f"{states[s]} {s}" for s in ("done", "resumable", "to do", "failed") if states[s]))
         if dry_run:
             return
+        fetch_datasets(cells, download)  # once, before parallel cells could race to download the same files
         write_experiment(experiment, out_path)
-        failed = [p for p in cells if p.state == "failed"]
+        failed = {p.cell.name: "failed before" for p in cells if p.state == "failed"}
 
         def finished(planned, code: int) -> None:
             if code in (130, 143):
                 raise typer.Exit(code)  # interrupted: checkpoints are saved, the same command resumes
             if code != 0:
-                failed.append(planned)
+                failed[planned.cell.name] = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
 
         train_cells([p for p in cells if p.state in ("to do", "resumable")], jobs, finished)
         probe_cells(experiment, cells)
         print_report(build_report(out_path))
         if failed:
             err.print(f"[bold red]error:[/] {len(failed)} of {len(cells)} cells failed: "
-                      + ", ".join(p.cell.name for p in failed) + "; see failed.json in their run directories",
+                      + ", ".join(f"{name} ({why})" for name, why in failed.items())
+                      + "; see their run directories (failed.json, metrics.jsonl), fix and rerun: finished cells are kept",
                       highlight=False, soft_wrap=True)  # fmt: skip
             raise typer.Exit(3)
 

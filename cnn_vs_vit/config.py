@@ -22,7 +22,9 @@ class ModelConfig(BaseModel):
 
     @property
     def options(self) -> dict:
-        return dict(self.model_extra or {})
+        """Architecture options; a null value means "the preset's own", so one experiment axis can
+        set an option for one architecture and leave the other's alone."""
+        return {k: v for k, v in (self.model_extra or {}).items() if v is not None}
 
 
 class DataConfig(BaseModel):
@@ -101,8 +103,9 @@ NON_SEMANTIC_KEYS = frozenset({"device", "threads", "compile", "data.root", "dat
 
 
 def semantic_keys(config: RunConfig) -> dict:
-    """The flattened config without NON_SEMANTIC_KEYS: what a run computes."""
-    return {k: v for k, v in flatten(config.model_dump(mode="json")).items() if k not in NON_SEMANTIC_KEYS}
+    """The flattened config without NON_SEMANTIC_KEYS (nor model options left null): what a run computes."""
+    return {k: v for k, v in flatten(config.model_dump(mode="json")).items()
+            if k not in NON_SEMANTIC_KEYS and not (k.startswith("model.") and v is None)}  # fmt: skip
 
 
 def parse_override(text: str) -> tuple[list[str], object]:

@@ -92,6 +92,12 @@ class RunDir:
         return (self.path / DONE).exists() and (self.path / SUMMARY).exists()
 
     @property
+    def is_trained(self) -> bool:
+        """Done and holding its weights. Results shared without weights (e.g. committed to git) still
+        feed `cnnvit report`, but `cnnvit train`/`run` train them again to get the weights back."""
+        return self.is_done and (self.path / WEIGHTS).exists()
+
+    @property
     def has_checkpoint(self) -> bool:
         return (self.path / CHECKPOINT).exists()
 

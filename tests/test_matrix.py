@@ -1,5 +1,7 @@
 """Experiment files and `cnnvit run`: validated schema, plan expansion, idempotent re-runs."""
 
+import json
+
 import pytest
 from typer.testing import CliRunner
 
@@ -105,3 +107,21 @@ def test_a_run_is_named_by_what_it_computes_not_by_how_it_runs():
     other = build_config({"model": {"name": "vit-xs"}}, ["train.lr=0.01"])
     assert rundir.run_name(base) == rundir.run_name(same)
     assert rundir.run_name(base) != rundir.run_name(other)
+
+
+def test_results_shared_without_weights_are_reported_and_retrained_by_run(tmp_path):
+    path = experiment_file(tmp_path, "groups:\n  g: {axes: {model.name: [resnet-xs]}}\n")
+    out = tmp_path / "out"
+    runner = CliRunner()
+    assert runner.invoke(app, ["run", str(path), "--out", str(out)]).exit_code == 0
+    (cell,) = plan(load_experiment(path), out)
+    summary = (cell.run_dir / rundir.SUMMARY).read_text()
+    for name in (rundir.WEIGHTS, rundir.CHECKPOINT):  # what .gitignore leaves out of a committed results dir
+        (cell.run_dir / name).unlink()
+    assert runner.invoke(app, ["report", str(out)]).exit_code == 0  # the report needs no weights
+    (cell,) = plan(load_experiment(path), out)
+    assert cell.state == "to do"
+    again = runner.invoke(app, ["run", str(path), "--out", str(out)])
+    assert again.exit_code == 0, again.output
+    assert (cell.run_dir / rundir.WEIGHTS).exists()
+    assert json.loads((cell.run_dir / rundir.SUMMARY).read_text())["test_accuracy"] == json.loads(summary)["test_accuracy"]

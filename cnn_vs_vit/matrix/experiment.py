@@ -84,9 +84,16 @@ class Cell:
     probes: set[str] = field(default_factory=set)
 
 
-def load_experiment(path: Path | str) -> Experiment:
-    """The validated experiment in `path`, or a one-line error naming the file and the problem."""
+def load_experiment(path: Path | str, data_root: Path | str | None = None) -> Experiment:
+    """The validated experiment in `path`, or a one-line error naming the file and the problem.
+
+    `data_root` (where file-based datasets live) goes into every cell; it is not part of a cell's
+    identity, so the same results directory serves any data location."""
     tree = read_yaml(Path(path))
+    if data_root is not None and isinstance(tree.get("base", {}), dict):
+        base = tree.setdefault("base", {})
+        if isinstance(base.get("data", {}), dict):
+            base.setdefault("data", {})["root"] = str(data_root)
     try:
         return Experiment.model_validate(tree)
     except ValidationError as error:

@@ -37,7 +37,7 @@ def plan(experiment: Experiment, out: Path) -> list[PlannedCell]:
     planned = []
     for cell in expand(experiment):
         run = layout.RunDir(out / RUNS / cell.name)
-        if run.is_done:
+        if run.is_trained:
             state = "done"
         elif (run / layout.FAILED).exists():
             state = "failed"
@@ -72,6 +72,19 @@ def _train_command(planned: PlannedCell, threads: int, jobs: int) -> list[str]:
     return [sys.executable, "-m", "cnn_vs_vit", "train", "--out", str(planned.run_dir), *overrides]
 
 
+def fetch_datasets(cells: list[PlannedCell], download: bool) -> None:
+    """Load (and with `download`, fetch) every dataset the unfinished cells need, once, here.
+
+    A missing dataset is then one error before any training starts, and parallel cells never race
+    to download the same files."""
+    from ..data import load_dataset
+
+    needed = {(p.cell.config.data.name, p.cell.config.data.root, p.cell.config.data.image_size,
+               p.cell.config.data.skip_corrupt) for p in cells if p.state != "done"}  # fmt: skip
+    for name, root, image_size, skip_corrupt in sorted(needed, key=str):
+        load_dataset(name, root=root, download=download, image_size=image_size, skip_corrupt=skip_corrupt)
+
+
 def write_experiment(experiment: Experiment, out: Path) -> None:
     layout.atomic_write_text(out / EXPERIMENT_FILE, yaml.safe_dump(experiment.model_dump(mode="json"), sort_keys=False))
 
@@ -84,7 +97,7 @@ def probe_cells(experiment: Experiment, cells: list[PlannedCell]) -> list[Path]:
     options = experiment.probe_shift
     probed = []
     for planned in cells:
-        if "shift" in planned.cell.probes and layout.RunDir(planned.run_dir).is_done:
+        if "shift" in planned.cell.probes and layout.RunDir(planned.run_dir).is_trained:
             probe_run_dir(planned.run_dir, shifts=options.shifts, modes=parse_modes(options.mode),
                           images=options.images, batch_size=options.batch_size)  # fmt: skip
             probed.append(planned.run_dir)

@@ -59,8 +59,9 @@ def probe_run_dir(
     run = layout.RunDir(run_dir)
     model, config, dataset = load_trained(run.path, device)
     label = _label(config.model.name, config.model.options)
-    source = {"run_dir": str(run.path), "model": config.model.name, "model_options": config.model.options,
-              "dataset": config.data.name, "weights": _fingerprint(run / layout.WEIGHTS)}  # fmt: skip
+    # Identified by its weights, not its path: a moved or renamed results directory keeps its probes.
+    source = {"model": config.model.name, "model_options": config.model.options, "dataset": config.data.name,
+              "weights": _fingerprint(run / layout.WEIGHTS)}  # fmt: skip
     return _probe_and_save(model, label, dataset, source, run / layout.PROBES, shifts=shifts, modes=modes,
                            images=images, batch_size=batch_size, device=device, force=force, plot=plot,
                            progress=progress)  # fmt: skip

@@ -48,11 +48,12 @@ def train_run(config: RunConfig, run_dir: Path | str, *, progress: bool = False,
     run = layout.RunDir(run_dir)
     if restart:
         _clear(run)
-    if run.is_done:
+    if run.is_trained:
         try:
             return run.summary()
         except (OSError, ValueError):  # damaged after the fact: the final checkpoint rebuilds it below
-            (run / layout.DONE).unlink()
+            pass
+    (run / layout.DONE).unlink(missing_ok=True)  # not done until this call finishes (e.g. shared without weights)
     run.remove_stale_temporaries()
 
     model_spec(config.model.name, config.model.options)  # fail on a bad model before loading any data
