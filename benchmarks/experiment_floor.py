@@ -52,15 +52,13 @@ def main() -> None:
     print(f"{len(runs)} runs, {total / 1e12:.1f} TFLOP of training: at least {total / peak_all / 60:.1f} min "
           f"at 100% of the peak; the cells took {runs['wall_time_s'].sum() / args.jobs / 60:.1f} min of training "
           f"wall time with {args.jobs} jobs")  # fmt: skip
+    runs["mfu_per_thread"] = runs["train_images_per_s"] * runs["train_flops_per_image"] / (peak_one * runs["threads"])
     per_model = runs.groupby("model").agg(runs=("model", "size"), threads=("threads", "median"),
                                           images_per_s=("train_images_per_s", "median"),
-                                          flops_per_image=("train_flops_per_image", "first"),
-                                          train_flops=("train_flops", "sum"))  # fmt: skip
-    per_model["share_of_flops"] = per_model["train_flops"] / total
-    per_model["mfu_per_thread"] = (per_model["images_per_s"] * per_model["flops_per_image"]
-                                   / (peak_one * per_model["threads"]))  # fmt: skip
-    print(per_model.drop(columns="train_flops").to_string(float_format=lambda x: f"{x:,.3g}"))
-
+                                          train_flops=("train_flops", "sum"),
+                                          mfu_per_thread=("mfu_per_thread", "median"))  # fmt: skip
+    per_model["share_of_flops"] = per_model.pop("train_flops") / total
+    print(per_model.to_string(float_format=lambda x: f"{x:,.3g}"))
 
 if __name__ == "__main__":
     main()
