@@ -1,6 +1,7 @@
 """The `cnnvit` command line: parse, validate, call the library, print. No logic of its own."""
 
 import json
+import signal
 import sys
 from collections import Counter
 from contextlib import contextmanager
@@ -111,14 +112,15 @@ def run_command(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan (cells and their state) and stop.")] = False,
     data_root: Annotated[Optional[Path], typer.Option(help="Where file-based datasets live (default ./data).")] = None,
     download: Annotated[bool, typer.Option("--download", help="Fetch missing torchvision datasets into --data-root first.")] = False,
+    wait: Annotated[bool, typer.Option("--wait", help="If another cnnvit run is writing the same results directory, start when it ends instead of stopping (exit code 4).")] = False,
 ) -> None:
     """Run a whole experiment matrix: train the missing cells, probe them, write the report.
 
     Re-running finishes what is missing and does nothing else.
     """
+    from .locks import directory_lock
     from .matrix.experiment import load_experiment
-    from .matrix.runner import fetch_datasets, plan, probe_cells, train_cells, write_experiment
-    from .report import build_report
+    from .matrix.runner import fetch_datasets, plan
 
     with user_errors():
         experiment = load_experiment(experiment_file, data_root=data_root)
@@ -131,28 +133,46 @@ def run_command(
             table.add_row(planned.cell.name, ", ".join(planned.cell.groups), ", ".join(sorted(planned.cell.probes)), planned.state)
         out.print(table)
         states = Counter(planned.state for planned in cells)
-        out.print(", ".join(f"{states[s]} {s}" for s in ("done", "resumable", "to do", "failed") if states[s]))
+        out.print(", ".join(f"{states[s]} {s}" for s in ("done", "resumable", "to do", "corrupted", "failed") if states[s]))
         if dry_run:
             return
         fetch_datasets(cells, download)  # once, before parallel cells could race to download the same files
-        write_experiment(experiment, out_path)
-        failed = {p.cell.name: "failed before" for p in cells if p.state == "failed"}
+        say = lambda text: err.print(text, highlight=False, soft_wrap=True)  # noqa: E731
+        with directory_lock(out_path, wait=wait, on_wait=lambda who: say(f"waiting for {who} to finish"),
+                            on_take_over=lambda who: say(f"note: {who} ended without finishing; going on from where it stopped")):  # fmt: skip
+            _run_matrix(experiment, out_path, plan(experiment, out_path), jobs)
 
-        def finished(planned, code: int) -> None:
-            if code in (130, 143):
-                raise typer.Exit(code)  # interrupted: checkpoints are saved, the same command resumes
-            if code != 0:
-                failed[planned.cell.name] = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
 
-        train_cells([p for p in cells if p.state in ("to do", "resumable")], jobs, finished)
-        probe_cells(experiment, cells)
-        print_report(build_report(out_path))
-        if failed:
-            err.print(f"[bold red]error:[/] {len(failed)} of {len(cells)} cells failed: "
-                      + ", ".join(f"{name} ({why})" for name, why in failed.items())
-                      + "; see their run directories (failed.json, metrics.jsonl), fix and rerun: finished cells are kept",
-                      highlight=False, soft_wrap=True)  # fmt: skip
-            raise typer.Exit(3)
+def _run_matrix(experiment, out_path: Path, cells, jobs: int) -> None:
+    """Train, probe and report, holding the results directory's lock (with the plan made under it)."""
+    from .matrix.runner import probe_cells, train_cells, write_experiment
+    from .report import build_report
+
+    write_experiment(experiment, out_path)
+    failed = {p.cell.name: "failed before" for p in cells if p.state == "failed"}
+
+    def finished(planned, code: int) -> None:
+        if code in (130, 143):
+            raise typer.Exit(code)  # interrupted: checkpoints are saved, the same command resumes
+        if code != 0:
+            failed[planned.cell.name] = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+
+    def terminated(_signum, _frame) -> None:  # `kill PID`: stop the cells cleanly, as Ctrl-C does
+        raise typer.Exit(143)
+
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        train_cells([p for p in cells if p.state in ("to do", "resumable", "corrupted")], jobs, finished)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    probe_cells(experiment, cells)
+    print_report(build_report(out_path))
+    if failed:
+        err.print(f"[bold red]error:[/] {len(failed)} of {len(cells)} cells failed: "
+                  + ", ".join(f"{name} ({why})" for name, why in failed.items())
+                  + "; see their run directories (failed.json, metrics.jsonl), fix and rerun: finished cells are kept",
+                  highlight=False, soft_wrap=True)  # fmt: skip
+        raise typer.Exit(3)
 
 
 @app.command("probe-shift")
@@ -245,8 +265,23 @@ def print_report(built) -> None:
     err.print("wrote " + ", ".join(map(str, built.paths)), highlight=False, soft_wrap=True)
 
 
-def main() -> None:
-    app()
+# typer vendors click; its ClickException (usage errors: unknown option, bad value) is a base of BadParameter.
+ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The `cnnvit` entry point: usage errors, like every other bad input, are one line and exit code 2."""
+    try:
+        code = app(args=argv, prog_name="cnnvit", standalone_mode=False)
+    except ClickException as error:
+        context = getattr(error, "ctx", None)
+        command = context.command_path if context else "cnnvit"
+        message = " ".join(error.format_message().split())
+        err.print(f"[bold red]error:[/] {message}; see {command} --help", highlight=False, soft_wrap=True)
+        code = error.exit_code
+    except typer.Abort:
+        code = 130
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

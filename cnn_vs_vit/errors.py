@@ -8,6 +8,7 @@ from collections.abc import Iterable
 
 EXIT_BAD_INPUT = 2  # unknown names, bad numbers, missing files, malformed configs
 EXIT_TRAINING_FAILED = 3  # the run itself failed (e.g. non-finite loss)
+EXIT_BUSY = 4  # another cnnvit process is writing the same directory
 
 
 class CnnvitError(Exception):
@@ -20,6 +21,12 @@ class TrainingFailed(CnnvitError):
     """Training stopped because it could not go on (e.g. the loss became non-finite)."""
 
     exit_code = EXIT_TRAINING_FAILED
+
+
+class DirectoryBusy(CnnvitError):
+    """Another cnnvit process holds the directory's lock."""
+
+    exit_code = EXIT_BUSY
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:

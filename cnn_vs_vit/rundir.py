@@ -7,16 +7,18 @@ A run directory holds:
   checkpoint.pt      model + optimizer + scheduler + step, for resuming
   model.safetensors  final weights
   summary.json       the run's results
-  DONE               completion marker, written last
+  DONE               completion marker, written last; holds the weights' size and SHA-256
   failed.json        why the run stopped, when training failed (e.g. non-finite loss)
 No file ever appears under its final name half-written: each is written to a temporary file
 in the same directory, flushed, fsync'ed and renamed over the final name.
 """
 
+import errno
 import hashlib
 import json
 import os
 import platform
+import shutil
 import socket
 import subprocess
 import sys
@@ -26,6 +28,7 @@ from pathlib import Path
 from typing import IO
 
 from .config import semantic_keys
+from .errors import CnnvitError
 
 CONFIG = "config.yaml"
 ENV = "env.json"
@@ -38,25 +41,48 @@ FAILED = "failed.json"
 PROBES = "probes"
 
 
-def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
-    """Write `path` through `write(file)` so that readers see the old file or the whole new one."""
+def atomic_write(path: Path, write: Callable[[IO[bytes]], None], size: int | None = None) -> None:
+    """Write `path` through `write(file)` so that readers see the old file or the whole new one.
+
+    A full disk leaves the old file as it was and becomes a CnnvitError naming the directory,
+    the bytes this file needed (`size`, when the caller knows it) and the bytes free."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    file = os.fdopen(fd, "wb")
     try:
-        with os.fdopen(fd, "wb") as file:
+        with file:
             write(file)
             file.flush()
             os.fsync(file.fileno())
         os.replace(tmp, path)
+    except OSError as error:
+        Path(tmp).unlink(missing_ok=True)
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise CnnvitError(_no_space_message(path, file, size)) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     _fsync_directory(path.parent)
 
 
+def atomic_write_bytes(path: Path, data: bytes | memoryview) -> None:
+    atomic_write(path, lambda f: f.write(data), size=len(data))
+
+
+def _no_space_message(path: Path, file: IO[bytes], size: int | None) -> str:
+    try:
+        needed = f"{size:,} bytes" if size is not None else f"over {file.tell():,} bytes"  # tell: written so far
+    except (OSError, ValueError):
+        needed = "more space"
+    free = shutil.disk_usage(path.parent).free
+    return (f"no space left on the device holding {path.parent} while writing {path.name} ({needed} needed, "
+            f"{free:,} free); free some space and run the same command again: what was saved before is intact")  # fmt: skip
+
+
 def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write(path, lambda f: f.write(text.encode()))
+    atomic_write_bytes(path, text.encode())
 
 
 def atomic_write_json(path: Path, obj: object) -> None:
@@ -65,6 +91,15 @@ def atomic_write_json(path: Path, obj: object) -> None:
 
 def read_json(path: Path) -> dict:
     return json.loads(Path(path).read_text())
+
+
+def file_fingerprint(path: Path) -> dict:
+    """Identity of a file: name, size and SHA-256 (detects truncation and bit rot alike)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for chunk in iter(lambda: file.read(1 << 20), b""):
+            digest.update(chunk)
+    return {"file": Path(path).name, "bytes": Path(path).stat().st_size, "sha256": digest.hexdigest()}
 
 
 def _fsync_directory(directory: Path) -> None:
@@ -97,6 +132,36 @@ class RunDir:
         feed `cnnvit report`, but `cnnvit train`/`run` train them again to get the weights back."""
         return self.is_done and (self.path / WEIGHTS).exists()
 
+    def mark_done(self) -> None:
+        """Written last: the DONE marker holds the fingerprint of the weights it vouches for."""
+        atomic_write_json(self.path / DONE, file_fingerprint(self.path / WEIGHTS))
+
+    def weights_problem(self) -> str | None:
+        """What is wrong with model.safetensors, or None when it matches the fingerprint in DONE.
+
+        Runs marked before DONE held a fingerprint (empty DONE) are checked by loading the file."""
+        weights = self.path / WEIGHTS
+        if not weights.exists():
+            return "missing"
+        try:
+            expected = read_json(self.path / DONE) if (self.path / DONE).stat().st_size else None
+        except (OSError, ValueError):
+            return "its DONE marker is unreadable"
+        if expected is None:
+            from safetensors.torch import load_file
+
+            try:
+                load_file(weights)
+            except Exception as error:  # safetensors raises its own error types for truncated files
+                return f"unreadable ({type(error).__name__})"
+            return None
+        actual = file_fingerprint(weights)
+        if actual["bytes"] != expected.get("bytes"):
+            return f"{actual['bytes']} bytes instead of {expected.get('bytes')}"
+        if actual["sha256"] != expected.get("sha256"):
+            return "SHA-256 differs from the one recorded when it was written"
+        return None
+
     @property
     def has_checkpoint(self) -> bool:
         return (self.path / CHECKPOINT).exists()
@@ -111,9 +176,11 @@ class RunDir:
         return read_json(self.path / SUMMARY)
 
     def append_metrics(self, record: dict) -> None:
-        """Append one line; a crash can only lose or truncate the last line, which readers skip."""
-        with open(self.path / METRICS, "a") as file:
-            file.write(json.dumps(record) + "\n")
+        """Add one line. The file is rewritten atomically (it holds a line per logged step, a few
+        kB): a crash leaves the previous version whole, never a torn line."""
+        path = self.path / METRICS
+        previous = path.read_bytes() if path.exists() else b""
+        atomic_write_bytes(path, previous + (json.dumps(record) + "\n").encode())
 
     def metrics(self) -> list[dict]:
         """Every complete line of metrics.jsonl (a torn last line from a crash is skipped)."""

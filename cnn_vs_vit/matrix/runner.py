@@ -22,6 +22,7 @@ import yaml
 
 from .. import rundir as layout
 from ..config import flatten
+from ..training.loop import checkpoint_problem
 from .experiment import Cell, Experiment, expand
 
 RUNS = "runs"
@@ -32,7 +33,7 @@ EXPERIMENT_FILE = "experiment.yaml"
 class PlannedCell:
     cell: Cell
     run_dir: Path
-    state: str  # "done" | "resumable" | "failed" | "to do"
+    state: str  # "done" | "resumable" | "failed" | "to do" | "corrupted" (trained again from scratch)
 
 
 def plan(experiment: Experiment, out: Path) -> list[PlannedCell]:
@@ -41,11 +42,11 @@ def plan(experiment: Experiment, out: Path) -> list[PlannedCell]:
     for cell in expand(experiment):
         run = layout.RunDir(out / RUNS / cell.name)
         if run.is_trained:
-            state = "done"
+            state = "corrupted" if run.weights_problem() else "done"
         elif (run / layout.FAILED).exists():
             state = "failed"
         elif run.has_checkpoint:
-            state = "resumable"
+            state = "corrupted" if checkpoint_problem(run.path) else "resumable"
         else:
             state = "to do"
         planned.append(PlannedCell(cell, run.path, state))
@@ -59,7 +60,8 @@ def train_cells(cells: list[PlannedCell], jobs: int, on_done: Callable[[PlannedC
     jobs each gets an equal share of the CPU threads. Processes are forked from a server that has
     imported torch and cnnvit once (~6 s per cell saved); where there is no fork server (Windows)
     each cell starts a fresh interpreter. `on_done(cell, exit_code)` is called as each ends; a
-    negative code is the signal that killed it. Ctrl-C lets running cells checkpoint first.
+    negative code is the signal that killed it. If anything stops this loop (Ctrl-C, SIGTERM,
+    `on_done` raising), the running cells are sent SIGTERM and waited for: each saves a checkpoint.
     """
     threads = max(1, (os.cpu_count() or 1) // jobs)
     start = _cell_starter()
@@ -72,7 +74,9 @@ def train_cells(cells: list[PlannedCell], jobs: int, on_done: Callable[[PlannedC
             finished = _wait_any([cell for _, cell in running])
             planned, cell = running.pop(finished)
             on_done(planned, cell.exit_code())
-    except KeyboardInterrupt:  # the cells got the same Ctrl-C: they save a checkpoint and stop
+    except BaseException:  # Ctrl-C, SIGTERM turned into an exit, a stopping cell: the others checkpoint and stop too
+        for _, cell in running:
+            cell.process.terminate()  # SIGTERM: saves a checkpoint at the next step boundary (exit 143)
         for _, cell in running:
             cell.exit_code()
         raise
@@ -82,7 +86,8 @@ def _train_arguments(planned: PlannedCell, threads: int, jobs: int) -> list[str]
     overrides = [f"{key}={json.dumps(value)}" for key, value in flatten(planned.cell.config.model_dump(mode="json")).items()]
     if jobs > 1:
         overrides.append(f"threads={threads}")  # not part of the run's identity (see NON_SEMANTIC_KEYS)
-    return ["train", "--out", str(planned.run_dir), *overrides]
+    restart = ["--restart"] if planned.state == "corrupted" else []
+    return ["train", "--out", str(planned.run_dir), *restart, *overrides]
 
 
 class _Forked:
@@ -121,9 +126,9 @@ def _cell_starter() -> Callable[[list[str]], "_Forked | _Spawned"]:
 
 def _run_cli(arguments: list[str]) -> None:
     """A cell's process: `cnnvit train ...` with its exit code (SystemExit ends the process with it)."""
-    from ..cli import app
+    from ..cli import main
 
-    app(args=arguments, prog_name="cnnvit")
+    main(arguments)
 
 
 def _wait_any(cells: list) -> int:

@@ -61,7 +61,7 @@ def probe_run_dir(
     label = _label(config.model.name, config.model.options)
     # Identified by its weights, not its path: a moved or renamed results directory keeps its probes.
     source = {"model": config.model.name, "model_options": config.model.options, "dataset": config.data.name,
-              "weights": _fingerprint(run / layout.WEIGHTS)}  # fmt: skip
+              "weights": layout.file_fingerprint(run / layout.WEIGHTS)}  # fmt: skip
     return _probe_and_save(model, label, dataset, source, run / layout.PROBES, shifts=shifts, modes=modes,
                            images=images, batch_size=batch_size, device=device, force=force, plot=plot,
                            progress=progress)  # fmt: skip
@@ -92,7 +92,7 @@ def probe_named_model(
         load_weights(model, Path(weights), name)
     model = model.to(device).eval()
     source = {"model": name, "dataset": dataset,
-              "weights": _fingerprint(Path(weights)) if weights is not None else f"random init (seed {RANDOM_INIT_SEED})"}  # fmt: skip
+              "weights": layout.file_fingerprint(Path(weights)) if weights is not None else f"random init (seed {RANDOM_INIT_SEED})"}  # fmt: skip
     label = name if weights is not None else f"{name} (random init)"
     return _probe_and_save(model, label, data, source, Path(out) / layout.PROBES, shifts=shifts, modes=modes,
                            images=images, batch_size=batch_size, device=device, force=force, plot=plot,
@@ -153,8 +153,10 @@ def _probe_and_save(
                              batch_size=batch_size, device=device, model_name=label, progress=progress)  # fmt: skip
         wall_time = round(time.perf_counter() - tic, 3)
         result.summary.update(arguments=arguments, dataset=dataset.name, wall_time_s=wall_time)
-        # The CSV first: the summary (which holds the arguments) marks a complete result.
-        layout.atomic_write_text(directory / ROWS_FILE, result.rows.to_csv(index=False))
+        # The CSV first: the summary (which holds the arguments and the CSV's checksum) marks a complete result.
+        rows = result.rows.to_csv(index=False)
+        layout.atomic_write_text(directory / ROWS_FILE, rows)
+        result.summary["rows_sha256"] = hashlib.sha256(rows.encode()).hexdigest()
         layout.atomic_write_json(directory / SUMMARY_FILE, result.summary)
         reused = False
     plot_path = None
@@ -170,20 +172,14 @@ def _cached(directory: Path, arguments: dict) -> ShiftResult | None:
         summary = layout.read_json(directory / SUMMARY_FILE)
         if summary.get("arguments") != json.loads(json.dumps(arguments)):  # compare as JSON sees them
             return None
+        expected = summary.get("rows_sha256")  # absent from results written before it was recorded
+        if expected and hashlib.sha256((directory / ROWS_FILE).read_bytes()).hexdigest() != expected:
+            return None  # damaged after it was written
         rows = pd.read_csv(directory / ROWS_FILE, dtype={"expressible": "boolean", "grid_stride": "Int64",
                                                          "grid_shift": "Int64"})  # fmt: skip
     except (OSError, ValueError):  # missing files, torn or hand-edited JSON/CSV: compute again
         return None
     return ShiftResult(rows=rows, summary=summary)
-
-
-def _fingerprint(path: Path) -> dict:
-    """Identity of a weights file: its size and SHA-256 (a retrained run gets new numbers)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for chunk in iter(lambda: file.read(1 << 20), b""):
-            digest.update(chunk)
-    return {"file": path.name, "bytes": path.stat().st_size, "sha256": digest.hexdigest()}
 
 
 def _label(name: str, options: dict) -> str:

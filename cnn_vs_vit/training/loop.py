@@ -1,5 +1,6 @@
 """`train_run`: one run (model, dataset, fraction, seed, budget) into a run directory, resumable."""
 
+import io
 import math
 import time
 from pathlib import Path
@@ -12,6 +13,7 @@ from .. import rundir as layout
 from ..config import NON_SEMANTIC_KEYS, RunConfig, build_config, config_to_yaml, flatten, read_yaml
 from ..data import ImageDataset, load_dataset, stratified_subset, subset_hash
 from ..errors import CnnvitError, TrainingFailed
+from ..locks import directory_lock
 from ..models import Backbone, build_model, model_spec
 from .device import autocast, configure_threads, select_device, use_channels_last
 from .evaluate import evaluate
@@ -45,7 +47,12 @@ def train_run(config: RunConfig, run_dir: Path | str, *, progress: bool = False,
     A finished run is returned as is; an interrupted one resumes from its checkpoint and ends
     with the same weights an uninterrupted run would have (CPU, same thread count).
     """
-    run = layout.RunDir(run_dir)
+    model_spec(config.model.name, config.model.options)  # fail on a bad model before touching any file
+    with directory_lock(Path(run_dir)):  # a second cnnvit on the same directory stops with its holder's name
+        return _train_run(config, layout.RunDir(run_dir), progress=progress, restart=restart)
+
+
+def _train_run(config: RunConfig, run: layout.RunDir, *, progress: bool, restart: bool) -> dict:
     if restart:
         _clear(run)
     if run.is_trained:
@@ -56,7 +63,6 @@ def train_run(config: RunConfig, run_dir: Path | str, *, progress: bool = False,
     (run / layout.DONE).unlink(missing_ok=True)  # not done until this call finishes (e.g. shared without weights)
     run.remove_stale_temporaries()
 
-    model_spec(config.model.name, config.model.options)  # fail on a bad model before loading any data
     device = select_device(config.device)
     threads = configure_threads(config.threads)
     dataset = load_dataset(config.data.name, root=config.data.root, download=config.data.download,
@@ -94,7 +100,9 @@ def train_run(config: RunConfig, run_dir: Path | str, *, progress: bool = False,
     def save_checkpoint(step: int) -> None:
         state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                  "step": step, "images_seen": images_seen, "train_time_s": train_time}  # fmt: skip
-        layout.atomic_write(run / layout.CHECKPOINT, lambda f: torch.save(state, f))
+        buffer = io.BytesIO()  # serialised first: torch's zip writer hides the OSError of a full disk
+        torch.save(state, buffer)
+        layout.atomic_write_bytes(run / layout.CHECKPOINT, buffer.getbuffer())
 
     model.train()
     bar = TrainingProgress(config.train.steps, start_step, enabled=progress, label=run.path.name)
@@ -156,7 +164,7 @@ def train_run(config: RunConfig, run_dir: Path | str, *, progress: bool = False,
         "device": str(device), "threads": threads,
     }  # fmt: skip
     layout.atomic_write_json(run / layout.SUMMARY, summary)
-    layout.atomic_write_text(run / layout.DONE, "")
+    run.mark_done()
     return summary
 
 
@@ -173,10 +181,11 @@ def load_trained(run_dir: Path | str, device: torch.device | str = "cpu") -> tup
                            skip_corrupt=config.data.skip_corrupt)  # fmt: skip
     model = build_model(config.model.name, image_shape=dataset.image_shape, num_classes=dataset.num_classes,
                         options=config.model.options)  # fmt: skip
-    try:
-        model.load_state_dict(load_file(weights))
-    except Exception as error:  # safetensors raises its own error types for truncated files
-        raise CnnvitError(f"weights file {weights} is corrupted ({type(error).__name__}); retrain with cnnvit train --restart") from None
+    problem = run.weights_problem()
+    if problem:
+        raise CnnvitError(f"weights file {weights} is corrupted ({problem}); retrain it with cnnvit train --restart "
+                          "(cnnvit run does so by itself)")  # fmt: skip
+    model.load_state_dict(load_file(weights))
     return model.to(device).eval(), config, dataset
 
 
@@ -234,10 +243,19 @@ def _load_checkpoint(path: Path) -> dict:
         ) from None
 
 
+def checkpoint_problem(run_dir: Path | str) -> str | None:
+    """Why the run's checkpoint cannot be resumed from, or None when it loads."""
+    try:
+        _load_checkpoint(layout.RunDir(run_dir) / layout.CHECKPOINT)
+    except CnnvitError as error:
+        return str(error)
+    return None
+
+
 def _save_weights(model: Backbone, config: RunConfig, path: Path) -> None:
     tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     blob = save(tensors, metadata={"config": config_to_yaml(config)})
-    layout.atomic_write(path, lambda f: f.write(blob))
+    layout.atomic_write_bytes(path, blob)
 
 
 def _fail(run: layout.RunDir, step: int, loss: float, config: RunConfig) -> None:
