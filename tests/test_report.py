@@ -325,14 +325,6 @@ def test_no_finished_run_is_a_one_line_error(tmp_path):
         build_report(tmp_path)
 
 
-@pytest.mark.parametrize("target", ["empty", "missing"])
-def test_cli_report_errors_exit_2_with_one_line(tmp_path, target):
-    (tmp_path / "empty").mkdir()
-    result = CliRunner().invoke(app, ["report", str(tmp_path / target)])
-    assert result.exit_code == 2
-    assert len(result.output.strip().splitlines()) == 1 and result.output.startswith("error:")
-
-
 def test_cli_report_prints_the_table_and_the_files(tmp_path):
     full_tree(tmp_path / "runs")
     result = CliRunner().invoke(app, ["report", str(tmp_path / "runs"), "--out", str(tmp_path / "out")])

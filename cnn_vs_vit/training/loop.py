@@ -22,6 +22,7 @@ from .progress import TrainingProgress
 from .recipes import DEFAULT_STEPS, RECIPES
 from .signals import GracefulStop
 
+
 def resolve_config(config: RunConfig, dataset: ImageDataset, arch: str) -> RunConfig:
     """Fill in what the config left to defaults: the step budget, the recipe, flips. Saved as config.yaml."""
     train, augment_config = config.train, config.augment
@@ -55,14 +56,6 @@ def train_run(config: RunConfig, run_dir: Path | str, *, progress: bool = False,
 def _train_run(config: RunConfig, run: layout.RunDir, *, progress: bool, restart: bool) -> dict:
     if restart:
         _clear(run)
-    if run.is_trained:
-        try:
-            return run.summary()
-        except (OSError, ValueError):  # damaged after the fact: the final checkpoint rebuilds it below
-            pass
-    (run / layout.DONE).unlink(missing_ok=True)  # not done until this call finishes (e.g. shared without weights)
-    run.remove_stale_temporaries()
-
     device = select_device(config.device)
     threads = configure_threads(config.threads)
     dataset = load_dataset(config.data.name, root=config.data.root, download=config.data.download,
@@ -71,7 +64,15 @@ def _train_run(config: RunConfig, run: layout.RunDir, *, progress: bool, restart
     model = build_model(config.model.name, image_shape=dataset.image_shape, num_classes=dataset.num_classes,
                         options=config.model.options)  # fmt: skip
     config = resolve_config(config, dataset, model.arch)
-    _claim_directory(run, config)
+    _check_same_run(run, config)
+    if run.is_trained:
+        try:
+            return run.summary()
+        except (OSError, ValueError):  # damaged after the fact: the final checkpoint rebuilds it below
+            pass
+    (run / layout.DONE).unlink(missing_ok=True)  # not done until this call finishes (e.g. shared without weights)
+    run.remove_stale_temporaries()
+    layout.atomic_write_text(run / layout.CONFIG, config_to_yaml(config))
 
     subset = stratified_subset(dataset.train_labels, config.data.fraction, config.data.data_seed)
     flops = model.train_flops_per_image(dataset.image_shape)
@@ -189,8 +190,8 @@ def load_trained(run_dir: Path | str, device: torch.device | str = "cpu") -> tup
     return model.to(device).eval(), config, dataset
 
 
-def _claim_directory(run: layout.RunDir, config: RunConfig) -> None:
-    """Write config.yaml, or check that the existing one describes the same run."""
+def _check_same_run(run: layout.RunDir, config: RunConfig) -> None:
+    """Refuse a directory whose config.yaml describes another run (how it runs may differ)."""
     path = run / layout.CONFIG
     if path.exists():
         existing = flatten(read_yaml(path))
@@ -203,7 +204,6 @@ def _claim_directory(run: layout.RunDir, config: RunConfig) -> None:
                 f"{run.path} holds a different run ({key}: {existing.get(key)!r} there, {wanted.get(key)!r} now); "
                 "use another --out, or --restart to replace it"
             )
-    layout.atomic_write_text(path, config_to_yaml(config))
 
 
 def _clear(run: layout.RunDir) -> None:
