@@ -48,6 +48,7 @@ def train(
     config: Annotated[Optional[Path], typer.Option("--config", help="YAML file with any of the keys; options and overrides win.")] = None,
     data_root: Annotated[Optional[Path], typer.Option(help="Where file-based datasets live (default ./data).")] = None,
     download: Annotated[bool, typer.Option("--download", help="Allow downloading a torchvision dataset into --data-root.")] = False,
+    skip_corrupt: Annotated[bool, typer.Option("--skip-corrupt", help="Image folders: leave unreadable images out (counted in the summary) instead of stopping.")] = False,
     restart: Annotated[bool, typer.Option("--restart", help="Discard this run directory's results and train from scratch.")] = False,
 ) -> None:
     """Train one run into a run directory and print its path.
@@ -62,7 +63,8 @@ def train(
         tree = read_yaml(config) if config else {}
         options = {"model.name": model, "data.name": dataset, "data.fraction": fraction, "seed": seed,
                    "data.data_seed": data_seed, "train.steps": steps, "train.epochs": epochs,
-                   "data.root": str(data_root) if data_root else None, "data.download": download or None}  # fmt: skip
+                   "data.root": str(data_root) if data_root else None, "data.download": download or None,
+                   "data.skip_corrupt": skip_corrupt or None}  # fmt: skip
         from_options = [f"{key}={json.dumps(value)}" for key, value in options.items() if value is not None]
         run_config = build_config(tree, [*from_options, *(overrides or [])], where=str(config or "options"))
         run_dir = out_dir or Path("results") / "runs" / run_name(run_config)

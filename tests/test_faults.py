@@ -247,3 +247,42 @@ def test_corrupted_weights_checkpoints_and_probe_results_are_recomputed_by_run(t
     assert cell.state == "corrupted"
     assert runner.invoke(app, ["run", str(experiment), "--out", str(out)]).exit_code == 0
     assert weights.read_bytes() == good
+
+
+def test_unreadable_images_are_listed_before_training_and_skip_corrupt_goes_on(tmp_path):
+    from PIL import Image
+
+    folder = tmp_path / "photos"
+    for label in ("cat", "dog"):
+        for index in range(6):
+            (folder / label).mkdir(parents=True, exist_ok=True)
+            pixels = torch.randint(0, 256, (12, 12, 3), generator=torch.Generator().manual_seed(index)).to(torch.uint8)
+            Image.fromarray(pixels.numpy()).save(folder / label / f"{index}.png")
+    broken = folder / "dog" / "3.png"
+    broken.write_bytes(broken.read_bytes()[:40])  # cut off mid-header, as an interrupted copy leaves it
+    args = ["train", "--model", "resnet-xs", "--dataset", f"imagefolder:{folder}", "--steps", "2",
+            "data.image_size=16", "train.batch_size=4", "--out", str(tmp_path / "run")]  # fmt: skip
+    refused = CliRunner().invoke(app, args)
+    assert refused.exit_code == 2 and str(broken) in refused.stderr and "--skip-corrupt" in refused.stderr
+    assert not (tmp_path / "run" / rundir.CONFIG).exists()  # stopped before training started
+    skipped = CliRunner().invoke(app, [*args, "--skip-corrupt"])
+    assert skipped.exit_code == 0, skipped.output
+    assert rundir.RunDir(tmp_path / "run").summary()["skipped_files"] == 1
+
+
+def test_a_second_ctrl_c_stops_at_once_and_loses_nothing_saved(tmp_path, monkeypatch, tiny):
+    def two_ctrl_c(seed, step, *args):
+        if step == 5:
+            os.kill(os.getpid(), signal.SIGINT)  # the first asks for a checkpoint at the next step boundary...
+            os.kill(os.getpid(), signal.SIGINT)  # ...the second does not wait for it
+        return original(seed, step, *args)
+
+    original = loop.step_generator
+    monkeypatch.setattr(loop, "step_generator", two_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        train_run(tiny(), tmp_path / "run")
+    assert checkpoint_step(tmp_path / "run") == 3  # the last one saved, whole
+    monkeypatch.undo()
+    train_run(tiny(), tmp_path / "run")
+    train_run(tiny(), tmp_path / "fresh")
+    assert_same_run(tmp_path / "run", tmp_path / "fresh")
