@@ -188,3 +188,16 @@ def test_every_preset_trains(tmp_path, tiny):
     for name in PRESETS:
         summary = train_run(tiny(f"model.name={name}", "train.steps=2", "data.image_size=28"), tmp_path / name)
         assert summary["steps"] == 2 and 0 <= summary["test_accuracy"] <= 1
+
+
+def test_the_compiled_path_trains_to_the_same_model(tmp_path, tiny, monkeypatch):
+    """compile=true (for GPUs) wires torch.compile into the loop; dynamo's eager backend checks the
+    wiring on CPU without a C++ toolchain or minutes of inductor compilation."""
+    compile_for_real = torch.compile
+    monkeypatch.setattr(torch, "compile", lambda model, **kwargs: compile_for_real(model, backend="eager"))
+    compiled = train_run(tiny("compile=true"), tmp_path / "compiled")
+    plain = train_run(tiny(), tmp_path / "plain")
+    assert compiled["steps"] == plain["steps"]
+    assert compiled["test_accuracy"] == pytest.approx(plain["test_accuracy"], abs=0.02)
+    weights = [load_file(tmp_path / name / rundir.WEIGHTS) for name in ("compiled", "plain")]
+    assert all(torch.allclose(weights[0][k], weights[1][k], atol=1e-4) for k in weights[1])
