@@ -1,6 +1,7 @@
 """Shared fixtures: tiny, fast run configurations on the embedded `shapes` data."""
 
 import pytest
+import torch
 
 from cnn_vs_vit.config import build_config
 
@@ -19,3 +20,12 @@ def tiny_config(*overrides: str):
 @pytest.fixture
 def tiny():
     return tiny_config
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny models on a busy CPU: threads only wait on each other (the probe tests use it module-wide)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -22,14 +22,7 @@ SHIFTS = list(range(9))  # 0..8: multiples of the test ViT's patch size 4 and ev
 EXACT = 1e-5  # float32 round-off of relative errors that are zero in exact arithmetic
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models gain nothing from threads, and on a busy CPU every parallel kernel waits for a
-    descheduled thread (this file takes ~15 s on one thread, minutes on two beside a training job)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def model(name: str, **options) -> Backbone:
