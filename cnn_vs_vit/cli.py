@@ -177,6 +177,34 @@ def _run_matrix(experiment, out_path: Path, cells, jobs: int) -> None:
         raise typer.Exit(3)
 
 
+@app.command("probe")
+def probe_command(
+    name: Annotated[str, typer.Argument(metavar="PROBE", help="receptive_field, attention_distance, mixing, introspection or resolution (for shifts: cnnvit probe-shift).")],
+    run_dirs: Annotated[list[Path], typer.Argument(metavar="RUN_DIR", help="Finished run directories (made by cnnvit train).")],
+    force: Annotated[bool, typer.Option("--force", help="Recompute even when a saved result has the same arguments.")] = False,
+) -> None:
+    """Probe trained runs: effective receptive field, attention distance (ViTs; also at initialisation),
+    input-dependence of token mixing, architecture counts, accuracy at other resolutions.
+
+    Writes RUN_DIR/probes/<PROBE>.csv and <PROBE>_summary.json; the same arguments reuse them.
+    """
+    from .errors import unknown_name
+    from .probes import PROBES
+    from .probes.by_name import applies, run_probe
+
+    with user_errors():
+        if name not in PROBES[1:]:
+            raise unknown_name("probe", name, PROBES[1:])
+        for run_dir in run_dirs:
+            if not (Path(run_dir) / "summary.json").exists():
+                raise CnnvitError(f"{run_dir} is not a finished run directory (no summary.json); train it with cnnvit train first")
+            if not applies(name, run_dir):
+                err.print(f"{run_dir}: skipped, {name} does not apply to this architecture", highlight=False, soft_wrap=True)
+                continue
+            run_probe(name, run_dir, force=force)
+            out.print(f"{run_dir}/probes/{name}.csv", highlight=False, soft_wrap=True)
+
+
 @app.command("probe-shift")
 def probe_shift_command(
     run_dirs: Annotated[Optional[list[Path]], typer.Argument(metavar="RUN_DIR", help="Finished run directories (made by cnnvit train).", show_default=False)] = None,

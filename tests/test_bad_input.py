@@ -97,6 +97,9 @@ CASES = {
     "unknown named model": (["probe-shift", "--model", "torchvision:vgg", "--dataset", "shapes", "--out", "{tmp}/p"], "torchvision:vgg"),
     "missing weights file": (["probe-shift", "--model", "resnet-xs", "--dataset", "shapes", "--out", "{tmp}/p",
                               "--weights", "{tmp}/absent.safetensors"], "absent.safetensors"),  # fmt: skip
+    # cnnvit probe
+    "unknown probe name": (["probe", "erf", "{run}"], 'unknown probe "erf"'),
+    "probe of an unfinished directory": (["probe", "mixing", "{tmp}"], "not a finished run directory"),
     # cnnvit report, models, the command itself
     "report on an empty directory": (["report", "{tmp}"], "no finished runs under"),
     "report on a missing directory": (["report", "{tmp}/absent"], "absent"),
@@ -133,5 +136,5 @@ def test_bad_input_is_one_line_exit_2_and_leaves_results_untouched(case, results
 
 def test_there_are_at_least_30_cases_across_every_command():
     commands = {args[0] for args, _ in CASES.values()}
-    assert len(CASES) >= 30 and {"train", "run", "probe-shift", "report", "models"} <= commands
+    assert len(CASES) >= 30 and {"train", "run", "probe-shift", "probe", "report", "models"} <= commands
     assert rundir.WEIGHTS  # the fixture's run has weights: the probe cases reach the real checks

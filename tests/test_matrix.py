@@ -125,3 +125,21 @@ def test_results_shared_without_weights_are_reported_and_retrained_by_run(tmp_pa
     assert again.exit_code == 0, again.output
     assert (cell.run_dir / rundir.WEIGHTS).exists()
     assert json.loads((cell.run_dir / rundir.SUMMARY).read_text())["test_accuracy"] == json.loads(summary)["test_accuracy"]
+
+
+def test_probes_run_by_name_where_they_apply(tmp_path):
+    path = experiment_file(tmp_path, """\
+groups:
+  g:
+    zip: [{model.name: [resnet-xs, vit-xs], model.patch_size: [null, 4]}]
+    probes: [attention_distance, introspection]
+""")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["run", str(path), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    cells = {c.cell.config.model.name: c.run_dir / rundir.PROBES for c in plan(load_experiment(path), out)}
+    assert (cells["resnet-xs"] / "introspection.csv").exists() and (cells["vit-xs"] / "introspection.csv").exists()
+    assert (cells["vit-xs"] / "attention_distance.csv").exists()
+    assert not (cells["resnet-xs"] / "attention_distance.csv").exists()  # no attention to measure: skipped
+    again = CliRunner().invoke(app, ["probe", "introspection", str(cells["vit-xs"].parent)])
+    assert again.exit_code == 0 and "introspection.csv" in again.stdout

@@ -330,3 +330,93 @@ def test_cli_report_prints_the_table_and_the_files(tmp_path):
     result = CliRunner().invoke(app, ["report", str(tmp_path / "runs"), "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     assert "supported" in result.output and "report.md" in result.output
+
+
+# ------------------------------------------------------- rows 1, 4, 6, 7, 13: the other probes' results
+
+
+def write_probe_table(run, name: str, rows: list[dict]) -> None:
+    """RUN_DIR/probes/<name>.csv and its summary, as the probe writes them."""
+    import pandas as pd
+
+    (run / "probes").mkdir(exist_ok=True)
+    pd.DataFrame(rows).to_csv(run / "probes" / f"{name}.csv", index=False)
+    (run / "probes" / f"{name}_summary.json").write_text("{}")
+
+
+def probe_pair(root, name: str, cnn_rows, vit_rows, seeds=(0, 1, 2)):
+    """CNN and ViT runs (one per seed) holding `name` results; cnn_rows/vit_rows: seed -> rows."""
+    for s in seeds:
+        write_probe_table(make_run(root, f"cnn_s{s}", arch="resnet", seed=s), name, cnn_rows(s))
+        write_probe_table(make_run(root, f"vit_s{s}", arch="vit", seed=s), name, vit_rows(s))
+
+
+def erf_rows(layers: dict[str, float], s: int) -> list[dict]:
+    return [{"layer": layer, "layer_index": i, "radius_px": area / 10, "area_pct": area + 0.1 * s}
+            for i, (layer, area) in enumerate(layers.items())]  # fmt: skip
+
+
+@pytest.mark.parametrize("vit_first_block, expected", [(80.0, "supported"), (6.0, "inconclusive"), (2.0, "contradicted")])
+def test_receptive_field_verdicts(tmp_path, vit_first_block, expected):
+    cnn = {"stem": 1.1, "stage1.block1": 5.0, "stage4.block1": 60.0}
+    vit = {"patch_embed": 6.3, "embed": 6.3, "block1": vit_first_block, "block4": 100.0}
+    probe_pair(tmp_path, "receptive_field", lambda s: erf_rows(cnn, s), lambda s: erf_rows(vit, s))
+    claim = verdicts(tmp_path)["4"]
+    assert claim.verdict == expected, claim.details
+    assert claim.effect.mean == pytest.approx(vit_first_block - 5.0)  # first block vs the layer after the stem
+
+
+def distance_rows(init: float, trained: float, s: int) -> list[dict]:
+    return [{"weights": weights, "layer": layer, "layer_index": i, "head": head, "mean_distance_px": d + 0.1 * s}
+            for weights, d in (("init", init), ("trained", trained)) for i, layer in enumerate(("block1", "block2"))
+            for head in range(2)]  # fmt: skip
+
+
+@pytest.mark.parametrize("trained, row2, expected", [
+    (6.0, "supported", "supported"), (6.0, "contradicted", "contradicted"), (12.0, "supported", "inconclusive"),
+])  # fmt: skip
+def test_inductive_bias_needs_learned_locality_and_rows_2_and_9(tmp_path, trained, row2, expected):
+    from cnn_vs_vit.report.claims import ClaimResult, Context
+    from cnn_vs_vit.report.probe_claims import inductive_bias
+
+    for s in range(3):
+        write_probe_table(make_run(tmp_path, f"vit_s{s}", arch="vit", seed=s), "attention_distance",
+                          distance_rows(10.0, trained, s))  # fmt: skip
+    claim = inductive_bias(Context.of(load_runs(tmp_path)), ClaimResult("2", row2), ClaimResult("9", "supported"))
+    assert claim.verdict == expected and claim.effect.mean == pytest.approx(10.0 - trained)
+
+
+def mixing_rows(mixer: float, layer: float, s: int) -> list[dict]:
+    return [{"scope": scope, "layer": "l1", "variation": v * (1 + 0.05 * s)} for scope, v in (("mixer", mixer), ("layer", layer))]
+
+
+@pytest.mark.parametrize("cnn_mixer, vit_mixer, expected", [(0.0, 0.3, "supported"), (0.2, 0.3, "contradicted"), (0.0, 0.0, "contradicted")])
+def test_dynamic_mixing_verdicts(tmp_path, cnn_mixer, vit_mixer, expected):
+    probe_pair(tmp_path, "mixing", lambda s: mixing_rows(cnn_mixer, 0.4, s), lambda s: mixing_rows(vit_mixer, 0.5, s))
+    claim = verdicts(tmp_path)["6"]
+    assert claim.verdict == expected, claim.details
+    assert "whole blocks" in claim.cnn_evidence  # the CNN block with its ReLUs is reported beside the kernels
+
+
+@pytest.mark.parametrize("vit_counts, expected", [((1, 5), "supported"), ((9, 20), "contradicted"), ((1, 20), "inconclusive")])
+def test_architecture_complexity_compares_exact_counts(tmp_path, vit_counts, expected):
+    counts = lambda configurations, hyper: [{"parameters": 300000, "leaf_module_types": 5, "blocks": 4, "stages": 4,  # noqa: E731
+                                             "block_configurations": configurations, "hyperparameters": hyper}]  # fmt: skip
+    probe_pair(tmp_path, "introspection", lambda s: counts(4, 11), lambda s: counts(*vit_counts), seeds=(0,))
+    claim = verdicts(tmp_path)["7"]
+    assert claim.verdict == expected and claim.effect.mean == 4 - vit_counts[0]
+
+
+def resolution_rows(arch: str, accuracies: dict[str, float], s: int) -> list[dict]:
+    return [{"variant": variant, "train_size": 28, "image_size": size, "accuracy": (acc if size != 28 else 0.95) - 0.01 * s}
+            for variant, acc in accuracies.items() for size in (14, 28, 42, 56)]  # fmt: skip
+
+
+@pytest.mark.parametrize("interpolated, not_interpolated, expected", [(0.8, 0.4, "supported"), (0.4, 0.8, "contradicted")])
+def test_resolution_change_compares_the_two_vit_variants(tmp_path, interpolated, not_interpolated, expected):
+    probe_pair(tmp_path, "resolution", lambda s: resolution_rows("resnet", {"as_is": 0.9}, s),
+               lambda s: resolution_rows("vit", {"interpolated": interpolated, "not_interpolated": not_interpolated}, s))
+    claim = verdicts(tmp_path)["13"]
+    assert claim.verdict == expected, claim.details
+    assert claim.effect.mean == pytest.approx(interpolated - not_interpolated)
+    assert any("| 42 | 90.0%" in line or "| 42 | 89" in line for line in claim.details)  # the CNN beside them

@@ -24,9 +24,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..config import RunConfig, build_config, read_yaml
 from ..errors import CnnvitError, validation_message
+from ..probes import PROBES
 from ..rundir import run_name
 
-PROBES = ("shift",)
+ProbeName = Literal[PROBES]  # type: ignore[valid-type]  (the names in probes/__init__.py)
+
 
 
 class Group(BaseModel):
@@ -34,7 +36,7 @@ class Group(BaseModel):
 
     axes: dict[str, list] = {}  # dotted key -> values; cartesian product
     zip: list[dict[str, list]] = []  # each mapping's keys vary together (lists of one length)
-    probes: list[Literal["shift"]] = []
+    probes: list[ProbeName] = []
 
     @field_validator("axes")
     @classmethod

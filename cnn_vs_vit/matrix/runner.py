@@ -162,15 +162,23 @@ def write_experiment(experiment: Experiment, out: Path) -> None:
 
 
 def probe_cells(experiment: Experiment, cells: list[PlannedCell]) -> list[Path]:
-    """Run every probe the finished cells ask for (saved results with the same arguments are reused)."""
+    """Run every probe the finished cells ask for (saved results with the same arguments are reused).
+
+    A probe that does not apply to a cell's architecture (attention distance of a ResNet) is skipped."""
+    from ..probes.by_name import applies, run_probe
     from ..probes.shift import parse_modes
     from ..probes.shift_runs import probe_run_dir
 
     options = experiment.probe_shift
     probed = []
     for planned in cells:
-        if "shift" in planned.cell.probes and layout.RunDir(planned.run_dir).is_trained:
-            probe_run_dir(planned.run_dir, shifts=options.shifts, modes=parse_modes(options.mode),
-                          images=options.images, batch_size=options.batch_size)  # fmt: skip
-            probed.append(planned.run_dir)
+        if not planned.cell.probes or not layout.RunDir(planned.run_dir).is_trained:
+            continue
+        for name in sorted(planned.cell.probes):
+            if name == "shift":
+                probe_run_dir(planned.run_dir, shifts=options.shifts, modes=parse_modes(options.mode),
+                              images=options.images, batch_size=options.batch_size)  # fmt: skip
+            elif applies(name, planned.run_dir):
+                run_probe(name, planned.run_dir)
+        probed.append(planned.run_dir)
     return probed

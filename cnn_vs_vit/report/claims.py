@@ -1,7 +1,8 @@
 """The 16 claims of CLAIMS.md, what a verdict carries, and the claims no probe measures yet.
 
 Each measured claim's verdict rule lives next to its metric: rows 5, 9, 11, 12 in
-accuracy_claims.py, rows 2, 14, 15, 16 in shift_claims.py. `evaluate_claims` runs them all.
+accuracy_claims.py, rows 2, 14, 15, 16 in shift_claims.py, rows 1, 4, 6, 7, 13 in
+probe_claims.py. `evaluate_claims` runs them all.
 """
 
 from collections import Counter
@@ -37,14 +38,9 @@ CLAIM_TEXT = dict(CLAIMS)
 
 # What each claim still needs, for the claims no probe or experiment measures yet.
 NOT_IMPLEMENTED = {
-    "1": "needs the attention-distance probe (ViT mean attention distance at init vs trained) (not implemented yet)",
     "3": "needs the global-context experiment (synthetic long-range task vs depth) (not implemented yet)",
-    "4": "needs the effective-receptive-field probe (Luo et al. 2016) (not implemented yet)",
-    "6": "needs the token-mixing input-dependence probe (not implemented yet)",
-    "7": "needs the architecture-introspection probe (distinct block configurations) (not implemented yet)",
     "8": "needs the transfer experiment (pretrain on A, probe/fine-tune on B) (not implemented yet)",
     "10": "needs the multimodal structural check (ViT encoder on a token sequence) (not implemented yet)",
-    "13": "needs the resolution-change evaluation (with/without pos-emb interpolation) (not implemented yet)",
 }
 
 
@@ -106,17 +102,15 @@ def not_measured(claim_id: str, reason: str, **extra) -> ClaimResult:
 def evaluate_claims(runs: list[Run]) -> list[ClaimResult]:
     """Every claim's result, in the order of CLAIMS (unmeasured claims included)."""
     from .accuracy_claims import data_efficiency, learned_vs_sincos, cls_vs_mean, scalability
+    from .probe_claims import architecture_complexity, dynamic_mixing, inductive_bias, receptive_field, resolution_change
     from .shift_claims import (equivariance, patch_composition, cause_attention, cause_patchify,
                                cause_positional_embedding, invariance_from_data)  # fmt: skip
 
-    measured = {"2": equivariance, "5": scalability, "9": data_efficiency, "11": learned_vs_sincos,
-                "12": cls_vs_mean, "14": patch_composition, "15a": cause_patchify,
+    measured = {"2": equivariance, "4": receptive_field, "5": scalability, "6": dynamic_mixing,
+                "7": architecture_complexity, "9": data_efficiency, "11": learned_vs_sincos, "12": cls_vs_mean,
+                "13": resolution_change, "14": patch_composition, "15a": cause_patchify,
                 "15b": cause_positional_embedding, "15c": cause_attention, "16": invariance_from_data}  # fmt: skip
     context = Context.of(runs)
-    results = []
-    for claim_id, _ in CLAIMS:
-        if claim_id in measured:
-            results.append(measured[claim_id](context))
-        else:
-            results.append(not_measured(claim_id, NOT_IMPLEMENTED[claim_id]))
-    return results
+    results = {claim_id: rule(context) for claim_id, rule in measured.items()}
+    results["1"] = inductive_bias(context, results["2"], results["9"])  # row 1 rests on rows 2 and 9
+    return [results.get(claim_id) or not_measured(claim_id, NOT_IMPLEMENTED[claim_id]) for claim_id, _ in CLAIMS]

@@ -15,6 +15,7 @@ import pandas as pd
 import yaml
 
 from .. import rundir as layout
+from ..probes import PROBES
 from ..errors import CnnvitError
 
 # The options a "baseline" run leaves at their defaults; any other model option makes a variant.
@@ -34,6 +35,7 @@ class Run:
     failure: str = ""
     shift_rows: pd.DataFrame | None = None
     shift_summary: dict | None = None
+    probe_rows: dict[str, pd.DataFrame] = field(default_factory=dict)  # the other probes' CSVs, by probe name
 
     @property
     def arch(self) -> str:
@@ -137,6 +139,9 @@ def _read_finished(directory: Path, relative: str, config: dict) -> Run:
         run.shift_rows = pd.read_csv(probes / "shift.csv")
     if (probes / "shift_summary.json").exists():
         run.shift_summary = json.loads((probes / "shift_summary.json").read_text())
+    for name in PROBES[1:]:  # the shift probe has its own fields above
+        if (probes / f"{name}.csv").exists() and (probes / f"{name}_summary.json").exists():  # the summary comes last
+            run.probe_rows[name] = pd.read_csv(probes / f"{name}.csv")
     return run
 
 
