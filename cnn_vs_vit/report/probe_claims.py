@@ -10,7 +10,7 @@ import numpy as np
 from .accuracy_claims import at, by_key, fractions
 from .claims import ClaimResult, Context, not_measured
 from .runs import Run
-from .statistics import Estimate, difference, sign_verdict, t_interval
+from .statistics import Estimate, difference, format_estimate, sign_verdict, t_interval
 
 ZERO_VARIATION = 1e-6  # a mixing variation below this is "≈ 0" (float64 round-off of an exact 0 is ~1e-15)
 MANY_TIMES = 2.0  # row 4's "≫": the ViT's first-block ERF at least this many times the CNN's
@@ -36,11 +36,8 @@ def first_block(table, arch: str) -> str:
     return after_stem[0] if after_stem else ordered[0]
 
 
-def text(e: Estimate, digits: int = 3) -> str:
-    if e.n == 0 or not math.isfinite(e.mean):
-        return "n/a"
-    interval = f" [{e.ci_low:.{digits}g}, {e.ci_high:.{digits}g}]" if e.has_interval else ""
-    return f"{e.mean:.{digits}g}{interval}"
+def text(e: Estimate) -> str:
+    return format_estimate(e, ".3g")
 
 
 # ---------------------------------------------------------------------------- row 4: receptive field

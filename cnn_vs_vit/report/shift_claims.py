@@ -10,7 +10,7 @@ import numpy as np
 from .accuracy_claims import at, by_key, fractions
 from .claims import ClaimResult, Context, not_measured
 from .runs import Run
-from .statistics import Estimate, difference, sign_verdict, t_interval
+from .statistics import Estimate, difference, format_estimate, sign_verdict, t_interval
 
 MODE = "circular"
 ZERO_TOLERANCE = 1e-4  # an error below this is "≈ 0" (float32 round-off of an exact symmetry is ~1e-7)
@@ -84,10 +84,7 @@ def threshold_verdict(estimates: list[Estimate], above: str = "supported", below
 
 
 def fmt(e: Estimate, digits: int = 4) -> str:
-    if e.n == 0 or not math.isfinite(e.mean):
-        return "n/a"
-    interval = f" [{e.ci_low:.{digits}f}, {e.ci_high:.{digits}f}]" if e.has_interval else ""
-    return f"{e.mean:.{digits}f}{interval}"
+    return format_estimate(e, f".{digits}f")
 
 
 def consistency(run: Run) -> float:

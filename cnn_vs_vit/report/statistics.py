@@ -94,3 +94,11 @@ def sign_verdict(estimate: Estimate, above: str = "supported", below: str = "con
     if estimate.n == 0:
         return "not measured"
     return {1: above, -1: below, 0: "inconclusive"}[estimate.excludes_zero]
+
+
+def format_estimate(e: Estimate, spec: str) -> str:
+    """'mean [low, high]' with the format `spec` (e.g. ".4f"); 'n/a' without a finite mean."""
+    if e.n == 0 or not math.isfinite(e.mean):
+        return "n/a"
+    interval = f" [{e.ci_low:{spec}}, {e.ci_high:{spec}}]" if e.has_interval else ""
+    return f"{e.mean:{spec}}{interval}"
