@@ -27,8 +27,10 @@ from cnn_vs_vit.matrix.experiment import load_experiment
 from cnn_vs_vit.matrix.runner import plan
 from cnn_vs_vit.training import loop, train_run
 
-# Long enough to be killed mid-way (~2 s of training), short enough for a test.
-KILLABLE = ["model.name=resnet-xs", "data.name=shapes", "data.image_size=16", "train.steps=80", "train.batch_size=16",
+# Long enough to be killed mid-way on any machine (the kill waits for a logged step, not a time),
+# short enough for a test (~2 s of training here).
+STEPS = 300
+KILLABLE = ["model.name=resnet-xs", "data.name=shapes", "data.image_size=16", f"train.steps={STEPS}", "train.batch_size=16",
             "train.checkpoint_every=7", "train.log_every=1", "threads=1"]  # fmt: skip
 SAME_METRICS = ("test_accuracy", "test_loss", "steps", "images_seen", "subset_hash", "params")
 EXPERIMENT = """\
@@ -36,7 +38,7 @@ name: faults
 budget: 80 steps for every cell
 base:
   data: {name: shapes, image_size: 16}
-  train: {steps: 80, batch_size: 16, checkpoint_every: 7, log_every: 1}
+  train: {steps: 300, batch_size: 16, checkpoint_every: 7, log_every: 1}
 groups:
   g:
     zip: [{model.name: [resnet-xs, vit-xs], model.patch_size: [null, 4]}]
@@ -63,6 +65,12 @@ def wait_for(condition, timeout: float = 120.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.02)
+
+
+def logged_step(run: Path) -> int:
+    """The last training step in metrics.jsonl (rewritten atomically every logged step)."""
+    records = rundir.RunDir(run).metrics()
+    return records[-1]["step"] if records else 0
 
 
 def checkpoint_step(run: Path) -> int:
@@ -106,8 +114,8 @@ def reference(tmp_path_factory):
 def test_kill_9_at_a_random_moment_of_train_then_rerun_gives_the_same_run(tmp_path, reference, seed):
     run = tmp_path / "run"
     process = cli("train", "--out", run, *KILLABLE)
-    wait_for(lambda: checkpoint_step(run) >= 7)  # past start-up: training is under way
-    time.sleep(random.Random(seed).uniform(0, 0.6))  # somewhere in the middle, often mid-write
+    kill_at = random.Random(seed).randint(8, STEPS - 50)  # a random step past the first checkpoint
+    wait_for(lambda: logged_step(run) >= kill_at)
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert not (run / rundir.DONE).exists()
@@ -125,7 +133,7 @@ def test_sigterm_checkpoints_exits_143_and_resumes_to_the_same_run(tmp_path, ref
     process.send_signal(signal.SIGTERM)
     assert process.wait() == 143
     assert "stopped by SIGTERM after saving a checkpoint" in process.stderr.read()
-    assert 7 <= checkpoint_step(run) < 80
+    assert 7 <= checkpoint_step(run) < STEPS
     again = cli("train", "--out", run, *KILLABLE)
     assert again.wait() == 0
     assert_same_run(run, reference)
@@ -145,8 +153,8 @@ def test_kill_9_of_a_whole_cnnvit_run_then_rerun_completes_it_unchanged(tmp_path
     out = tmp_path / "out"
     process = cli("run", experiment, "--out", out, "--jobs", "2", start_new_session=True)
     runs = lambda: list((out / "runs").glob("*"))  # noqa: E731
-    wait_for(lambda: len(runs()) == 2 and all(checkpoint_step(r) >= 7 for r in runs()))
-    time.sleep(random.Random(3).uniform(0, 0.3))
+    kill_at = random.Random(3).randint(8, STEPS - 50)
+    wait_for(lambda: len(runs()) == 2 and all(logged_step(r) >= kill_at for r in runs()))
     os.killpg(process.pid, signal.SIGKILL)  # the runner, its fork server and every cell at once
     process.wait()
     assert {p.state for p in plan(load_experiment(experiment), out)} <= {"resumable", "done"}
