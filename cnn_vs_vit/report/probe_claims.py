@@ -26,6 +26,17 @@ def largest_shared(cnn: list[Run], vit: list[Run]) -> float | None:
     return shared[-1] if shared else None
 
 
+def probed_pair(ctx: Context, claim_id: str, name: str) -> tuple[list[Run], list[Run], float] | ClaimResult:
+    """The CNN and ViT runs holding probe `name` at the largest fraction both have, or the claim's
+    `not measured` result when there is no such fraction."""
+    cnn, vit = probed(ctx.select("resnet"), name), probed(ctx.select("vit"), name)
+    fraction = largest_shared(cnn, vit)
+    if fraction is None:
+        return not_measured(claim_id, f"needs {name} probe results of a ResNet and a ViT at the same data fraction; "
+                                      + HINT.format(name=name))  # fmt: skip
+    return at(cnn, fraction), at(vit, fraction), fraction
+
+
 def first_block(table, arch: str) -> str:
     """Layer 1 in the notes' sense: the CNN's first layer after its stem, the ViT's first Transformer block."""
     ordered = table.sort_values("layer_index")["layer"].drop_duplicates().tolist()
@@ -48,12 +59,10 @@ def receptive_field(ctx: Context) -> ClaimResult:
     rule = (f"supported if the ViT's first-block ERF area (95% of the gradient mass, % of the image) exceeds the "
             f"CNN's first-block area with a 95% interval above 0 and is at least {MANY_TIMES:g}x it; contradicted "
             "if the difference's interval is below 0; else inconclusive")  # fmt: skip
-    cnn, vit = probed(ctx.select("resnet"), "receptive_field"), probed(ctx.select("vit"), "receptive_field")
-    fraction = largest_shared(cnn, vit)
-    if fraction is None:
-        return not_measured("4", "needs receptive_field probe results of a ResNet and a ViT at the same data fraction; "
-                                 + HINT.format(name="receptive_field"))  # fmt: skip
-    cnn, vit = at(cnn, fraction), at(vit, fraction)
+    pair = probed_pair(ctx, "4", "receptive_field")
+    if isinstance(pair, ClaimResult):
+        return pair
+    cnn, vit, fraction = pair
 
     def area(run: Run) -> float:
         table = run.probe_rows["receptive_field"]
@@ -137,12 +146,10 @@ def dynamic_mixing(ctx: Context) -> ClaimResult:
     rule = (f"supported if the CNN's convolutions vary by less than {ZERO_VARIATION:g} in every run and the ViT − CNN "
             "difference has a 95% interval above 0; contradicted if the CNN's mixing varies (interval above "
             f"{ZERO_VARIATION:g}) or the ViT's does not (interval below it); else inconclusive")  # fmt: skip
-    cnn, vit = probed(ctx.select("resnet"), "mixing"), probed(ctx.select("vit"), "mixing")
-    fraction = largest_shared(cnn, vit)
-    if fraction is None:
-        return not_measured("6", "needs mixing probe results of a ResNet and a ViT at the same data fraction; "
-                                 + HINT.format(name="mixing"))  # fmt: skip
-    cnn, vit = at(cnn, fraction), at(vit, fraction)
+    pair = probed_pair(ctx, "6", "mixing")
+    if isinstance(pair, ClaimResult):
+        return pair
+    cnn, vit, fraction = pair
 
     def variation(run: Run, scope: str = "mixer") -> float:
         table = run.probe_rows["mixing"]
