@@ -25,7 +25,6 @@ from ..config import RunConfig
 from ..data import ImageDataset
 from ..errors import CnnvitError
 from ..models import Backbone
-from .shift_runs import _label as model_label  # the one place a model's display name is spelled
 
 
 @dataclass
@@ -48,6 +47,11 @@ class SavedProbe:
     directory: Path
     reused: bool
     files: dict[str, Path] = field(default_factory=dict)  # extra files by name, e.g. the ERF maps
+
+
+def model_label(name: str, options: dict) -> str:
+    """"vit-s" or "vit-s (pos_embed=none)": the model as the tables and plots name it."""
+    return f"{name} ({', '.join(f'{k}={v}' for k, v in sorted(options.items()))})" if options else name
 
 
 def load_run(run_dir: Path | str, device: torch.device | str = "cpu") -> TrainedRun:

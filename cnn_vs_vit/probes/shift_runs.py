@@ -22,6 +22,7 @@ from ..data import ImageDataset, load_dataset
 from ..errors import CnnvitError
 from ..models import Backbone, build_model
 from .shift import DEFAULT_BATCH_SIZE, DEFAULT_IMAGES, ShiftResult, probe_shift, probeable_layers, resolve_shifts
+from .saved import load_run
 from .shift_report import plot_shift
 
 ROWS_FILE = "shift.csv"
@@ -54,16 +55,9 @@ def probe_run_dir(
     progress: Callable[[int, int], None] | None = None,
 ) -> ShiftProbe:
     """Probe the trained model of a finished run on its first `images` test images; files go to run_dir/probes/."""
-    from ..training import load_trained
-
-    run = layout.RunDir(run_dir)
-    model, config, dataset = load_trained(run.path, device)
-    label = _label(config.model.name, config.model.options)
-    # Identified by its weights, not its path: a moved or renamed results directory keeps its probes.
-    source = {"model": config.model.name, "model_options": config.model.options, "dataset": config.data.name,
-              "weights": layout.file_fingerprint(run / layout.WEIGHTS)}  # fmt: skip
-    return _probe_and_save(model, label, dataset, source, run / layout.PROBES, shifts=shifts, modes=modes,
-                           images=images, batch_size=batch_size, device=device, force=force, plot=plot,
+    run = load_run(run_dir, device)
+    return _probe_and_save(run.model, run.label, run.dataset, run.source, Path(run_dir) / layout.PROBES, shifts=shifts,
+                           modes=modes, images=images, batch_size=batch_size, device=device, force=force, plot=plot,
                            progress=progress)  # fmt: skip
 
 
@@ -180,8 +174,3 @@ def _cached(directory: Path, arguments: dict) -> ShiftResult | None:
     except (OSError, ValueError):  # missing files, torn or hand-edited JSON/CSV: compute again
         return None
     return ShiftResult(rows=rows, summary=summary)
-
-
-def _label(name: str, options: dict) -> str:
-    """"vit-s" or "vit-s (pos_embed=none)": the model as the tables and plots name it."""
-    return f"{name} ({', '.join(f'{k}={v}' for k, v in sorted(options.items()))})" if options else name
