@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .errors import CnnvitError
@@ -30,7 +31,10 @@ def user_errors():
     try:
         yield
     except CnnvitError as error:
-        err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        from .torchrun import reports
+
+        if reports(error):  # under torchrun, rank 0 speaks for errors every rank meets alike
+            err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
         raise typer.Exit(error.exit_code) from None
 
 
@@ -54,9 +58,12 @@ def train(
     """Train one run into a run directory and print its path.
 
     Rerunning the same command on a finished run does nothing; on an interrupted run it resumes.
+    Started by torchrun (torchrun --nproc_per_node N -m cnn_vs_vit train ...), the N processes
+    train the run together, each on 1/N of every batch (train.batch_size is the global batch).
     """
     from .config import build_config, read_yaml
     from .rundir import run_name
+    from .torchrun import is_main_process
     from .training import train_run
 
     with user_errors():
@@ -69,6 +76,8 @@ def train(
         run_config = build_config(tree, [*from_options, *(overrides or [])], where=str(config or "options"))
         run_dir = out_dir or Path("results") / "runs" / run_name(run_config)
         summary = train_run(run_config, run_dir, progress=err.is_terminal, restart=restart)
+        if not is_main_process():  # under torchrun, rank 0 speaks for the run
+            return
         err.print(
             f"{summary['model']} on {summary['dataset']} (fraction {summary['fraction']}, seed {summary['seed']}): "
             f"test accuracy {summary['test_accuracy']:.2%}, {summary['wall_time_s']:.0f} s",
@@ -111,24 +120,36 @@ def run_command(
     experiment_file: Annotated[Path, typer.Argument(metavar="EXPERIMENT.yaml", help="An experiment file (see experiments/).")],
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="Results directory (default results/<experiment name>).")] = None,
     jobs: Annotated[int, typer.Option("--jobs", min=1, help="Cells trained at once, each with an equal share of the CPU threads.")] = 1,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan (cells and their state) and stop.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan (cells and their state) and stop; with --download, fetch the data first.")] = False,
     data_root: Annotated[Optional[Path], typer.Option(help="Where file-based datasets live (default ./data).")] = None,
     download: Annotated[bool, typer.Option("--download", help="Fetch missing torchvision datasets into --data-root first.")] = False,
     wait: Annotated[bool, typer.Option("--wait", help="If another cnnvit run is writing the same results directory, start when it ends instead of stopping (exit code 4).")] = False,
+    shard: Annotated[Optional[str], typer.Option("--shard", metavar="I/N", help="Only shard I of N (1 <= I <= N): a fixed 1/N of the cells, whatever is done already, so that N machines sharing the results directory (e.g. a Slurm job array) run the matrix together. A shard trains and probes its cells and writes no report: run cnnvit report RESULTS_DIR once every shard has finished.", show_default=False)] = None,
 ) -> None:
     """Run a whole experiment matrix: train the missing cells, probe them, write the report.
 
-    Re-running finishes what is missing and does nothing else.
+    Re-running finishes what is missing and does nothing else. With --shard I/N, only a fixed 1/N
+    of the cells, and no report.
     """
     from .locks import directory_lock
     from .matrix.experiment import load_experiment
     from .matrix.runner import fetch_datasets, plan
+    from .matrix.shards import parse_shard
+    from .torchrun import placement
 
     with user_errors():
+        if placement().world_size > 1:
+            raise CnnvitError("cnnvit run starts a process per cell and is not started by torchrun: train one run on "
+                              "several GPUs with torchrun ... -m cnn_vs_vit train, or spread a matrix over machines "
+                              "with cnnvit run --shard I/N")  # fmt: skip
+        part = parse_shard(shard) if shard is not None else None
         experiment = load_experiment(experiment_file, data_root=data_root)
         out_path = out_dir or Path("results") / experiment.name
-        cells = plan(experiment, out_path)
-        table = Table(title=f"{experiment.name}: {len(cells)} cells in {out_path}")
+        every_cell = plan(experiment, out_path)
+        mine = part.select([p.cell.name for p in every_cell]) if part else {p.cell.name for p in every_cell}
+        cells = [p for p in every_cell if p.cell.name in mine]
+        where = f"shard {part}: {len(cells)} of {len(every_cell)} cells" if part else f"{len(cells)} cells"
+        table = Table(title=f"{experiment.name}: {where} in {out_path}")
         for column in ("cell", "groups", "probes", "state"):
             table.add_column(column, no_wrap=column == "state", overflow="fold")
         for planned in cells:
@@ -136,17 +157,26 @@ def run_command(
         out.print(table)
         states = Counter(planned.state for planned in cells)
         out.print(", ".join(f"{states[s]} {s}" for s in ("done", "resumable", "to do", "corrupted", "failed") if states[s]))
+        if dry_run and not download:
+            return
+        # Once, here, before parallel cells could race to download the same files (shards too: fetch
+        # with --dry-run --download before starting them).
+        fetch_datasets(cells, download)
         if dry_run:
             return
-        fetch_datasets(cells, download)  # once, before parallel cells could race to download the same files
         say = lambda text: err.print(text, highlight=False, soft_wrap=True)  # noqa: E731
-        with directory_lock(out_path, wait=wait, on_wait=lambda who: say(f"waiting for {who} to finish"),
+        # Shards share the results directory with each other, an unsharded run holds it alone.
+        with directory_lock(out_path, shared=part is not None, wait=wait, on_wait=lambda who: say(f"waiting for {who} to finish"),
                             on_take_over=lambda who: say(f"note: {who} ended without finishing; going on from where it stopped")):  # fmt: skip
-            _run_matrix(experiment, out_path, plan(experiment, out_path), jobs)
+            _run_matrix(experiment, out_path, [p for p in plan(experiment, out_path) if p.cell.name in mine], jobs,
+                        report=part is None)  # fmt: skip
+        if part:
+            say(f"shard {part}: its {len(cells)} cells are finished; once every shard's are, cnnvit report {out_path} "
+                "writes the report")  # fmt: skip
 
 
-def _run_matrix(experiment, out_path: Path, cells, jobs: int) -> None:
-    """Train, probe and report, holding the results directory's lock (with the plan made under it)."""
+def _run_matrix(experiment, out_path: Path, cells, jobs: int, *, report: bool) -> None:
+    """Train, probe and (with `report`) report, holding the results directory's lock (with the plan made under it)."""
     from .matrix.runner import probe_cells, train_cells, write_experiment
     from .report import build_report
 
@@ -168,7 +198,8 @@ def _run_matrix(experiment, out_path: Path, cells, jobs: int) -> None:
     finally:
         signal.signal(signal.SIGTERM, previous)
     probe_cells(experiment, cells)
-    print_report(build_report(out_path))
+    if report:
+        print_report(build_report(out_path))
     if failed:
         err.print(f"[bold red]error:[/] {len(failed)} of {len(cells)} cells failed: "
                   + ", ".join(f"{name} ({why})" for name, why in failed.items())
@@ -179,12 +210,14 @@ def _run_matrix(experiment, out_path: Path, cells, jobs: int) -> None:
 
 @app.command("probe")
 def probe_command(
-    name: Annotated[str, typer.Argument(metavar="PROBE", help="receptive_field, attention_distance, mixing, introspection or resolution (for shifts: cnnvit probe-shift).")],
+    name: Annotated[str, typer.Argument(metavar="PROBE", help="receptive_field, attention_distance, mixing, introspection, resolution, transfer or multimodal (for shifts: cnnvit probe-shift).")],
     run_dirs: Annotated[list[Path], typer.Argument(metavar="RUN_DIR", help="Finished run directories (made by cnnvit train).")],
     force: Annotated[bool, typer.Option("--force", help="Recompute even when a saved result has the same arguments.")] = False,
 ) -> None:
     """Probe trained runs: effective receptive field, attention distance (ViTs; also at initialisation),
-    input-dependence of token mixing, architecture counts, accuracy at other resolutions.
+    input-dependence of token mixing, architecture counts, accuracy at other resolutions, transfer to another
+    dataset (trains twice at the run's budget: minutes per run), a token-sequence task on the model's body
+    with a new embedding (multimodal: structural count + four short trainings).
 
     Writes RUN_DIR/probes/<PROBE>.csv and <PROBE>_summary.json; the same arguments reuse them.
     """

@@ -29,6 +29,14 @@ class DirectoryBusy(CnnvitError):
     exit_code = EXIT_BUSY
 
 
+class RankError(CnnvitError):
+    """Under torchrun, an error that happened on this rank and not on rank 0: its message names the rank."""
+
+
+class StoppedElsewhere(CnnvitError):
+    """Under torchrun, another rank stopped with an error (and printed it); this one stops too, silently."""
+
+
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """' (did you mean "x"?)' for the closest choice, or '' when nothing is close."""
     close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.5)

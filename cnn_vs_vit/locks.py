@@ -1,5 +1,9 @@
 """One writer per directory: `cnnvit train` locks its run directory, `cnnvit run` its results directory.
 
+Shards of one experiment (`cnnvit run --shard I/N`) share their results directory: each takes
+the lock shared, so they run at once (their cells' run directories are each locked by their
+trainer) while an unsharded `cnnvit run`, which takes it exclusively, waits for them or they for it.
+
 The lock is an advisory `flock` on DIR/.lock, which the kernel releases when its holder exits or
 dies, so a lock left by a killed process is never stale: the next command takes it over. The
 file itself only tells who holds it (pid, host, command, start time). Without `fcntl` (Windows)
@@ -26,11 +30,13 @@ LOCK = ".lock"
 
 
 @contextmanager
-def directory_lock(directory: Path, *, wait: bool = False, on_wait: Callable[[str], None] | None = None,
+def directory_lock(directory: Path, *, shared: bool = False, wait: bool = False,
+                   on_wait: Callable[[str], None] | None = None,
                    on_take_over: Callable[[str], None] | None = None) -> Iterator[None]:  # fmt: skip
-    """Hold DIR/.lock for the block. Busy: DirectoryBusy naming the holder, or with `wait`, block
-    until it is free (`on_wait(holder)` is told first). `on_take_over(holder)` hears of a lock
-    file whose holder died without finishing."""
+    """Hold DIR/.lock for the block, exclusively or `shared` with other shared holders. Busy:
+    DirectoryBusy naming the holder, or with `wait`, block until it is free (`on_wait(holder)` is
+    told first). `on_take_over(holder)` hears of a lock file whose holder died without finishing
+    (not told to shared holders: the holder named in the file may be another one still running)."""
     if fcntl is None:
         yield
         return
@@ -38,8 +44,9 @@ def directory_lock(directory: Path, *, wait: bool = False, on_wait: Callable[[st
     directory.mkdir(parents=True, exist_ok=True)
     fd = os.open(directory / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
     try:
+        mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, mode | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = _describe(_read(fd))
             if not wait:
@@ -47,9 +54,9 @@ def directory_lock(directory: Path, *, wait: bool = False, on_wait: Callable[[st
                                     "to start when it does") from None  # fmt: skip
             if on_wait:
                 on_wait(holder)
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            fcntl.flock(fd, mode)
         previous = _read(fd)
-        if previous and on_take_over:  # a holder that released cleanly empties the file
+        if previous and on_take_over and not shared:  # a holder that released cleanly empties the file
             on_take_over(_describe(previous))
         _write(fd, {"pid": os.getpid(), "host": socket.gethostname(), "command": " ".join(sys.argv),
                     "since": time.strftime("%Y-%m-%d %H:%M:%S")})  # fmt: skip

@@ -208,13 +208,15 @@ def run_name(config) -> str:
     How the run executes (threads, device, data root...) is left out: it does not change the result.
     """
     digest = hashlib.sha256(json.dumps(semantic_keys(config), sort_keys=True).encode()).hexdigest()[:8]
-    model = config.model.name.replace(":", "-") + "".join(f".{k}-{v}" for k, v in sorted(config.model.options.items()))
+    model = config.model.name.replace(":", "-") + "".join(f".{k}-{_name_part(v)}" for k, v in sorted(config.model.options.items()))
     dataset = config.data.name.replace("/", "_").replace(":", "-")
     return f"{model}_{dataset}_f{config.data.fraction:g}_s{config.seed}_{digest}"
 
 
-def environment(device: str, threads: int) -> dict:
-    """What a result depends on besides its config: versions, hardware, code version, command."""
+def environment(device: str, threads: int, processes: int = 1) -> dict:
+    """What a result depends on besides its config: versions, hardware, code version, command.
+
+    `processes`: how many (torchrun) processes trained the run together, each with `threads`."""
     from importlib.metadata import version
 
     import torch
@@ -230,6 +232,7 @@ def environment(device: str, threads: int) -> dict:
         "device": device,
         "device_name": torch.cuda.get_device_name() if device == "cuda" else platform.machine(),
         "threads": threads,
+        "processes": processes,
         "git_commit": _git("rev-parse", "HEAD"),
         "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
         "command": " ".join(sys.argv),
@@ -244,3 +247,8 @@ def _git(*args: str) -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip()
+
+
+def _name_part(value) -> str:
+    """An option value as a directory name shows it: lists as 16-32 (no spaces or brackets to quote in a shell)."""
+    return "-".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)

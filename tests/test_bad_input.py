@@ -86,6 +86,9 @@ CASES = {
     "unknown probe": (["run", "{tmp}/probe.yaml", "--out", "{results}"], "probes"),
     "zero jobs": (["run", "{tmp}/axis.yaml", "--jobs", "0"], "Invalid value for '--jobs'"),
     "experiment without data": (["run", "{tmp}/cifar.yaml", "--out", "{results}", "--data-root", "{tmp}/nowhere"], "pass --download"),
+    "shard zero": (["run", "{tmp}/axis.yaml", "--out", "{results}", "--shard", "0/4"], "shards of 4 are numbered 1 to 4"),
+    "shard beyond the count": (["run", "{tmp}/axis.yaml", "--out", "{results}", "--shard", "5/4"], "numbered 1 to 4"),
+    "shard not I/N": (["run", "{tmp}/axis.yaml", "--out", "{results}", "--shard", "half"], '--shard "half" is not I/N'),
     # cnnvit probe-shift
     "not a run directory": (["probe-shift", "{tmp}"], "is not a run directory"),
     "shift larger than the image": (["probe-shift", "{run}", "--shifts", "40"], "shift 40 is not smaller than the 16 px image"),
@@ -100,6 +103,7 @@ CASES = {
     # cnnvit probe
     "unknown probe name": (["probe", "erf", "{run}"], 'unknown probe "erf"'),
     "probe of an unfinished directory": (["probe", "mixing", "{tmp}"], "not a finished run directory"),
+    "transfer to data with other channels": (["probe", "transfer", "{run}"], "digits has 1-channel images"),
     # cnnvit report, models, the command itself
     "report on an empty directory": (["report", "{tmp}"], "no finished runs under"),
     "report on a missing directory": (["report", "{tmp}/absent"], "absent"),

@@ -5,12 +5,14 @@ from pathlib import Path
 from cnn_vs_vit.data.bundled import load_digits, load_mnist5k
 from cnn_vs_vit.data.dataset import ImageDataset
 from cnn_vs_vit.data.downloadable import FILE_DATASETS
+from cnn_vs_vit.data.global_context import NAME as GLOBAL_CONTEXT, load_global_context
 from cnn_vs_vit.data.imagefolder import load_image_folder
 from cnn_vs_vit.data.shapes import load_shapes
 from cnn_vs_vit.errors import CnnvitError, unknown_name
 
 _BUNDLED = {"mnist5k": load_mnist5k, "digits": load_digits}
-DATASET_NAMES = (*_BUNDLED, "shapes", *FILE_DATASETS)
+_GENERATED = {GLOBAL_CONTEXT: load_global_context}  # fixed-size procedural tasks (shapes takes a size)
+DATASET_NAMES = (*_BUNDLED, "shapes", *_GENERATED, *FILE_DATASETS)
 IMAGEFOLDER_PREFIX = "imagefolder:"
 DEFAULT_DATA_ROOT = Path("data")
 DEFAULT_IMAGEFOLDER_SIZE = 32
@@ -43,6 +45,8 @@ def load_dataset(
         dataset = load_shapes(image_size or 32)
     elif name in _BUNDLED:
         dataset = _BUNDLED[name]()
+    elif name in _GENERATED:
+        dataset = _GENERATED[name]()
     elif name in FILE_DATASETS:
         dataset = FILE_DATASETS[name](Path(root or DEFAULT_DATA_ROOT).expanduser().absolute(), download)
     else:

@@ -3,6 +3,7 @@
 from pydantic import ValidationError
 
 from ..errors import CnnvitError, unknown_name, validation_message
+from .bag import BagOfLocalFeatures, BagSpec
 from .interface import Backbone, FeatureLayer, capture_outputs, explicit_attention
 from .resnet import ResNet, ResNetSpec
 from .torchvision_models import TORCHVISION_MODELS, build_torchvision
@@ -11,7 +12,7 @@ from .vit import ViT, ViTSpec
 # Matched in size for the embedded default (28x28 mnist5k): resnet-s and vit-s have parameter
 # counts within 1.5x of each other; -xxs / -xs / -m scale the width by 1/4, 1/2, 2 (depth, heads and
 # patch unchanged) for width-scaling sweeps.
-PRESETS: dict[str, ResNetSpec | ViTSpec] = {
+PRESETS: dict[str, ResNetSpec | ViTSpec | BagSpec] = {
     "resnet-xxs": ResNetSpec(widths=(4, 8, 16, 32)),
     "resnet-xs": ResNetSpec(widths=(8, 16, 32, 64)),
     "resnet-s": ResNetSpec(widths=(16, 32, 64, 128)),
@@ -20,11 +21,13 @@ PRESETS: dict[str, ResNetSpec | ViTSpec] = {
     "vit-xs": ViTSpec(patch_size=7, dim=48, depth=4, heads=4),
     "vit-s": ViTSpec(patch_size=7, dim=96, depth=4, heads=4),
     "vit-m": ViTSpec(patch_size=7, dim=192, depth=4, heads=4),
+    # The control of claim 3: a bag of 7x7 local features (models/bag.py), not a contender.
+    "bagnet-7": BagSpec(window=7, width=64, depth=2),
 }
 MODEL_NAMES = (*PRESETS, *TORCHVISION_MODELS)
 
 
-def model_spec(name: str, options: dict | None = None) -> ResNetSpec | ViTSpec | None:
+def model_spec(name: str, options: dict | None = None) -> ResNetSpec | ViTSpec | BagSpec | None:
     """The preset `name` with `options` (e.g. {"pos_embed": "none"}) applied; None for torchvision models."""
     options = options or {}
     if name in TORCHVISION_MODELS:
@@ -51,12 +54,14 @@ def build_model(
             return build_torchvision(name, image_shape=image_shape, num_classes=num_classes)
         if isinstance(spec, ResNetSpec):
             return ResNet(spec, in_channels=C, num_classes=num_classes)
+        if isinstance(spec, BagSpec):
+            return BagOfLocalFeatures(spec, in_channels=C, num_classes=num_classes)
         return ViT(spec, in_channels=C, num_classes=num_classes, image_size=(H, W))
     except ValueError as error:
         raise CnnvitError(f"cannot build {name}: {error}") from None
 
 
 __all__ = [
-    "Backbone", "FeatureLayer", "MODEL_NAMES", "PRESETS", "ResNet", "ResNetSpec", "ViT", "ViTSpec",
+    "BagOfLocalFeatures", "BagSpec", "Backbone", "FeatureLayer", "MODEL_NAMES", "PRESETS", "ResNet", "ResNetSpec", "ViT", "ViTSpec",
     "build_model", "capture_outputs", "explicit_attention", "model_spec",
 ]  # fmt: skip

@@ -60,6 +60,17 @@ class Backbone(nn.Module):
     def feature_layers(self) -> list[FeatureLayer]:
         raise NotImplementedError
 
+    def classifier(self) -> nn.Module:
+        """The classification head: pooled features (B, D) -> logits (B, classes), what a new task replaces.
+
+        cnnvit's own models call it `head`; the torchvision wrappers override this."""
+        return self.get_submodule("head")
+
+    def backbone_state(self) -> dict[str, torch.Tensor]:
+        """state_dict() without the classifier's entries: the weights that carry over to a task with other classes."""
+        head = next(name for name, module in self.named_modules() if module is self.classifier())
+        return {key: value for key, value in self.state_dict().items() if not key.startswith(f"{head}.")}
+
     @property
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())

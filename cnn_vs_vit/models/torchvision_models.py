@@ -33,6 +33,9 @@ class TorchvisionResNet18(Backbone):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
+    def classifier(self) -> nn.Module:
+        return self.net.fc
+
     def feature_layers(self) -> list[FeatureLayer]:
         layers = [FeatureLayer("stem", self.net.relu, "map", 1)]
         stride = 1
@@ -65,6 +68,9 @@ class TorchvisionViTB16(Backbone):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
+
+    def classifier(self) -> nn.Module:
+        return self.net.heads  # Sequential(head=Linear): it receives the final [CLS] representation
 
     def feature_layers(self) -> list[FeatureLayer]:
         P = self.patch_size

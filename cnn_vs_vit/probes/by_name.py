@@ -24,6 +24,10 @@ def run_probe(name: str, run_dir: Path | str, *, force: bool = False) -> None:
         from .introspection import probe_introspection_run_dir as probe
     elif name == "resolution":
         from .resolution import probe_resolution_run_dir as probe
+    elif name == "transfer":
+        from .transfer import probe_transfer_run_dir as probe
+    elif name == "multimodal":
+        from .multimodal import probe_multimodal_run_dir as probe
     else:
         raise ValueError(f"no probe called {name}")
     probe(run_dir, force=force)

@@ -1,8 +1,8 @@
 """What the single-table probes share on run directories: load the trained model, reuse a result saved
 with the same arguments and weights, or compute it and write it atomically.
 
-Used by receptive_field, attention_distance, mixing, introspection and resolution. Each writes into
-<run>/probes/:
+Used by receptive_field, attention_distance, mixing, introspection, resolution, transfer and multimodal. Each
+writes into <run>/probes/:
   <name>.csv           the rows
   <name>_summary.json  the arguments (with the weights' fingerprint), what the probe adds, and the SHA-256
                        of every file it wrote; written last, so its presence marks a complete result

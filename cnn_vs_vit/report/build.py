@@ -19,6 +19,8 @@ from .statistics import INTERVAL_NOTE, Estimate
 CLAIM_COLUMNS = ["claim_id", "claim", "cnn_evidence", "vit_evidence", "verdict", "effect", "ci_low", "ci_high", "n_seeds"]
 PLOTS = {  # file -> (drawing function, the claims it illustrates)
     "accuracy_vs_train_size.png": (plots.accuracy_vs_size, ("9", "5")),
+    "accuracy_vs_depth.png": (plots.accuracy_vs_depth, ("3",)),
+    "reach_by_layer.png": (plots.reach_by_layer, ("4", "1")),
     "error_vs_shift.png": (plots.error_vs_shift, ("2", "14", "15a", "15b", "15c")),
     "vit_ablations.png": (plots.ablation_bars, ("11", "12")),
 }
@@ -108,8 +110,9 @@ def markdown(claims: list[ClaimResult], runs: list[Run], context: Context, exper
         if c.anchor:
             lines += ["", f"Literature: {c.anchor}"]
         lines += [f"\n![{name}]({name})" for name in c.plots]
-    lines += ["", "## Not measured yet", ""]
-    lines += [f"- {c.claim_id}. {c.claim}: {c.rule}" for c in claims if c.verdict == "not measured"]
+    missing = [f"- {c.claim_id}. {c.claim}: {c.rule}" for c in claims if c.verdict == "not measured"]
+    if missing:
+        lines += ["", "## Not measured yet", "", *missing]
     lines += ["", "## Runs", "", "| run | status | model | arch | fraction | seed | test accuracy | params | train MFLOPs/img | wall s |",
               "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in runs:

@@ -1,8 +1,9 @@
-"""The 16 claims of CLAIMS.md, what a verdict carries, and the claims no probe measures yet.
+"""The 16 claims of CLAIMS.md and what a verdict carries.
 
 Each measured claim's verdict rule lives next to its metric: rows 5, 9, 11, 12 in
-accuracy_claims.py, rows 2, 14, 15, 16 in shift_claims.py, rows 1, 4, 6, 7, 13 in
-probe_claims.py. `evaluate_claims` runs them all.
+accuracy_claims.py, rows 2, 14, 15, 16 in shift_claims.py, rows 1, 4, 6, 7, 8, 10, 13 in
+probe_claims.py (7 and 10 are structural: counted from the built models), row 3 in context_claims.py.
+`evaluate_claims` runs them all.
 """
 
 from collections import Counter
@@ -35,13 +36,6 @@ CLAIMS = [
     ("16", "ViT must learn translation invariance from data"),
 ]
 CLAIM_TEXT = dict(CLAIMS)
-
-# What each claim still needs, for the claims no probe or experiment measures yet.
-NOT_IMPLEMENTED = {
-    "3": "needs the global-context experiment (synthetic long-range task vs depth) (not implemented yet)",
-    "8": "needs the transfer experiment (pretrain on A, probe/fine-tune on B) (not implemented yet)",
-    "10": "needs the multimodal structural check (ViT encoder on a token sequence) (not implemented yet)",
-}
 
 
 @dataclass
@@ -76,15 +70,17 @@ class Context:
     cnn_model: str | None
     vit_model: str | None
     dataset: str | None
+    all_runs: list[Run] = field(default_factory=list)  # finished runs of every dataset (row 3 has its own task)
 
     @classmethod
     def of(cls, runs: list[Run]) -> "Context":
         """Finished runs of the most common dataset (claims never mix datasets), and the reference models."""
-        done = [run for run in runs if run.status == "done"]
-        datasets = Counter(str(run.summary.get("dataset")) for run in done)
+        finished = [run for run in runs if run.status == "done"]
+        datasets = Counter(str(run.summary.get("dataset")) for run in finished if run.arch in ("resnet", "vit"))
         dataset = sorted(datasets.items(), key=lambda item: (-item[1], item[0]))[0][0] if datasets else None
-        done = [run for run in done if str(run.summary.get("dataset")) == dataset]
-        return cls(done, reference_model(done, "resnet", "resnet-s"), reference_model(done, "vit", "vit-s"), dataset)
+        done = [run for run in finished if str(run.summary.get("dataset")) == dataset]
+        cnn, vit = reference_model(done, "resnet", "resnet-s"), reference_model(done, "vit", "vit-s")
+        return cls(done, cnn, vit, dataset, finished)
 
     def select(self, arch: str, *, baseline_except: tuple[str, ...] | None = (), model: bool = True) -> list[Run]:
         """Finished runs of `arch` (of the reference model when `model`), baseline apart from `baseline_except`."""
@@ -100,17 +96,20 @@ def not_measured(claim_id: str, reason: str, **extra) -> ClaimResult:
 
 
 def evaluate_claims(runs: list[Run]) -> list[ClaimResult]:
-    """Every claim's result, in the order of CLAIMS (unmeasured claims included)."""
+    """Every claim's result, in the order of CLAIMS ("not measured" where the runs lack what a rule needs)."""
     from .accuracy_claims import data_efficiency, learned_vs_sincos, cls_vs_mean, scalability
-    from .probe_claims import architecture_complexity, dynamic_mixing, inductive_bias, receptive_field, resolution_change
+    from .context_claims import global_context
+    from .probe_claims import (architecture_complexity, dynamic_mixing, inductive_bias, receptive_field,
+                               multimodal, resolution_change, transfer_learning)  # fmt: skip
     from .shift_claims import (equivariance, patch_composition, cause_attention, cause_patchify,
                                cause_positional_embedding, invariance_from_data)  # fmt: skip
 
-    measured = {"2": equivariance, "4": receptive_field, "5": scalability, "6": dynamic_mixing,
+    measured = {"2": equivariance, "3": global_context, "4": receptive_field, "5": scalability, "6": dynamic_mixing,
                 "7": architecture_complexity, "9": data_efficiency, "11": learned_vs_sincos, "12": cls_vs_mean,
-                "13": resolution_change, "14": patch_composition, "15a": cause_patchify,
-                "15b": cause_positional_embedding, "15c": cause_attention, "16": invariance_from_data}  # fmt: skip
+                "8": transfer_learning, "10": multimodal, "13": resolution_change, "14": patch_composition,
+                "15a": cause_patchify, "15b": cause_positional_embedding, "15c": cause_attention,
+                "16": invariance_from_data}  # fmt: skip
     context = Context.of(runs)
     results = {claim_id: rule(context) for claim_id, rule in measured.items()}
     results["1"] = inductive_bias(context, results["2"], results["9"])  # row 1 rests on rows 2 and 9
-    return [results.get(claim_id) or not_measured(claim_id, NOT_IMPLEMENTED[claim_id]) for claim_id, _ in CLAIMS]
+    return [results[claim_id] for claim_id, _ in CLAIMS]

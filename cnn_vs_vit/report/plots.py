@@ -11,9 +11,12 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from safetensors.torch import load_file  # noqa: E402
 
 from .. import rundir as layout  # noqa: E402
-from .claims import Context  # noqa: E402
+from .claims import ClaimResult, Context  # noqa: E402
+from .context_claims import CHANCE, by_depth, task_runs  # noqa: E402
+from .probe_claims import first_block, probed_pair  # noqa: E402
 from .runs import BASELINE_OPTIONS  # noqa: E402
 from .shift_claims import MODE, last_block, probed, reference_vit, value  # noqa: E402
 from .statistics import t_interval  # noqa: E402
@@ -52,6 +55,73 @@ def accuracy_vs_size(ctx: Context, path: Path) -> bool:
     figure.tight_layout()
     save(figure, path) if drawn else plt.close(figure)
     return drawn
+
+
+def accuracy_vs_depth(ctx: Context, path: Path) -> bool:
+    """Row 3: accuracy on the global-context task vs depth, both architectures, the control and chance."""
+    cnn, vit = by_depth(task_runs(ctx, "resnet")), by_depth(task_runs(ctx, "vit"))
+    if not (cnn and vit):
+        return False
+    figure, ax = plt.subplots(figsize=(5.5, 3.8))
+    for arch, groups in (("resnet", cnn), ("vit", vit)):
+        band(ax, list(groups), [[r.accuracy() for r in runs] for runs in groups.values()], groups[min(groups)][0].model,
+             COLORS[arch])  # fmt: skip
+    control = task_runs(ctx, "bag")
+    if control:
+        ax.axhline(t_interval([r.accuracy() for r in control]).mean, color="tab:gray", linestyle="--",
+                   label=f"{control[0].model} (bag of local features)")  # fmt: skip
+    ax.axhline(CHANCE, color="black", linewidth=0.8, linestyle=":", label="chance")
+    ax.set(xlabel="depth (blocks)", ylabel="test accuracy", title="global-context task: accuracy vs depth",
+           xticks=sorted(set(cnn) | set(vit)))  # fmt: skip
+    ax.legend(fontsize=8)
+    figure.tight_layout()
+    save(figure, path)
+    return True
+
+
+def reach_by_layer(ctx: Context, path: Path) -> bool:
+    """Rows 1 and 4 on one pixel axis: each block's ERF radius (both architectures) and the ViT's mean
+    attention distance (trained and at initialisation), beside the first block's ERF maps."""
+    pair = probed_pair(ctx, "4", "receptive_field")
+    if isinstance(pair, ClaimResult):
+        return False
+    figure, (lines, *maps) = plt.subplots(1, 3, figsize=(12, 3.8), gridspec_kw={"width_ratios": [2, 1, 1]})
+    for runs, color in ((pair[0], COLORS["resnet"]), (pair[1], COLORS["vit"])):
+        tables = [run.probe_rows["receptive_field"] for run in runs]
+        blocks = _blocks(tables[0], runs[0].arch)
+        band(lines, range(1, len(blocks) + 1), [[_value(t, b, "radius_px") for t in tables] for b in blocks],
+             f"{runs[0].model}: ERF radius (95% mass)", color)  # fmt: skip
+    distance = [run for run in pair[1] if "attention_distance" in run.probe_rows]
+    for weights, style in (("trained", "-"), ("init", "--")):
+        tables = [t[t["weights"] == weights] for t in (run.probe_rows["attention_distance"] for run in distance)]
+        if tables and len(tables[0]):
+            blocks = list(dict.fromkeys(tables[0].sort_values("layer_index")["layer"]))
+            means = [np.mean([t[t["layer"] == b]["mean_distance_px"].mean() for t in tables]) for b in blocks]
+            lines.plot(range(1, len(blocks) + 1), means, style, marker="s", color="tab:red",
+                       label=f"{distance[0].model}: mean attention distance ({weights})")  # fmt: skip
+    lines.xaxis.get_major_locator().set_params(integer=True)
+    lines.set(xlabel="block", ylabel="pixels", title="reach per block (same pixel axis)")
+    lines.legend(fontsize=7)
+    for ax, runs in zip(maps, pair):
+        first = _blocks(runs[0].probe_rows["receptive_field"], runs[0].arch)[0]
+        maps_file = runs[0].probe_files.get("receptive_field_maps.safetensors")
+        if maps_file is not None:
+            ax.imshow(load_file(maps_file)[first].numpy(), cmap="magma")
+        ax.set(title=f"{runs[0].model} {first}: ERF map", xticks=[], yticks=[])
+    figure.tight_layout()
+    save(figure, path)
+    return True
+
+
+def _blocks(table, arch: str) -> list[str]:
+    """The layers after the stem / embeddings, in forward order: the blocks a depth counts."""
+    ordered = list(dict.fromkeys(table.sort_values("layer_index")["layer"]))
+    first = ordered.index(first_block(table, arch))
+    return ordered[first:]
+
+
+def _value(table, layer: str, column: str) -> float:
+    return float(table[table["layer"] == layer][column].mean())
 
 
 def error_vs_shift(ctx: Context, path: Path) -> bool:

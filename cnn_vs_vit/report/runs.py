@@ -36,6 +36,7 @@ class Run:
     shift_rows: pd.DataFrame | None = None
     shift_summary: dict | None = None
     probe_rows: dict[str, pd.DataFrame] = field(default_factory=dict)  # the other probes' CSVs, by probe name
+    probe_files: dict[str, Path] = field(default_factory=dict)  # the probes' other files (e.g. ERF maps), by file name
 
     @property
     def arch(self) -> str:
@@ -47,8 +48,8 @@ class Run:
 
     @property
     def options(self) -> dict:
-        """Model options besides the name, e.g. {"pos_embed": "none"}."""
-        return {k: v for k, v in self.config.get("model", {}).items() if k != "name"}
+        """Model options besides the name, e.g. {"pos_embed": "none"}; a null option keeps the preset's value."""
+        return {k: v for k, v in self.config.get("model", {}).items() if k != "name" and v is not None}
 
     @property
     def translate(self) -> int:
@@ -142,6 +143,7 @@ def _read_finished(directory: Path, relative: str, config: dict) -> Run:
     for name in PROBES[1:]:  # the shift probe has its own fields above
         if (probes / f"{name}.csv").exists() and (probes / f"{name}_summary.json").exists():  # the summary comes last
             run.probe_rows[name] = pd.read_csv(probes / f"{name}.csv")
+    run.probe_files = {path.name: path for path in sorted(probes.glob("*.safetensors"))}
     return run
 
 

@@ -3,6 +3,8 @@
 import io
 import math
 import time
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -15,12 +17,13 @@ from ..data import ImageDataset, load_dataset, stratified_subset, subset_hash
 from ..errors import CnnvitError, TrainingFailed
 from ..locks import directory_lock
 from ..models import Backbone, build_model, model_spec
+from . import distributed
 from .device import autocast, configure_threads, select_device, use_channels_last
 from .evaluate import evaluate
 from .inputs import BatchOrder, augment, normalize, step_generator, to_unit
 from .progress import TrainingProgress
-from .recipes import DEFAULT_STEPS, RECIPES
-from .signals import GracefulStop
+from .recipes import DEFAULT_STEPS, RECIPES, optimizer_and_schedule
+from .signals import GracefulStop, Interrupted
 
 
 def resolve_config(config: RunConfig, dataset: ImageDataset, arch: str) -> RunConfig:
@@ -46,87 +49,96 @@ def train_run(config: RunConfig, run_dir: Path | str, *, progress: bool = False,
     """Train `config` into `run_dir` and return its summary.
 
     A finished run is returned as is; an interrupted one resumes from its checkpoint and ends
-    with the same weights an uninterrupted run would have (CPU, same thread count).
+    with the same weights an uninterrupted run would have (CPU, same thread count). In processes
+    started by torchrun, every rank calls this with the same arguments and they train the run
+    together (`distributed.py`): rank 0 alone touches `run_dir`, and every rank returns the summary.
     """
     model_spec(config.model.name, config.model.options)  # fail on a bad model before touching any file
-    with directory_lock(Path(run_dir)):  # a second cnnvit on the same directory stops with its holder's name
-        return _train_run(config, layout.RunDir(run_dir), progress=progress, restart=restart)
+    with distributed.joined(select_device(config.device)) as world, ExitStack() as held:
+        world.check_batch(config.train.batch_size)
+        with world.together():  # a busy directory stops every rank, not only rank 0
+            if world.is_main:  # a second cnnvit on the same directory stops with its holder's name
+                held.enter_context(directory_lock(Path(run_dir)))
+        return _train_run(config, layout.RunDir(run_dir), world, progress=progress and world.is_main, restart=restart)
 
 
-def _train_run(config: RunConfig, run: layout.RunDir, *, progress: bool, restart: bool) -> dict:
-    if restart:
-        _clear(run)
-    device = select_device(config.device)
+def _train_run(config: RunConfig, run: layout.RunDir, world: distributed.World, *, progress: bool, restart: bool) -> dict:
+    device = world.device
     threads = configure_threads(config.threads)
-    dataset = load_dataset(config.data.name, root=config.data.root, download=config.data.download,
-                           image_size=config.data.image_size, skip_corrupt=config.data.skip_corrupt)  # fmt: skip
-    torch.manual_seed(config.seed)  # model initialisation
+
+    def load() -> ImageDataset:
+        return load_dataset(config.data.name, root=config.data.root, download=config.data.download,
+                            image_size=config.data.image_size, skip_corrupt=config.data.skip_corrupt)  # fmt: skip
+
+    with world.together():  # rank 0 first when it may download, so that no two ranks fetch the same files
+        dataset = load() if world.is_main or not config.data.download else None
+    with world.together():  # every rank holds the whole dataset (a machine's data root is its own)
+        dataset = dataset if dataset is not None else load()
+    torch.manual_seed(config.seed)  # model initialisation, the same on every rank
     model = build_model(config.model.name, image_shape=dataset.image_shape, num_classes=dataset.num_classes,
                         options=config.model.options)  # fmt: skip
     config = resolve_config(config, dataset, model.arch)
-    _check_same_run(run, config)
-    if run.is_trained:
-        try:
-            return run.summary()
-        except (OSError, ValueError):  # damaged after the fact: the final checkpoint rebuilds it below
-            pass
-    (run / layout.DONE).unlink(missing_ok=True)  # not done until this call finishes (e.g. shared without weights)
-    run.remove_stale_temporaries()
-    layout.atomic_write_text(run / layout.CONFIG, config_to_yaml(config))
+    with world.together():
+        start = _start(run, config, restart, str(device), threads, world.size) if world.is_main else None
+    start = world.broadcast(start)  # rank 0's reading of the run directory, for every rank
+    if start.summary is not None:
+        return start.summary
 
     subset = stratified_subset(dataset.train_labels, config.data.fraction, config.data.data_seed)
     flops = model.train_flops_per_image(dataset.image_shape)
     channels_last = use_channels_last(model, device)
     model = model.to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-    optimizer = _optimizer(model, config)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _warmup_cosine(config.train.steps, config.train.warmup_fraction))
+    optimizer, scheduler = optimizer_and_schedule(model, config)
 
     start_step, images_seen, train_time = 0, 0, 0.0
-    if run.has_checkpoint:
-        state = _load_checkpoint(run / layout.CHECKPOINT)
+    if start.checkpoint is not None:
+        state = start.checkpoint
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         start_step, images_seen, train_time = state["step"], state["images_seen"], state["train_time_s"]
-        run.truncate_metrics(after_step=start_step)
-    else:
-        run.truncate_metrics(after_step=0)
-    layout.atomic_write_json(run / layout.ENV, layout.environment(str(device), threads))
 
-    forward = torch.compile(model) if config.compile else model
+    trained = world.data_parallel(model)  # `model` itself on one process
+    forward = torch.compile(trained) if config.compile else trained
     images = dataset.train_images[subset].to(device)  # uint8, resident for the whole run
     labels = dataset.train_labels[subset].to(device)
     order = BatchOrder(len(subset), config.train.batch_size, config.seed)
 
     def save_checkpoint(step: int) -> None:
-        state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                 "step": step, "images_seen": images_seen, "train_time_s": train_time}  # fmt: skip
-        buffer = io.BytesIO()  # serialised first: torch's zip writer hides the OSError of a full disk
-        torch.save(state, buffer)
-        layout.atomic_write_bytes(run / layout.CHECKPOINT, buffer.getbuffer())
+        with world.together():  # a full disk on rank 0 stops every rank
+            if world.is_main:
+                state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                         "scheduler": scheduler.state_dict(), "step": step, "images_seen": images_seen,
+                         "train_time_s": train_time}  # fmt: skip
+                buffer = io.BytesIO()  # serialised first: torch's zip writer hides the OSError of a full disk
+                torch.save(state, buffer)
+                layout.atomic_write_bytes(run / layout.CHECKPOINT, buffer.getbuffer())
 
     model.train()
     bar = TrainingProgress(config.train.steps, start_step, enabled=progress, label=run.path.name)
     with GracefulStop() as stop, bar:
         tic = time.perf_counter()
         for step in range(start_step, config.train.steps):
-            if stop.requested:
+            signum = world.max(stop.signum or 0)  # a signal to any rank stops every rank at this step
+            if signum:
                 train_time += time.perf_counter() - tic
                 save_checkpoint(step)
-                stop.exit()
+                raise Interrupted(signum)
+            # The global batch and its augmentation are drawn whole on every rank, each taking its
+            # slice after: N ranks see the very images one process would.
             index = order.batch(step).to(device)
             generator = step_generator(config.seed, step)
             x = augment(to_unit(images[index]), translate=config.augment.translate, flip=config.augment.flip,
                         generator=generator)  # fmt: skip
-            x = normalize(x)
+            x, y = normalize(world.shard(x)), world.shard(labels[index])
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             with autocast(device):
                 logits = forward(x)
-                loss = F.cross_entropy(logits.float(), labels[index], label_smoothing=config.train.label_smoothing)
-            loss_value = loss.item()
+                loss = F.cross_entropy(logits.float(), y, label_smoothing=config.train.label_smoothing)
+            loss_value = world.mean(loss.detach()).item()  # the global batch's loss, the same on every rank
             if not math.isfinite(loss_value):
-                _fail(run, step, loss_value, config)
+                _fail(run, step, loss_value, config, world)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if config.train.grad_clip:
@@ -137,10 +149,11 @@ def _train_run(config: RunConfig, run: layout.RunDir, *, progress: bool, restart
             done = step + 1
             bar.update(done, loss_value)
             if done % config.train.log_every == 0 or done == config.train.steps:
-                accuracy = (logits.argmax(1) == labels[index]).float().mean().item()
-                run.append_metrics({"step": done, "split": "train", "loss": loss_value, "accuracy": accuracy,
-                                    "lr": scheduler.get_last_lr()[0], "images_seen": images_seen,
-                                    "time_s": round(train_time + time.perf_counter() - tic, 3)})  # fmt: skip
+                accuracy = world.mean((logits.argmax(1) == y).float().mean()).item()
+                if world.is_main:
+                    run.append_metrics({"step": done, "split": "train", "loss": loss_value, "accuracy": accuracy,
+                                        "lr": scheduler.get_last_lr()[0], "images_seen": images_seen,
+                                        "time_s": round(train_time + time.perf_counter() - tic, 3)})  # fmt: skip
             if done % config.train.checkpoint_every == 0 and done < config.train.steps:
                 train_time += time.perf_counter() - tic
                 save_checkpoint(done)
@@ -149,24 +162,53 @@ def _train_run(config: RunConfig, run: layout.RunDir, *, progress: bool, restart
             train_time += time.perf_counter() - tic
             save_checkpoint(config.train.steps)
 
-    test = evaluate(model, dataset.test_images, dataset.test_labels, device=device,
-                    batch_size=config.train.eval_batch_size, channels_last=channels_last)  # fmt: skip
-    run.append_metrics({"step": config.train.steps, "split": "test", **test})
-    _save_weights(model, config, run / layout.WEIGHTS)
-    summary = {
-        "model": config.model.name, "arch": model.arch, "dataset": config.data.name,
-        "fraction": config.data.fraction, "seed": config.seed, "data_seed": config.data.data_seed,
-        "test_accuracy": test["accuracy"], "test_loss": test["loss"],
-        "params": model.num_params, "train_flops_per_image": flops,
-        "steps": config.train.steps, "batch_size": config.train.batch_size, "images_seen": images_seen,
-        "epochs": images_seen / len(subset), "train_size": len(subset), "subset_hash": subset_hash(subset),
-        "skipped_files": dataset.skipped_files, "wall_time_s": round(train_time, 3),
-        "train_images_per_s": round(images_seen / train_time, 1) if train_time else None,
-        "device": str(device), "threads": threads,
-    }  # fmt: skip
-    layout.atomic_write_json(run / layout.SUMMARY, summary)
-    run.mark_done()
-    return summary
+    with world.together():  # rank 0 evaluates and writes the results while the others wait
+        if world.is_main:
+            test = evaluate(model, dataset.test_images, dataset.test_labels, device=device,
+                            batch_size=config.train.eval_batch_size, channels_last=channels_last)  # fmt: skip
+            run.append_metrics({"step": config.train.steps, "split": "test", **test})
+            _save_weights(model, config, run / layout.WEIGHTS)
+            summary = {
+                "model": config.model.name, "arch": model.arch, "dataset": config.data.name,
+                "fraction": config.data.fraction, "seed": config.seed, "data_seed": config.data.data_seed,
+                "test_accuracy": test["accuracy"], "test_loss": test["loss"],
+                "params": model.num_params, "train_flops_per_image": flops,
+                "steps": config.train.steps, "batch_size": config.train.batch_size, "images_seen": images_seen,
+                "epochs": images_seen / len(subset), "train_size": len(subset), "subset_hash": subset_hash(subset),
+                "skipped_files": dataset.skipped_files, "wall_time_s": round(train_time, 3),
+                "train_images_per_s": round(images_seen / train_time, 1) if train_time else None,
+                "device": str(device), "threads": threads,
+            }  # fmt: skip
+            layout.atomic_write_json(run / layout.SUMMARY, summary)
+            run.mark_done()
+    return world.broadcast(summary if world.is_main else None)
+
+
+@dataclass
+class _Start:
+    """Where a run starts, as rank 0 found its directory: finished (its summary), or a checkpoint or nothing."""
+
+    summary: dict | None = None
+    checkpoint: dict | None = None
+
+
+def _start(run: layout.RunDir, config: RunConfig, restart: bool, device: str, threads: int, processes: int) -> _Start:
+    """Prepare the run directory for training `config` (rank 0 only) and say where training starts."""
+    if restart:
+        _clear(run)
+    _check_same_run(run, config)
+    if run.is_trained:
+        try:
+            return _Start(summary=run.summary())
+        except (OSError, ValueError):  # damaged after the fact: the final checkpoint rebuilds it
+            pass
+    (run / layout.DONE).unlink(missing_ok=True)  # not done until this call finishes (e.g. shared without weights)
+    run.remove_stale_temporaries()
+    layout.atomic_write_text(run / layout.CONFIG, config_to_yaml(config))
+    checkpoint = _load_checkpoint(run / layout.CHECKPOINT) if run.has_checkpoint else None
+    run.truncate_metrics(after_step=checkpoint["step"] if checkpoint else 0)
+    layout.atomic_write_json(run / layout.ENV, layout.environment(device, threads, processes))
+    return _Start(checkpoint=checkpoint)
 
 
 def load_trained(run_dir: Path | str, device: torch.device | str = "cpu") -> tuple[Backbone, RunConfig, ImageDataset]:
@@ -212,28 +254,6 @@ def _clear(run: layout.RunDir) -> None:
         (run / name).unlink(missing_ok=True)
 
 
-def _optimizer(model: torch.nn.Module, config: RunConfig) -> torch.optim.Optimizer:
-    """AdamW; weight decay only on weight matrices and kernels (not biases, norms, tokens, positions)."""
-    decay, no_decay = [], []
-    for name, parameter in model.named_parameters():
-        is_weight = parameter.ndim >= 2 and "pos_embed" not in name and "cls_token" not in name
-        (decay if is_weight else no_decay).append(parameter)
-    groups = [{"params": decay, "weight_decay": config.train.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=config.train.lr, betas=(0.9, 0.999))
-
-
-def _warmup_cosine(total_steps: int, warmup_fraction: float):
-    warmup = max(1, round(total_steps * warmup_fraction))
-
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        progress = (step - warmup) / max(1, total_steps - warmup)
-        return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-
-    return factor
-
-
 def _load_checkpoint(path: Path) -> dict:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
@@ -258,8 +278,10 @@ def _save_weights(model: Backbone, config: RunConfig, path: Path) -> None:
     layout.atomic_write_bytes(path, blob)
 
 
-def _fail(run: layout.RunDir, step: int, loss: float, config: RunConfig) -> None:
-    layout.atomic_write_json(run / layout.FAILED, {"step": step, "loss": str(loss), "reason": "non-finite loss"})
+def _fail(run: layout.RunDir, step: int, loss: float, config: RunConfig, world: distributed.World) -> None:
+    with world.together():  # every rank sees the same global loss: rank 0 records it, then all stop
+        if world.is_main:
+            layout.atomic_write_json(run / layout.FAILED, {"step": step, "loss": str(loss), "reason": "non-finite loss"})
     raise TrainingFailed(
         f"loss became {loss} at step {step} of {run.path}; likely a learning rate too high for this model "
         f"(train.lr={config.train.lr}) or unstable data; lower train.lr and rerun with --restart"

@@ -18,18 +18,12 @@ class Interrupted(CnnvitError):
 
 
 class GracefulStop:
-    """Within the block, the first SIGINT/SIGTERM only sets `requested`; a second SIGINT stops at once."""
+    """Within the block, the first SIGINT/SIGTERM only sets `signum` (the loop stops at its next step
+    boundary, after a checkpoint, raising Interrupted); a second SIGINT stops at once."""
 
     def __init__(self):
         self.signum: int | None = None
         self._previous: dict = {}
-
-    @property
-    def requested(self) -> bool:
-        return self.signum is not None
-
-    def exit(self) -> None:
-        raise Interrupted(self.signum)
 
     def _handle(self, signum, _frame) -> None:
         if self.signum is not None and signum == signal.SIGINT:

@@ -1,0 +1,195 @@
+"""Transfer learning (claim 8: CNN moderate, ViT excellent): a finished run pretrained its model on
+dataset A; train on dataset B three ways at the run's own budget and measure the gain over scratch.
+
+Every variant trains on B's whole training split and is evaluated on B's test split:
+  scratch   the run's model built afresh with the run's seed (the backbone the run itself started
+            from), every parameter trained;
+  finetune  the run's trained weights with a new head for B's classes, every parameter trained;
+  linear    the run's trained backbone frozen in eval mode (BatchNorm statistics included) and only
+            the new head trained, on the head's inputs (the pooled features) computed once per
+            training image of B. Fixed features mean no augmentation for this variant: a shifted
+            copy would need the backbone run again at every step.
+gain = variant − scratch test accuracy, in percentage points (0 for scratch).
+
+Choices, and why:
+- One budget and recipe, the run's own resolved config (steps, batch size, lr, weight decay, warm-up,
+  label smoothing, gradient clipping, augmentation): the recipes were tuned once per architecture
+  (training/recipes.py) and nothing is tuned here. A scratch baseline trained for less than the
+  recipe would inflate every gain, so the budget is never shrunk.
+- The new head is the one a fresh build of the model for B gives with the run's seed, the same in
+  all three variants; finetune and linear load the run's weights everywhere else
+  (Backbone.backbone_state). Rebuilding rather than swapping the trained model's head keeps each
+  architecture's own head initialisation (zeros in torchvision's ViT, truncated normal in cnnvit's)
+  and makes the variants differ only in where the backbone starts and whether it trains.
+- One seed for everything (the run's): head, batch order, augmentation. A variant is reproducible
+  bit for bit on one machine with the same thread count.
+- B's images are resized to A's training size (bilinear, antialiased), so a ViT keeps its patch grid
+  and positional embeddings; B must have A's channel count.
+- Target B: `digits` (sklearn's 8x8 digits, upsampled) unless A is digits, then `mnist5k`. Both are
+  bundled, so the probe never needs a download. `cnnvit probe` takes no per-probe options: another
+  target is given from Python, probe_transfer_run_dir(run_dir, target=NAME).
+
+Cost: two trainings at the run's budget (scratch, finetune) and one pass of the trained model over
+B's training images. resnet-s / vit-s, 600 x 64, mnist5k -> digits on the shared 2-core CPU with one
+torch thread: 297 s / 183 s. Torch threads are left as the caller set them; with two threads on a
+CPU busy with other work the same probe took 7x / 4x longer (threads waiting on each other).
+"""
+
+from pathlib import Path
+
+import pandas as pd
+import torch
+from rich.console import Console
+
+from .. import rundir as layout
+from ..config import RunConfig
+from ..data import ImageDataset, load_dataset
+from ..errors import CnnvitError
+from ..models import Backbone, build_model
+from ..training.device import use_channels_last
+from ..training.evaluate import evaluate
+from ..training.finetune import augmented_inputs, fit
+from ..training.inputs import to_model_input
+from .saved import SavedProbe, TrainedRun, load_run, save_or_reuse
+
+NAME = "transfer"
+FORMAT_VERSION = 1
+VARIANTS = ("scratch", "finetune", "linear")
+COLUMNS = ["model", "arch", "source_dataset", "target_dataset", "variant", "steps", "batch_size", "n_train",
+           "accuracy", "loss", "n_test", "gain"]  # fmt: skip
+
+
+def default_target(source: str) -> str:
+    return "mnist5k" if source == "digits" else "digits"
+
+
+def load_target(run: TrainedRun, target: str | None = None) -> ImageDataset:
+    """Dataset `target` (default_target when None) at the run's image size; a one-line error when the
+    run's model cannot take its images."""
+    source, (channels, height, width) = run.config.data.name, run.dataset.image_shape
+    name = target or default_target(source)
+    if name == source:
+        raise CnnvitError(f"the target dataset {name} is what {run.label} was trained on; transfer needs another, "
+                          f"e.g. {default_target(source)}")  # fmt: skip
+    data = load_dataset(name, root=run.config.data.root, image_size=height)
+    if data.image_shape[0] != channels:
+        raise CnnvitError(f"{name} has {data.image_shape[0]}-channel images and {run.label} was trained on {channels}-"
+                          f"channel {source}; give a target dataset with {channels}-channel images "
+                          "(probe_transfer_run_dir(RUN_DIR, target=NAME))")  # fmt: skip
+    if data.image_shape[1:] != (height, width):
+        raise CnnvitError(f"{run.label} was trained on {height}x{width} images and {name} is resized to squares; "
+                          "transfer needs square training images")  # fmt: skip
+    return data
+
+
+def variant_model(variant: str, pretrained: Backbone, config: RunConfig, target: ImageDataset) -> Backbone:
+    """The model `variant` starts from: a fresh build for `target` with the run's seed; for finetune and
+    linear, `pretrained`'s weights everywhere but in the head. On the CPU, in train mode."""
+    if variant not in VARIANTS:
+        raise CnnvitError(f'unknown transfer variant "{variant}"; choose one of {", ".join(VARIANTS)}')
+    with torch.random.fork_rng(devices=[]):  # the caller's random state is left as it was
+        torch.manual_seed(config.seed)
+        model = build_model(config.model.name, image_shape=target.image_shape, num_classes=target.num_classes,
+                            options=config.model.options)  # fmt: skip
+    if variant != "scratch":
+        backbone = {key: value.cpu() for key, value in pretrained.backbone_state().items()}
+        model.load_state_dict({**model.state_dict(), **backbone})  # strict: every backbone entry must match
+    return model
+
+
+@torch.no_grad()  # not inference_mode: the head trains on these tensors afterwards
+def head_inputs(model: Backbone, images: torch.Tensor, *, device: torch.device, batch_size: int) -> torch.Tensor:
+    """(N, D) float: what `model`'s classifier receives for each uint8 image (eval mode, no augmentation)."""
+    was_training = model.training
+    model.eval()
+    captured = []
+    hook = model.classifier().register_forward_pre_hook(lambda _module, args: captured.append(args[0].float()))
+    try:
+        for start in range(0, len(images), batch_size):
+            model(to_model_input(images[start : start + batch_size].to(device)))
+    finally:
+        hook.remove()
+        model.train(was_training)
+    return torch.cat(captured)
+
+
+def train_variant(variant: str, pretrained: Backbone, config: RunConfig, target: ImageDataset, *,
+                  device: torch.device | str = "cpu", progress: bool = False, label: str = "") -> Backbone:  # fmt: skip
+    """The model of `variant` trained on `target`'s training split with the run's recipe and budget."""
+    device = torch.device(device)
+    model = variant_model(variant, pretrained, config, target).to(device)
+    label = f"{label or config.model.name} {variant} on {target.name}"
+    if variant == "linear":
+        model.eval()  # frozen: BatchNorm keeps the statistics of A; only the head is given to the optimiser
+        features = head_inputs(model, target.train_images, device=device, batch_size=config.train.eval_batch_size)
+        fit(model.classifier(), lambda _step, index: features[index], target.train_labels, config, device=device,
+            label=label, progress=progress)  # fmt: skip
+        return model
+    channels_last = use_channels_last(model, device)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    inputs = augmented_inputs(target.train_images, config, device=device, channels_last=channels_last)
+    fit(model, inputs, target.train_labels, config, device=device, label=label, progress=progress)
+    return model
+
+
+def probe_transfer(pretrained: Backbone, config: RunConfig, target: ImageDataset, *, device: torch.device | str = "cpu",
+                   model_name: str = "model", progress: bool = False) -> pd.DataFrame:  # fmt: skip
+    """Test accuracy (fraction), loss (mean cross-entropy, nats) and gain over scratch (percentage points)
+    on `target` of every variant (COLUMNS), `pretrained` being the run's trained model and `config` its config."""
+    device = torch.device(device)
+    rows = []
+    for variant in VARIANTS:
+        model = train_variant(variant, pretrained, config, target, device=device, progress=progress, label=model_name)
+        channels_last = use_channels_last(model, device)
+        result = evaluate(model, target.test_images, target.test_labels, device=device,
+                          batch_size=config.train.eval_batch_size, channels_last=channels_last)  # fmt: skip
+        rows.append({"model": model_name, "arch": model.arch, "source_dataset": config.data.name,
+                     "target_dataset": target.name, "variant": variant, "steps": config.train.steps,
+                     "batch_size": config.train.batch_size, "n_train": len(target.train_labels),
+                     "accuracy": result["accuracy"], "loss": result["loss"], "n_test": result["n"]})  # fmt: skip
+    frame = pd.DataFrame(rows)
+    scratch = frame.loc[frame["variant"] == "scratch", "accuracy"].iloc[0]
+    frame["gain"] = 100 * (frame["accuracy"] - scratch)
+    return frame[COLUMNS]
+
+
+def recipe(config: RunConfig) -> dict:
+    """What a variant's training depends on besides the model and the data: the run's seed, budget and recipe."""
+    train, augment = config.train, config.augment
+    return {"seed": config.seed, "steps": train.steps, "batch_size": train.batch_size, "lr": train.lr,
+            "weight_decay": train.weight_decay, "warmup_fraction": train.warmup_fraction,
+            "label_smoothing": train.label_smoothing, "grad_clip": train.grad_clip, "translate": augment.translate,
+            "flip": augment.flip}  # fmt: skip
+
+
+def probe_transfer_run_dir(
+    run_dir: Path | str,
+    *,
+    target: str | None = None,
+    device: torch.device | str = "cpu",
+    force: bool = False,
+    progress: bool | None = None,
+) -> SavedProbe:
+    """Transfer of a finished run's model to `target` (default_target when None), saved to run_dir/probes/.
+
+    progress: a bar per variant on stderr; None shows it when stderr is a terminal."""
+    run = load_run(run_dir, device)
+    data = load_target(run, target)
+    arguments = {"version": FORMAT_VERSION, "target": data.name, "image_size": data.image_shape[1],
+                 "recipe": recipe(run.config), "source": run.source}  # fmt: skip
+    show = Console(stderr=True).is_terminal if progress is None else progress
+
+    def compute():
+        table = probe_transfer(run.model, run.config, data, device=device, model_name=run.label, progress=show)
+        summary = {"model": run.label, "source_dataset": run.config.data.name, "target_dataset": data.name,
+                   "image_size": data.image_shape[1], "n_train": len(data.train_labels),
+                   "n_test": len(data.test_labels), "recipe": recipe(run.config),
+                   "scratch": "the run's model built afresh with its seed, every parameter trained on the target",
+                   "finetune": "the run's weights and a new head, every parameter trained on the target",
+                   "linear": "the run's backbone frozen (eval mode), only the new head trained, on features "
+                             "computed once without augmentation",
+                   "gain": "variant − scratch test accuracy, percentage points"}  # fmt: skip
+        return table, summary, {}
+
+    return save_or_reuse(Path(run_dir) / layout.PROBES, NAME, arguments, compute, force=force)

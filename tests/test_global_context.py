@@ -1,0 +1,181 @@
+"""The global-context task (claim 3) and its bag-of-local-features control, on facts:
+the label is a relation between the two halves of the image, and a bag of 7x7 features cannot see it."""
+
+import math
+
+import pytest
+import torch
+
+from cnn_vs_vit.config import RunConfig
+from cnn_vs_vit.data import load_dataset
+from cnn_vs_vit.data.global_context import IMAGE_SIZE, PATTERN, draw_scenes
+from cnn_vs_vit.models import build_model
+from cnn_vs_vit.training import train_run
+from cnn_vs_vit.training.evaluate import evaluate
+from cnn_vs_vit.training.inputs import to_model_input
+
+HALF = IMAGE_SIZE // 2
+
+
+def quadrant_pattern(image: torch.Tensor, top: bool, left: bool) -> torch.Tensor:
+    """The 4x4 pattern inside one quadrant of a (1, 28, 28) image (its non-zero bounding box)."""
+    rows = slice(0, HALF) if top else slice(HALF, IMAGE_SIZE)
+    cols = slice(0, HALF) if left else slice(HALF, IMAGE_SIZE)
+    quadrant = image[0, rows, cols]
+    ys, xs = quadrant.nonzero(as_tuple=True)
+    return quadrant[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+
+
+def swap_rows(images: torch.Tensor) -> torch.Tensor:
+    """Each image with the top row's patterns and the bottom row's patterns exchanged, every pattern
+    keeping its own position: the same patterns at the same places, the opposite label."""
+    swapped = images.clone()
+    for image, out in zip(images, swapped):
+        for left in (True, False):
+            top_box, bottom_box = (_box(image, top, left) for top in (True, False))
+            top_values, bottom_values = image[top_box].clone(), image[bottom_box].clone()
+            out[top_box], out[bottom_box] = bottom_values, top_values
+    return swapped
+
+
+def _box(image: torch.Tensor, top: bool, left: bool) -> tuple:
+    rows = slice(0, HALF) if top else slice(HALF, IMAGE_SIZE)
+    cols = slice(0, HALF) if left else slice(HALF, IMAGE_SIZE)
+    ys, xs = image[0, rows, cols].nonzero(as_tuple=True)
+    y0, x0 = rows.start + int(ys.min()), cols.start + int(xs.min())
+    return (0, slice(y0, y0 + PATTERN), slice(x0, x0 + PATTERN))
+
+
+def test_the_label_names_the_row_whose_two_patterns_are_identical():
+    images, labels = draw_scenes(200, seed=11)
+    assert labels.sum() == 100  # balanced
+    for image, label in zip(images, labels):
+        patterns = {(top, left): quadrant_pattern(image, top, left) for top in (True, False) for left in (True, False)}
+        assert all(p.shape == (PATTERN, PATTERN) for p in patterns.values())
+        same_row = bool(label == 0)  # 0: the top pair matches
+        assert torch.equal(patterns[(same_row, True)], patterns[(same_row, False)])
+        assert not torch.equal(patterns[(not same_row, True)], patterns[(not same_row, False)])
+        # The non-matching row holds the two patterns the matching row does not: three distinct in all.
+        assert len({tuple(p.flatten().tolist()) for p in patterns.values()}) == 3
+
+
+def test_the_same_seed_draws_the_same_scenes_and_train_and_test_differ():
+    a, _ = draw_scenes(50, seed=5)
+    b, _ = draw_scenes(50, seed=5)
+    assert torch.equal(a, b)
+    dataset = load_dataset("global-context")
+    assert dataset.image_shape == (1, IMAGE_SIZE, IMAGE_SIZE) and dataset.classes == ("top", "bottom")
+    train = {bytes(image.numpy()) for image in dataset.train_images}
+    assert not any(bytes(image.numpy()) in train for image in dataset.test_images)
+
+
+def test_a_bag_of_local_features_gives_a_scene_and_its_row_swapped_twin_the_same_output():
+    # The twin holds the same patterns at the same places with the opposite label; a bag of 7x7
+    # windows (none touches two patterns) sees the same multiset of windows in both, so any bag model
+    # is at chance: whatever it answers for one image it also answers for the twin.
+    torch.manual_seed(0)
+    images, labels = draw_scenes(64, seed=7)
+    twins = swap_rows(images)
+    assert not torch.equal(twins, images)
+    assert torch.equal(swap_rows(twins), images)
+    bag = build_model("bagnet-7", image_shape=(1, IMAGE_SIZE, IMAGE_SIZE), num_classes=2).eval()
+    with torch.no_grad():
+        out, out_twin = bag(to_model_input(images)), bag(to_model_input(twins))
+    torch.testing.assert_close(out, out_twin, rtol=0, atol=1e-6)  # float summation order only
+    # A model that sees across the image tells them apart (else the twin test would prove nothing).
+    vit = build_model("vit-xxs", image_shape=(1, IMAGE_SIZE, IMAGE_SIZE), num_classes=2).eval()
+    with torch.no_grad():
+        assert (vit(to_model_input(images)) - vit(to_model_input(twins))).abs().max() > 1e-5
+
+
+def test_the_trained_control_is_at_chance_on_the_tasks_own_test_set(tmp_path, one_thread):
+    config = RunConfig.model_validate(
+        {"model": {"name": "bagnet-7"}, "data": {"name": "global-context"}, "train": {"steps": 150}}
+    )
+    train_run(config, tmp_path / "bag")
+    model_dir = tmp_path / "bag"
+    from cnn_vs_vit.training import load_trained
+
+    model, _, dataset = load_trained(model_dir)
+    result = evaluate(model, dataset.test_images, dataset.test_labels, device=torch.device("cpu"))
+    n = len(dataset.test_labels)
+    # At chance: within the 99.9% binomial band around 1/2 (±3.3 points at n = 2000).
+    band = 3.29 * math.sqrt(0.25 / n)
+    assert abs(result["accuracy"] - 0.5) < band, result
+    # And it did train: its training loss moved, so chance is not an untrained model's default.
+    assert model_dir.joinpath("metrics.jsonl").read_text().count('"loss"') > 1
+
+
+@pytest.mark.parametrize("name", ["bagnet-7"])
+def test_the_control_is_registered_with_its_own_recipe(name):
+    from cnn_vs_vit.training.recipes import RECIPES
+
+    model = build_model(name, image_shape=(1, IMAGE_SIZE, IMAGE_SIZE), num_classes=2)
+    assert model.arch in RECIPES
+    assert [layer.name for layer in model.feature_layers()] == ["pool", "logits"]
+
+
+# ------------------------------------------------------------------------------- row 3's verdict rule
+
+
+def task_run(root, name, *, arch, seed, accuracy, model=None, **options):
+    """A finished run on the global-context task (make_run writes mnist5k runs; the dataset is swapped)."""
+    from test_report import make_run
+
+    run = make_run(root, name, arch=arch, seed=seed, accuracy=accuracy, model=model, **options)
+    for file_name in ("summary.json", "config.yaml"):
+        path = run / file_name
+        path.write_text(path.read_text().replace("mnist5k", "global-context"))
+    return run
+
+
+def depth_sweep(root, cnn: dict, vit: dict, control: float | None = 0.5, seeds=(0, 1, 2)):
+    """Runs at each depth {depth: mean accuracy} (seeds spread by ±0.01), plus mnist5k runs for the other rows."""
+    from test_report import make_run
+
+    resnet_depths = {1: ([16], [1]), 2: ([16, 32], [1, 1]), 4: (None, None)}
+    for seed in seeds:
+        jitter = 0.01 * (seed - 1)
+        for d, accuracy in cnn.items():
+            widths, blocks = resnet_depths[d]
+            options = {"widths": widths, "blocks": blocks} if widths else {}
+            task_run(root, f"cnn_d{d}_s{seed}", arch="resnet", seed=seed, accuracy=accuracy + jitter, **options)
+        for d, accuracy in vit.items():
+            options = {"depth": d} if d != 4 else {}
+            task_run(root, f"vit_d{d}_s{seed}", arch="vit", seed=seed, accuracy=accuracy + jitter, **options)
+        if control is not None:
+            task_run(root, f"bag_s{seed}", arch="bag", model="bagnet-7", seed=seed, accuracy=control + jitter / 2)
+        for arch in ("resnet", "vit"):  # the main dataset still holds most runs
+            for fraction in (0.5, 1.0):
+                make_run(root, f"{arch}_f{fraction}_s{seed}", arch=arch, seed=seed, fraction=fraction)
+
+
+@pytest.mark.parametrize(
+    "cnn, vit, control, expected",
+    [
+        ({1: 0.5, 2: 0.52, 4: 0.95}, {1: 0.9, 2: 0.93, 4: 0.95}, 0.5, "supported"),
+        ({1: 0.9, 2: 0.92, 4: 0.95}, {1: 0.9, 2: 0.9, 4: 0.92}, 0.5, "contradicted"),
+        ({1: 0.5, 2: 0.52, 4: 0.95}, {1: 0.9, 2: 0.93, 4: 0.95}, 0.75, "inconclusive"),  # the control solves it
+        ({1: 0.5, 2: 0.52, 4: 0.95}, {1: 0.9, 2: 0.93, 4: 0.95}, None, "inconclusive"),  # no control
+        ({1: 0.5, 2: 0.5, 4: 0.95}, {1: 0.5, 2: 0.5, 4: 0.5}, 0.5, "inconclusive"),  # the ViT learns at no depth
+    ],
+)
+def test_global_context_verdicts(tmp_path, cnn, vit, control, expected):
+    from test_report import verdicts
+
+    depth_sweep(tmp_path, cnn, vit, control)
+    claim = verdicts(tmp_path)["3"]
+    assert claim.verdict == expected, claim.details
+    assert claim.effect.mean == pytest.approx(vit[1] - cnn[1])  # at depth 1, paired over seeds
+    assert claim.effect.method == "paired"
+    other = verdicts(tmp_path)["9"]
+    assert other.verdict != "not measured"  # the task's runs do not displace the main dataset's rows
+
+
+def test_global_context_without_task_runs_is_not_measured(tmp_path):
+    from test_report import make_run, verdicts
+
+    make_run(tmp_path, "cnn", arch="resnet")
+    make_run(tmp_path, "vit", arch="vit")
+    claim = verdicts(tmp_path)["3"]
+    assert claim.verdict == "not measured" and "global_context" in claim.rule
