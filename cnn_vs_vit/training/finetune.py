@@ -19,7 +19,7 @@ from ..errors import TrainingFailed
 from .device import autocast
 from .inputs import BatchOrder, augment, normalize, step_generator, to_unit
 from .progress import TrainingProgress
-from .recipes import optimizer_and_schedule
+from .recipes import apply_gradients, optimizer_and_schedule
 
 # inputs(step, index) -> the batch a module sees at `step` for the examples at positions `index` (int64 (B,))
 Inputs = Callable[[int, torch.Tensor], torch.Tensor]
@@ -61,11 +61,6 @@ def fit(module: nn.Module, inputs: Inputs, labels: torch.Tensor, config: RunConf
             if not math.isfinite(loss_value):
                 raise TrainingFailed(f"{label}: the loss became {loss_value} at step {step} with the run's "
                                      f"recipe (train.lr={train.lr}), never tuned here; choose other data")  # fmt: skip
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if train.grad_clip:
-                nn.utils.clip_grad_norm_(module.parameters(), train.grad_clip)
-            optimizer.step()
-            scheduler.step()
+            apply_gradients(loss, module, optimizer, scheduler, train.grad_clip)
             bar.update(step + 1, loss_value)
     return loss_value

@@ -22,7 +22,7 @@ from .device import autocast, configure_threads, select_device, use_channels_las
 from .evaluate import evaluate
 from .inputs import BatchOrder, augment, normalize, step_generator, to_unit
 from .progress import TrainingProgress
-from .recipes import DEFAULT_STEPS, RECIPES, optimizer_and_schedule
+from .recipes import DEFAULT_STEPS, RECIPES, apply_gradients, optimizer_and_schedule
 from .signals import GracefulStop, Interrupted
 
 
@@ -139,12 +139,7 @@ def _train_run(config: RunConfig, run: layout.RunDir, world: distributed.World, 
             loss_value = world.mean(loss.detach()).item()  # the global batch's loss, the same on every rank
             if not math.isfinite(loss_value):
                 _fail(run, step, loss_value, config, world)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.train.grad_clip:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), config.train.grad_clip)
-            optimizer.step()
-            scheduler.step()
+            apply_gradients(loss, model, optimizer, scheduler, config.train.grad_clip)
             images_seen += len(index)
             done = step + 1
             bar.update(done, loss_value)
