@@ -28,7 +28,7 @@ import time
 
 import torch
 
-from cnn_vs_vit.data import load_dataset
+from cnn_vs_vit.data import load_dataset, probe_sample
 from cnn_vs_vit.models import build_model
 from cnn_vs_vit.probes.shift import probe_shift
 from cnn_vs_vit.probes.shift_naive import naive_shift_errors
@@ -49,8 +49,9 @@ def main() -> None:
         torch.set_num_threads(args.threads)
 
     data = load_dataset("mnist5k")
-    index = torch.arange(args.images) % len(data.test_images)  # the test images, repeated if more are asked
-    images, labels = data.test_images[index], data.test_labels[index]
+    sample = probe_sample(data, args.images)  # the probes' own images; repeated below if more are asked
+    index = torch.arange(args.images) % len(sample.indices)
+    images, labels = sample.images[index], sample.labels[index]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.2f}; {len(images)} images x {len(SHIFTS)} shifts, circular")  # fmt: skip
 

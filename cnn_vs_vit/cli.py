@@ -243,7 +243,7 @@ def probe_shift_command(
     run_dirs: Annotated[Optional[list[Path]], typer.Argument(metavar="RUN_DIR", help="Finished run directories (made by cnnvit train).", show_default=False)] = None,
     shifts: Annotated[Optional[list[str]], typer.Option("--shifts", help="Diagonal shifts (s, s) in px, e.g. 0,1,2,4; 0 is always added. Default 0..K, K = the ViT patch size (for a CNN: vit-s's).", show_default=False)] = None,
     mode: Annotated[str, typer.Option("--mode", help="circular (torch.roll), crop (black canvas, moving window) or both.")] = "both",
-    images: Annotated[int, typer.Option("--images", help="Probe the first N test images.")] = 512,
+    images: Annotated[int, typer.Option("--images", help="Probe N test images: a fixed class-stratified sample of the test split, the same for every model (the whole split when N is larger).")] = 512,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Images per forward pass (each pass holds one copy per shift).")] = 64,
     model: Annotated[Optional[str], typer.Option("--model", help="Probe a model not trained here, e.g. torchvision:resnet18 or torchvision:vit_b_16.")] = None,
     weights: Annotated[Optional[Path], typer.Option("--weights", help="With --model: a .safetensors file or torch state dict (default: random init, seed 0).")] = None,

@@ -15,6 +15,8 @@ from cnn_vs_vit.report import CLAIMS, build_report, evaluate_claims, load_runs
 from cnn_vs_vit.report.statistics import difference, t_interval
 
 P = 7  # the hand-made ViTs' patch size
+SAMPLE = {"size": 512, "of": 1000, "class_counts": {str(d): 51 + (d < 2) for d in range(10)}, "hash": "0123456789abcdef",
+          "seed": 0}  # what data.probe_sample records; a probe result without it is stale  # fmt: skip
 CNN_LAYERS = [("stem", 0, "map", 1), ("stage4.block1", 4, "map", 8), ("logits", 6, "vector", None)]
 VIT_LAYERS = [("patch_embed", 0, "map", P), ("embed", 1, "tokens", P), ("block4", 5, "tokens", P), ("logits", 7, "vector", None)]
 
@@ -56,7 +58,7 @@ def write_probe(run, model, layers, errors, consistency, halfwidth):
                                            *equivariance, e, low, high, 512])))  # fmt: skip
     (run / "probes").mkdir()
     (run / "probes" / "shift.csv").write_text("\n".join(rows) + "\n")
-    summary = {"model": model, "predictions": {"circular": {"consistency": {"mean": consistency}}}}
+    summary = {"model": model, "predictions": {"circular": {"consistency": {"mean": consistency}}}, "sample": SAMPLE}
     (run / "probes" / "shift_summary.json").write_text(json.dumps(summary))
 
 
@@ -201,6 +203,19 @@ def test_claims_without_probe_results_are_not_measured(tmp_path):
         assert claims[claim_id].verdict == "not measured", claim_id
 
 
+def test_probe_results_without_a_sample_record_are_stale_and_left_out(tmp_path):
+    """Results computed on the first N test images (before data.probe_sample) never enter a verdict."""
+    shift_pair(tmp_path, lambda k, s: 0.1 + 0.01 * s, lambda k, s: 0.5 + 0.02 * s)
+    assert verdicts(tmp_path)["2"].verdict == "supported"
+    for path in tmp_path.glob("*/probes/shift_summary.json"):
+        summary = json.loads(path.read_text())
+        del summary["sample"]
+        path.write_text(json.dumps(summary))
+    runs = load_runs(tmp_path)
+    assert all(run.shift_rows is None and not run.probe_samples for run in runs)
+    assert verdicts(tmp_path)["2"].verdict == "not measured"
+
+
 # ----------------------------------------------------------------------- rows 11 and 12: ViT ablations
 
 
@@ -341,7 +356,7 @@ def write_probe_table(run, name: str, rows: list[dict]) -> None:
 
     (run / "probes").mkdir(exist_ok=True)
     pd.DataFrame(rows).to_csv(run / "probes" / f"{name}.csv", index=False)
-    (run / "probes" / f"{name}_summary.json").write_text("{}")
+    (run / "probes" / f"{name}_summary.json").write_text(json.dumps({"sample": SAMPLE}))
 
 
 def probe_pair(root, name: str, cnn_rows, vit_rows, seeds=(0, 1, 2)):

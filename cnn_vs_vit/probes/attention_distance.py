@@ -31,11 +31,12 @@ import torch
 from torch import nn
 
 from .. import rundir as layout
+from ..data import probe_sample
 from ..errors import CnnvitError
 from ..models import Backbone, build_model, explicit_attention
 from ..training.inputs import to_model_input
 from .intervals import RunningMean
-from .saved import SavedProbe, TrainedRun, first_test_images, load_run, save_or_reuse
+from .saved import SavedProbe, TrainedRun, load_run, save_or_reuse
 
 NAME = "attention_distance"
 FORMAT_VERSION = 1
@@ -207,13 +208,15 @@ def probe_attention_distance_run_dir(
     device: torch.device | str = "cpu",
     force: bool = False,
 ) -> SavedProbe:
-    """Mean attention distance of a finished run's ViT on its first `images` test images, saved to run_dir/probes/.
+    """Mean attention distance of a finished run's ViT on `images` test images (data.probe_sample), saved to
+    run_dir/probes/.
 
     With include_init, the same model at initialisation (rebuilt with the run's seed, exactly as training
     built it) is measured too (rows with weights="init"): claim 1 asks whether training shrinks the distance.
     """
     run = load_run(run_dir, device)
-    x, _ = first_test_images(run.dataset, images)
+    sample = probe_sample(run.dataset, images)
+    x = sample.images
     arguments = {"version": FORMAT_VERSION, "images": len(x), "include_init": include_init, "source": run.source}
 
     def measure(model: Backbone, weights: str) -> pd.DataFrame:
@@ -229,7 +232,7 @@ def probe_attention_distance_run_dir(
                    "unit": "pixels between patch centres"}  # fmt: skip
         return pd.concat(frames, ignore_index=True), summary, {}
 
-    return save_or_reuse(Path(run_dir) / layout.PROBES, NAME, arguments, compute, force=force)
+    return save_or_reuse(Path(run_dir) / layout.PROBES, NAME, arguments, compute, force=force, sample=sample)
 
 
 def initial_model(run: TrainedRun) -> Backbone:

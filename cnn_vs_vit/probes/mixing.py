@@ -34,12 +34,13 @@ import torch
 from torch import nn
 
 from .. import rundir as layout
+from ..data import probe_sample
 from ..errors import CnnvitError
 from ..models import Backbone, explicit_attention
 from ..training.inputs import to_model_input
 from .attention_distance import is_attention
 from .intervals import RunningMean
-from .saved import SavedProbe, first_test_images, load_run, save_or_reuse
+from .saved import SavedProbe, load_run, save_or_reuse
 
 NAME = "mixing"
 FORMAT_VERSION = 1
@@ -228,9 +229,10 @@ def probe_mixing_run_dir(
     device: torch.device | str = "cpu",
     force: bool = False,
 ) -> SavedProbe:
-    """Mixing variation of a finished run's model on its first `images` test images, saved to run_dir/probes/."""
+    """Mixing variation of a finished run's model on `images` test images (data.probe_sample), in run_dir/probes/."""
     run = load_run(run_dir, device)
-    x, _ = first_test_images(run.dataset, images)
+    sample = probe_sample(run.dataset, images)
+    x = sample.images
     arguments = {"version": FORMAT_VERSION, "images": len(x), "rows": rows, "source": run.source}
 
     def compute():
@@ -240,4 +242,4 @@ def probe_mixing_run_dir(
                    "rows": "output positions evenly spaced in row-major order, the same for every image"}  # fmt: skip
         return table, summary, {}
 
-    return save_or_reuse(Path(run_dir) / layout.PROBES, NAME, arguments, compute, force=force)
+    return save_or_reuse(Path(run_dir) / layout.PROBES, NAME, arguments, compute, force=force, sample=sample)

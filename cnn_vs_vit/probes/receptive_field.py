@@ -30,10 +30,11 @@ import pandas as pd
 import torch
 
 from .. import rundir as layout
+from ..data import probe_sample
 from ..errors import CnnvitError
 from ..models import Backbone, FeatureLayer, capture_outputs
 from ..training.inputs import to_model_input
-from .saved import SavedProbe, first_test_images, load_run, save_or_reuse
+from .saved import SavedProbe, load_run, save_or_reuse
 
 NAME = "receptive_field"
 MAPS_FILE = f"{NAME}_maps.safetensors"
@@ -175,7 +176,7 @@ def probe_receptive_field_run_dir(
     device: torch.device | str = "cpu",
     force: bool = False,
 ) -> tuple[SavedProbe, dict[str, torch.Tensor]]:
-    """ERF of a finished run's model on its first `images` test images, saved to run_dir/probes/.
+    """ERF of a finished run's model on `images` test images (data.probe_sample), saved to run_dir/probes/.
 
     Returns the saved probe (rows, summary, whether reused) and the maps (layer -> (H, W)), which are
     also saved as receptive_field_maps.safetensors.
@@ -183,7 +184,8 @@ def probe_receptive_field_run_dir(
     from safetensors.torch import load_file, save
 
     run = load_run(run_dir, device)
-    x, _ = first_test_images(run.dataset, images)
+    sample = probe_sample(run.dataset, images)
+    x = sample.images
     arguments = {"version": FORMAT_VERSION, "images": len(x), "mass": MASS, "source": run.source}
 
     def compute():
@@ -193,7 +195,7 @@ def probe_receptive_field_run_dir(
                    "unit": "the centre cell; on token layers its patch token"}  # fmt: skip
         return result.rows, summary, {MAPS_FILE: maps}
 
-    saved = save_or_reuse(Path(run_dir) / layout.PROBES, NAME, arguments, compute, force=force,
+    saved = save_or_reuse(Path(run_dir) / layout.PROBES, NAME, arguments, compute, force=force, sample=sample,
                           dtypes={"token_index": "Int64"})  # fmt: skip
     maps = load_file(saved.files[MAPS_FILE])
     return saved, {layer: maps[layer] for layer in saved.rows["layer"]}

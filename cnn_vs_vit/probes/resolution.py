@@ -32,12 +32,13 @@ import torch
 from torch import nn
 
 from .. import rundir as layout
+from ..data import probe_sample
 from ..data.dataset import resize_images
 from ..errors import CnnvitError
 from ..models import Backbone
 from ..models.vit import ViT, resample_grid_embedding
 from ..training.evaluate import evaluate
-from .saved import SavedProbe, first_test_images, load_run, save_or_reuse
+from .saved import SavedProbe, load_run, save_or_reuse
 from .shift import default_max_shift
 
 NAME = "resolution"
@@ -191,9 +192,11 @@ def probe_resolution_run_dir(
     device: torch.device | str = "cpu",
     force: bool = False,
 ) -> SavedProbe:
-    """Accuracy of a finished run's model at other sizes on its first `images` test images, saved to run_dir/probes/."""
+    """Accuracy of a finished run's model at other sizes on `images` test images (data.probe_sample), saved to
+    run_dir/probes/."""
     run = load_run(run_dir, device)
-    x, y = first_test_images(run.dataset, images)
+    sample = probe_sample(run.dataset, images)
+    x, y = sample.images, sample.labels
     sizes = resolve_sizes(sizes, run.model, x.shape[-1])
     arguments = {"version": FORMAT_VERSION, "images": len(x), "sizes": sizes, "source": run.source}
 
@@ -206,4 +209,4 @@ def probe_resolution_run_dir(
                    "interpolated": "trained embeddings resampled bicubically to the new grid"}  # fmt: skip
         return table, summary, {}
 
-    return save_or_reuse(Path(run_dir) / layout.PROBES, NAME, arguments, compute, force=force)
+    return save_or_reuse(Path(run_dir) / layout.PROBES, NAME, arguments, compute, force=force, sample=sample)

@@ -22,7 +22,7 @@ import torch
 
 from .. import rundir as layout
 from ..config import RunConfig
-from ..data import ImageDataset
+from ..data import ImageDataset, ProbeSample
 from ..errors import CnnvitError
 from ..models import Backbone
 
@@ -65,13 +65,6 @@ def load_run(run_dir: Path | str, device: torch.device | str = "cpu") -> Trained
     return TrainedRun(model, config, dataset, model_label(config.model.name, config.model.options), source)
 
 
-def first_test_images(dataset: ImageDataset, images: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The first `images` test images (uint8) and labels; a one-line error for a non-positive count."""
-    if images < 1:
-        raise CnnvitError(f"--images {images} is not positive; give e.g. --images 32")
-    return dataset.test_images[:images], dataset.test_labels[:images]
-
-
 def save_or_reuse(
     directory: Path,
     name: str,
@@ -80,12 +73,17 @@ def save_or_reuse(
     *,
     force: bool = False,
     dtypes: dict | None = None,
+    sample: ProbeSample | None = None,
 ) -> SavedProbe:
     """The result of `compute()` for `arguments`, read from `directory` when saved there with the same ones.
 
     compute() -> (rows, summary additions, extra files {file name: bytes}). `dtypes` are the CSV
-    column types to restore on reading (e.g. nullable integers).
+    column types to restore on reading (e.g. nullable integers). A probe that reads test images passes
+    its `sample`: its record joins the arguments (a result computed on other images is not reused)
+    and the summary (as "sample", so a reader sees what the figures average over).
     """
+    if sample is not None:
+        arguments = {**arguments, "sample": sample.record()}
     rows_path, summary_path = directory / f"{name}.csv", directory / f"{name}_summary.json"
     if not force:
         cached = _cached(directory, rows_path, summary_path, arguments, dtypes)
@@ -94,6 +92,8 @@ def save_or_reuse(
     tic = time.perf_counter()
     rows, summary, extras = compute()
     summary = {**summary, "arguments": arguments, "wall_time_s": round(time.perf_counter() - tic, 3)}
+    if sample is not None:
+        summary["sample"] = arguments["sample"]
     checksums = {}
     for file_name, data in extras.items():
         layout.atomic_write_bytes(directory / file_name, data)

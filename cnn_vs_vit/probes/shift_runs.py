@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 
 from .. import rundir as layout
-from ..data import ImageDataset, load_dataset
+from ..data import ImageDataset, load_dataset, probe_sample
 from ..errors import CnnvitError
 from ..models import Backbone, build_model
 from .shift import DEFAULT_BATCH_SIZE, DEFAULT_IMAGES, ShiftResult, probe_shift, probeable_layers, resolve_shifts
@@ -54,7 +54,7 @@ def probe_run_dir(
     plot: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> ShiftProbe:
-    """Probe the trained model of a finished run on its first `images` test images; files go to run_dir/probes/."""
+    """Probe a finished run's trained model on `images` test images (data.probe_sample); files go to run_dir/probes/."""
     run = load_run(run_dir, device)
     return _probe_and_save(run.model, run.label, run.dataset, run.source, Path(run_dir) / layout.PROBES, shifts=shifts,
                            modes=modes, images=images, batch_size=batch_size, device=device, force=force, plot=plot,
@@ -130,23 +130,23 @@ def _probe_and_save(
     model: Backbone, label: str, dataset: ImageDataset, source: dict, directory: Path, *, shifts, modes, images: int,
     batch_size: int, device, force: bool, plot: bool, progress,
 ) -> ShiftProbe:  # fmt: skip
-    if images < 1:
-        raise CnnvitError(f"--images {images} is not positive; give e.g. --images {DEFAULT_IMAGES}")
     if batch_size < 1:
         raise CnnvitError(f"--batch-size {batch_size} is not positive; give e.g. --batch-size {DEFAULT_BATCH_SIZE}")
     probeable_layers(model, label)
     shifts = resolve_shifts(None if shifts is None else list(shifts), dataset.image_shape[1:], model)
-    n = min(images, len(dataset.test_images))
-    arguments = {"version": FORMAT_VERSION, "shifts": shifts, "modes": list(modes), "images": n, "source": source}
+    sample = probe_sample(dataset, images)
+    arguments = {"version": FORMAT_VERSION, "shifts": shifts, "modes": list(modes), "images": len(sample.indices),
+                 "sample": sample.record(), "source": source}  # fmt: skip
     cached = None if force else _cached(directory, arguments)
     if cached is not None:
         result, reused = cached, True
     else:
         tic = time.perf_counter()
-        result = probe_shift(model, dataset.test_images[:n], dataset.test_labels[:n], shifts=shifts, modes=modes,
-                             batch_size=batch_size, device=device, model_name=label, progress=progress)  # fmt: skip
+        result = probe_shift(model, sample.images, sample.labels, shifts=shifts, modes=modes, batch_size=batch_size,
+                             device=device, model_name=label, progress=progress)  # fmt: skip
         wall_time = round(time.perf_counter() - tic, 3)
-        result.summary.update(arguments=arguments, dataset=dataset.name, wall_time_s=wall_time)
+        result.summary.update(arguments=arguments, dataset=dataset.name, sample=arguments["sample"],
+                              wall_time_s=wall_time)  # fmt: skip
         # The CSV first: the summary (which holds the arguments and the CSV's checksum) marks a complete result.
         rows = result.rows.to_csv(index=False)
         layout.atomic_write_text(directory / ROWS_FILE, rows)

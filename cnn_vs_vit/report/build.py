@@ -113,6 +113,7 @@ def markdown(claims: list[ClaimResult], runs: list[Run], context: Context, exper
     missing = [f"- {c.claim_id}. {c.claim}: {c.rule}" for c in claims if c.verdict == "not measured"]
     if missing:
         lines += ["", "## Not measured yet", "", *missing]
+    lines += probe_samples(runs)
     lines += ["", "## Runs", "", "| run | status | model | arch | fraction | seed | test accuracy | params | train MFLOPs/img | wall s |",
               "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in runs:
@@ -125,6 +126,27 @@ def markdown(claims: list[ClaimResult], runs: list[Run], context: Context, exper
             lines.append(f"| {r.path} | **failed** ({cell(r.failure)}) | {cell(r.config.get('model', {}).get('name', '?'))} "
                          "| | | | not averaged | | | |")  # fmt: skip
     return "\n".join(lines) + "\n"
+
+
+def probe_samples(runs: list[Run]) -> list[str]:
+    """Once per probe: the test images its figures average over (size, class counts, hash), over how many runs."""
+    used: dict[tuple[str, str], dict] = {}  # (probe, sample hash) -> the sample with the runs that read it
+    for run in runs:
+        for probe, sample in run.probe_samples.items():
+            entry = used.setdefault((probe, sample["hash"]), {**sample, "runs": 0, "datasets": set()})
+            entry["runs"] += 1
+            entry["datasets"].add(str(run.summary.get("dataset", "?")))
+    if not used:
+        return []
+    lines = ["", "## Probe samples", "", "Every probe reads a fixed class-stratified sample of the test split "
+             "(`cnn_vs_vit/data/probe_sample.py`), the same images for every model, so each figure is a mean over "
+             "all classes in proportion.", "",
+             "| probe | dataset | images | of | class counts | sample hash | runs |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for (probe, digest), s in sorted(used.items()):
+        counts = ", ".join(f"{name}: {count}" for name, count in s["class_counts"].items())
+        lines.append(f"| {probe} | {', '.join(sorted(s['datasets']))} | {s['size']} | {s['of']} | {cell(counts)} | "
+                     f"{digest} | {s['runs']} |")  # fmt: skip
+    return lines
 
 
 def matched(runs: list[Run]) -> list[str]:

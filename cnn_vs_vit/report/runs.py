@@ -1,8 +1,9 @@
 """Find and read the run directories under a results directory (the report's only input).
 
 A finished run holds DONE and summary.json; a run with failed.json and no DONE is listed as
-failed and never enters a statistic. Probe outputs (probes/shift.csv, shift_summary.json) are
-read when present.
+failed and never enters a statistic. Probe outputs (probes/<name>.csv and <name>_summary.json) are
+read when present; those of a probe that reads test images only when its summary records the
+class-stratified sample it read (data.probe_sample), never a stale result from the first N images.
 """
 
 import json
@@ -15,7 +16,7 @@ import pandas as pd
 import yaml
 
 from .. import rundir as layout
-from ..probes import PROBES
+from ..probes import PROBES, SAMPLED
 from ..errors import CnnvitError
 
 # The options a "baseline" run leaves at their defaults; any other model option makes a variant.
@@ -37,6 +38,7 @@ class Run:
     shift_summary: dict | None = None
     probe_rows: dict[str, pd.DataFrame] = field(default_factory=dict)  # the other probes' CSVs, by probe name
     probe_files: dict[str, Path] = field(default_factory=dict)  # the probes' other files (e.g. ERF maps), by file name
+    probe_samples: dict[str, dict] = field(default_factory=dict)  # the test images each probe read, by probe
 
     @property
     def arch(self) -> str:
@@ -136,13 +138,20 @@ def runs_table(runs: list[Run]) -> pd.DataFrame:
 def _read_finished(directory: Path, relative: str, config: dict) -> Run:
     run = Run(relative, "done", config, summary=layout.read_json(directory / layout.SUMMARY))
     probes = directory / layout.PROBES
-    if (probes / "shift.csv").exists():
-        run.shift_rows = pd.read_csv(probes / "shift.csv")
-    if (probes / "shift_summary.json").exists():
-        run.shift_summary = json.loads((probes / "shift_summary.json").read_text())
-    for name in PROBES[1:]:  # the shift probe has its own fields above
-        if (probes / f"{name}.csv").exists() and (probes / f"{name}_summary.json").exists():  # the summary comes last
-            run.probe_rows[name] = pd.read_csv(probes / f"{name}.csv")
+    for name in PROBES:
+        rows_path, summary_path = probes / f"{name}.csv", probes / f"{name}_summary.json"
+        if not (rows_path.exists() and summary_path.exists()):  # the summary is written last
+            continue
+        summary = json.loads(summary_path.read_text())
+        if name in SAMPLED and "sample" not in summary:
+            continue  # computed on the first N test images (before data.probe_sample): possibly one class
+        rows = pd.read_csv(rows_path)
+        if name == "shift":
+            run.shift_rows, run.shift_summary = rows, summary
+        else:
+            run.probe_rows[name] = rows
+        if "sample" in summary:
+            run.probe_samples[name] = summary["sample"]
     run.probe_files = {path.name: path for path in sorted(probes.glob("*.safetensors"))}
     return run
 
