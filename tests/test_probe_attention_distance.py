@@ -138,13 +138,13 @@ def test_run_dir_probe_measures_init_and_trained_and_reuses_its_files(tmp_path, 
     init, trained = (rows[rows["weights"] == w]["mean_distance_px"].to_numpy() for w in ("init", "trained"))
     assert len(init) == len(trained) == 4 * 4 and (init != trained).any()
     # "init" is the model training started from: built right after seeding with the run's seed (0 here).
-    from cnn_vs_vit.data import load_dataset
+    from cnn_vs_vit.data import load_dataset, probe_sample
 
     shapes = load_dataset("shapes", image_size=16)
     torch.manual_seed(0)
     initial = build_model("vit-xs", image_shape=shapes.image_shape, num_classes=shapes.num_classes,
                           options={"patch_size": 4})  # fmt: skip
-    images = shapes.test_images[:4]
+    images = probe_sample(shapes, 4).images  # the images every probe reads
     assert init == pytest.approx(mean_attention_distance(initial, images)["mean_distance_px"].to_numpy(), abs=1e-12)
     assert (run / "probes" / "attention_distance.csv").exists()
     assert first.summary["cls_handling"] == CLS_HANDLING
