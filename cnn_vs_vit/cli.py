@@ -88,31 +88,56 @@ def train(
 
 @app.command()
 def models(
-    dataset: Annotated[str, typer.Option("--dataset", "-d", help="Size the models for this dataset's images and classes.")] = "mnist5k",
-    data_root: Annotated[Optional[Path], typer.Option(help="Where file-based datasets live.")] = None,
+    dataset: Annotated[str, typer.Option("--dataset", "-d", help="Size the models for this dataset's images and classes (read without loading it).")] = "mnist5k",
+    image_size: Annotated[Optional[int], typer.Option("--image-size", help="Images resized to N x N, as data.image_size=N does (default: the dataset's own size).", show_default=False)] = None,
 ) -> None:
-    """List the model presets with parameter counts and training FLOPs per image."""
-    from .data import load_dataset
-    from .models import MODEL_NAMES, PRESETS, build_model
+    """List the model presets resolved for a dataset: patch size and tokens (ViTs), parameters, training FLOPs.
+
+    A ViT preset takes the patch size models.patch_size_for gives at this image size (unless
+    model.patch_size is set); "vs pair" is a preset's parameter count over its resnet/vit partner's.
+    """
+    from .data.registry import dataset_shape
+    from .models import MODEL_NAMES, PRESETS, build_model, resolved_options
 
     with user_errors():
-        data = load_dataset(dataset, root=data_root)
-        table = Table(title=f"models for {dataset} ({'x'.join(map(str, data.image_shape))}, {data.num_classes} classes)")
-        table.add_column("model", no_wrap=True)
-        table.add_column("arch")
-        table.add_column("parameters", justify="right")
-        table.add_column("train MFLOPs/image", justify="right")
-        table.add_column("specification")
+        shape, classes = dataset_shape(dataset, image_size=image_size)
+        table = Table(title=f"models for {dataset} ({'x'.join(map(str, shape))}, {classes} classes)")
+        for column, justify in (("model", "left"), ("arch", "left"), ("patch", "right"), ("tokens", "right"),
+                                ("parameters", "right"), ("vs pair", "right"), ("train MFLOPs/image", "right"),
+                                ("specification", "left")):  # fmt: skip
+            table.add_column(column, justify=justify, no_wrap=column == "model")
+        built = {}
         for name in MODEL_NAMES:
             try:
-                model = build_model(name, image_shape=data.image_shape, num_classes=data.num_classes)
-            except CnnvitError as error:  # e.g. a patch size that does not divide these images
-                table.add_row(name, "", "", "", f"[dim]{error}[/]")
+                built[name] = build_model(name, image_shape=shape, num_classes=classes)
+            except CnnvitError as error:  # e.g. a model that cannot take images this small
+                built[name] = error
+        for name, model in built.items():
+            if isinstance(model, CnnvitError):
+                table.add_row(name, "", "", "", "", "", "", f"[dim]{model}[/]")
                 continue
-            described = PRESETS[name].describe() if name in PRESETS else "adapted to the image size"
-            table.add_row(name, model.arch, f"{model.num_params:,}",
-                          f"{model.train_flops_per_image(data.image_shape) / 1e6:,.1f}", described)  # fmt: skip
-        out.print(table)
+            grid = model.token_grid(shape[1:])
+            partner = built.get(_pair_of(name))
+            paired = partner is not None and not isinstance(partner, CnnvitError)
+            ratio = f"{model.num_params / partner.num_params:.2f}x" if paired else ""
+            if name in PRESETS:
+                described = type(PRESETS[name]).model_validate({**PRESETS[name].model_dump(),
+                                                                **resolved_options(name, {}, shape)}).describe()  # fmt: skip
+            else:
+                described = "adapted to the image size"
+            table.add_row(name, model.arch, str(grid[0]) if grid else "", f"{grid[1] * grid[2]}" if grid else "",
+                          f"{model.num_params:,}", ratio, f"{model.train_flops_per_image(shape) / 1e6:,.1f}",
+                          described)  # fmt: skip
+        wide = out if out.is_terminal else Console(width=200)  # a file or pipe gets whole rows, not 80 columns
+        wide.print(table)
+
+
+def _pair_of(name: str) -> str:
+    """resnet-s <-> vit-s: the preset of the other architecture at the same width ("" for none)."""
+    for mine, theirs in (("resnet-", "vit-"), ("vit-", "resnet-")):
+        if name.startswith(mine):
+            return theirs + name.removeprefix(mine)
+    return ""
 
 
 @app.command("run")

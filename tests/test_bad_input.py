@@ -58,7 +58,7 @@ CASES = {
     "fraction zero": (["train", "--fraction", "0", *TINY], "must be in (0, 1]"),
     "fraction above one": (["train", "--fraction", "1.5", *TINY], "must be in (0, 1]"),
     "fraction not a number": (["train", "--fraction", "abc"], "Invalid value for '--fraction'"),
-    "patch does not divide the image": (["train", "--model", "vit-s", "--dataset", "shapes"], "not divisible by the patch size 7"),
+    "patch does not divide the image": (["train", "--model", "vit-s", "--dataset", "shapes", "model.patch_size=7"], "not divisible by the patch size 7"),
     "missing dataset files": (["train", "--dataset", "cifar10", "--data-root", "{tmp}/nowhere"], "pass --download"),
     "missing config file": (["train", "--config", "{tmp}/absent.yaml"], "config file not found"),
     "malformed config": (["train", "--config", "{tmp}/bad.yaml"], "not valid YAML"),
@@ -103,11 +103,11 @@ CASES = {
     # cnnvit probe
     "unknown probe name": (["probe", "erf", "{run}"], 'unknown probe "erf"'),
     "probe of an unfinished directory": (["probe", "mixing", "{tmp}"], "not a finished run directory"),
-    "transfer to data with other channels": (["probe", "transfer", "{run}"], "digits has 1-channel images"),
     # cnnvit report, models, the command itself
     "report on an empty directory": (["report", "{tmp}"], "no finished runs under"),
     "report on a missing directory": (["report", "{tmp}/absent"], "absent"),
     "models for an unknown dataset": (["models", "--dataset", "cifar11"], 'unknown dataset "cifar11"'),
+    "models at a size of 0": (["models", "--image-size", "0"], "image size 0 is not a positive whole number"),
     "unknown command": (["trian"], "No such command 'trian'"),
 }
 

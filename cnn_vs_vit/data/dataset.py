@@ -66,6 +66,34 @@ class ImageDataset:
         )
 
 
+    def with_channels(self, channels: int) -> "ImageDataset":
+        """This dataset with `channels` channels (1 or 3); itself when it already has them.
+
+        Grey to RGB repeats the grey channel (what torchvision's Grayscale(3) does); RGB to grey takes
+        the ITU-R BT.601 luma 0.299 R + 0.587 G + 0.114 B (PIL's "L" conversion, rounded).
+        """
+        have = self.image_shape[0]
+        if have == channels:
+            return self
+        if (have, channels) not in ((1, 3), (3, 1)):
+            raise ValueError(f"{self.name} has {have}-channel images; only 1 <-> 3 channels convert, not to {channels}")
+        convert = _grey_to_rgb if channels == 3 else _rgb_to_grey
+        return dataclasses.replace(self, train_images=convert(self.train_images), test_images=convert(self.test_images))
+
+
+def _grey_to_rgb(images: torch.Tensor) -> torch.Tensor:
+    return images.expand(-1, 3, -1, -1).contiguous()  # (N, 3, H, W)
+
+
+def _rgb_to_grey(images: torch.Tensor) -> torch.Tensor:
+    luma = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+    grey = torch.empty((len(images), 1, *images.shape[2:]), dtype=torch.uint8)
+    for start in range(0, len(images), _RESIZE_CHUNK):  # a float copy per chunk, as resize_images does
+        chunk = images[start : start + _RESIZE_CHUNK].float()
+        grey[start : start + _RESIZE_CHUNK] = (chunk * luma).sum(1, keepdim=True).round().clamp(0, 255).to(torch.uint8)
+    return grey
+
+
 def resize_images(images: torch.Tensor, image_size: int) -> torch.Tensor:
     """uint8 (N, C, H, W) -> uint8 (N, C, image_size, image_size), bilinear with antialiasing.
 

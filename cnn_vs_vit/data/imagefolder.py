@@ -74,6 +74,13 @@ def load_image_folder(name: str, folder: Path, image_size: int, skip_corrupt: bo
     )
 
 
+def image_folder_classes(folder: Path) -> tuple[str, ...]:
+    """The class names of an image folder in either layout, without reading an image."""
+    if not folder.is_dir():
+        raise CnnvitError(f"image folder {folder} not found; {_LAYOUT_HINT}")
+    return _class_names(folder / "train" if (folder / "train").is_dir() else folder)
+
+
 def _class_names(folder: Path) -> tuple[str, ...]:
     """The sorted names of the class folders in `folder` (hidden folders are not classes)."""
     names = tuple(sorted(entry.name for entry in folder.iterdir() if entry.is_dir() and not entry.name.startswith(".")))

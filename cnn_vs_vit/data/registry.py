@@ -5,9 +5,11 @@ from pathlib import Path
 from cnn_vs_vit.data.bundled import load_digits, load_mnist5k
 from cnn_vs_vit.data.dataset import ImageDataset
 from cnn_vs_vit.data.downloadable import FILE_DATASETS
+from cnn_vs_vit.data.global_context import CLASSES as GLOBAL_CONTEXT_CLASSES
+from cnn_vs_vit.data.global_context import IMAGE_SIZE as GLOBAL_CONTEXT_SIZE
 from cnn_vs_vit.data.global_context import NAME as GLOBAL_CONTEXT, load_global_context
-from cnn_vs_vit.data.imagefolder import load_image_folder
-from cnn_vs_vit.data.shapes import load_shapes
+from cnn_vs_vit.data.imagefolder import image_folder_classes, load_image_folder
+from cnn_vs_vit.data.shapes import SHAPES, load_shapes
 from cnn_vs_vit.errors import CnnvitError, unknown_name
 
 _BUNDLED = {"mnist5k": load_mnist5k, "digits": load_digits}
@@ -16,6 +18,33 @@ DATASET_NAMES = (*_BUNDLED, "shapes", *_GENERATED, *FILE_DATASETS)
 IMAGEFOLDER_PREFIX = "imagefolder:"
 DEFAULT_DATA_ROOT = Path("data")
 DEFAULT_IMAGEFOLDER_SIZE = 32
+
+
+# (channels, side, classes) of every named dataset at its natural size, so models can be sized without
+# loading the data (tests/test_data.py checks each against the loaded dataset).
+NATURAL_SHAPES = {
+    "mnist5k": (1, 28, 10), "digits": (1, 32, 10), "shapes": (3, 32, len(SHAPES)),
+    GLOBAL_CONTEXT: (1, GLOBAL_CONTEXT_SIZE, len(GLOBAL_CONTEXT_CLASSES)),
+    "cifar10": (3, 32, 10), "cifar100": (3, 32, 100), "mnist": (1, 28, 10), "fashion-mnist": (1, 28, 10),
+    "svhn": (3, 32, 10),
+}  # fmt: skip
+
+
+def dataset_shape(name: str, *, image_size: int | None = None) -> tuple[tuple[int, int, int], int]:
+    """((C, H, W), number of classes) of dataset `name` as load_dataset(name, image_size=...) returns it,
+    read without loading the images (an image folder's classes are its sub-folders)."""
+    if image_size is not None and (isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1):
+        raise CnnvitError(f"image size {image_size!r} is not a positive whole number of pixels; give e.g. 32")
+    if name.startswith(IMAGEFOLDER_PREFIX):
+        folder = Path(name.removeprefix(IMAGEFOLDER_PREFIX)).expanduser()
+        classes = image_folder_classes(folder)
+        side = image_size or DEFAULT_IMAGEFOLDER_SIZE
+        return (3, side, side), len(classes)
+    if name not in NATURAL_SHAPES:
+        raise unknown_name("dataset", name, (*DATASET_NAMES, f"{IMAGEFOLDER_PREFIX}PATH"))
+    channels, side, classes = NATURAL_SHAPES[name]
+    side = image_size or side
+    return (channels, side, side), classes
 
 
 def load_dataset(

@@ -7,11 +7,12 @@ from .bag import BagOfLocalFeatures, BagSpec
 from .interface import Backbone, FeatureLayer, capture_outputs, explicit_attention
 from .resnet import ResNet, ResNetSpec
 from .torchvision_models import TORCHVISION_MODELS, build_torchvision
-from .vit import ViT, ViTSpec
+from .vit import ViT, ViTSpec, patch_size_for
 
-# Matched in size for the embedded default (28x28 mnist5k): resnet-s and vit-s have parameter
-# counts within 1.5x of each other; -xxs / -xs / -m scale the width by 1/4, 1/2, 2 (depth, heads and
-# patch unchanged) for width-scaling sweeps.
+# Matched in size: each resnet-X / vit-X pair has parameter counts within 1.5x of each other at 28,
+# 32 and 64 px (tests/test_models.py); -xxs / -xs / -m scale the width by 1/4, 1/2, 2 (depth, heads and
+# patch unchanged) for width-scaling sweeps. A ViT preset's patch_size (7) is its patch at 28 px, its
+# design size: at other sizes, unless model.patch_size is given, vit.patch_size_for picks the patch.
 PRESETS: dict[str, ResNetSpec | ViTSpec | BagSpec] = {
     "resnet-xxs": ResNetSpec(widths=(4, 8, 16, 32)),
     "resnet-xs": ResNetSpec(widths=(8, 16, 32, 64)),
@@ -43,11 +44,23 @@ def model_spec(name: str, options: dict | None = None) -> ResNetSpec | ViTSpec |
         raise CnnvitError(validation_message(error, f"model {name}")) from None
 
 
+def resolved_options(name: str, options: dict | None, image_shape: tuple[int, int, int]) -> dict:
+    """`options` with what the preset leaves to the image size filled in: a ViT preset's patch size.
+
+    An explicit model.patch_size wins (and must divide the image, or building fails with a hint).
+    """
+    options = dict(options or {})
+    preset = PRESETS.get(name)
+    if isinstance(preset, ViTSpec) and options.get("patch_size") is None:
+        options["patch_size"] = patch_size_for(image_shape[1:], preset.patch_size)
+    return options
+
+
 def build_model(
     name: str, *, image_shape: tuple[int, int, int], num_classes: int, options: dict | None = None
 ) -> Backbone:
     """Build model `name` for images of `image_shape` (C, H, W) and `num_classes` classes."""
-    spec = model_spec(name, options)
+    spec = model_spec(name, resolved_options(name, options, image_shape))
     C, H, W = image_shape
     try:
         if spec is None:
@@ -63,5 +76,5 @@ def build_model(
 
 __all__ = [
     "BagOfLocalFeatures", "BagSpec", "Backbone", "FeatureLayer", "MODEL_NAMES", "PRESETS", "ResNet", "ResNetSpec", "ViT", "ViTSpec",
-    "build_model", "capture_outputs", "explicit_attention", "model_spec",
+    "build_model", "capture_outputs", "explicit_attention", "model_spec", "patch_size_for", "resolved_options",
 ]  # fmt: skip

@@ -78,7 +78,8 @@ def variants(model: Backbone) -> tuple[str, ...]:
 
 def patch_size(model: Backbone) -> int:
     """The ViT's patch size (1 for a model without token layers: any size goes)."""
-    return max((layer.stride for layer in model.feature_layers() if layer.kind == "tokens"), default=1)
+    grid = model.token_grid((1, 1))
+    return grid[0] if grid else 1
 
 
 @contextmanager
@@ -135,8 +136,8 @@ def _torchvision_positions(net: nn.Module, image_size: int, patch: int, variant:
 
 def default_sizes(model: Backbone, train_size: int) -> list[int]:
     """The training size and SCALES times it, rounded to multiples of the ViT patch size (for a CNN that of
-    the vit-s preset, as the shift probe does, so both architectures see the same sizes)."""
-    multiple = default_max_shift(model)
+    the vit-s preset at the training size, as the shift probe does, so both architectures see the same sizes)."""
+    multiple = default_max_shift(model, (train_size, train_size))
     return sorted({train_size, *(max(multiple, round(train_size * s / multiple) * multiple) for s in SCALES)})
 
 

@@ -62,7 +62,9 @@ def load_run(run_dir: Path | str, device: torch.device | str = "cpu") -> Trained
     # Identified by its weights, not its path: a moved results directory keeps its probes.
     source = {"model": config.model.name, "model_options": config.model.options, "dataset": config.data.name,
               "weights": layout.file_fingerprint(run / layout.WEIGHTS)}  # fmt: skip
-    return TrainedRun(model, config, dataset, model_label(config.model.name, config.model.options), source)
+    summary = run.summary() if (run / layout.SUMMARY).exists() else {}
+    chosen = summary.get("model_options", config.model.options)  # the variant, not what the preset resolved to
+    return TrainedRun(model, config, dataset, model_label(config.model.name, chosen), source)
 
 
 def save_or_reuse(

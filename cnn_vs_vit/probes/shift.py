@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import CnnvitError, unknown_name
-from ..models import Backbone, FeatureLayer, PRESETS, capture_outputs
+from ..models import PRESETS, Backbone, FeatureLayer, capture_outputs, patch_size_for
 from ..training.inputs import to_model_input
 from .intervals import RunningMean
 
@@ -85,21 +85,19 @@ def parse_shifts(texts: Sequence[str] | None) -> list[int] | None:
     return [int(item) for item in items]
 
 
-def default_max_shift(model: Backbone) -> int:
-    """K of the default shifts 0..K: the model's patch size for a ViT; for any other model the
-    patch size of the vit-s preset, so a CNN and the ViT it is compared with see the same shifts."""
-    if model.arch == "vit":
-        strides = [layer.stride for layer in model.feature_layers() if layer.kind == "tokens"]
-        if strides:
-            return max(strides)
-    return PRESETS["vit-s"].patch_size
+def default_max_shift(model: Backbone, image_hw: tuple[int, int]) -> int:
+    """K of the default shifts 0..K: the model's patch size for a ViT; for any other model the patch
+    size the vit-s preset takes on these images (models.patch_size_for), so a CNN and the ViT it is
+    compared with see the same shifts."""
+    grid = model.token_grid(image_hw) if model.arch == "vit" else None
+    return grid[0] if grid else patch_size_for(image_hw, PRESETS["vit-s"].patch_size)
 
 
 def resolve_shifts(shifts: Sequence[int] | None, image_hw: tuple[int, int], model: Backbone) -> list[int]:
     """Sorted distinct shifts in pixels with 0 (the reference) first; 0..K by default (see default_max_shift)."""
     side = min(image_hw)
     if shifts is None:
-        shifts = range(min(default_max_shift(model), side - 1) + 1)
+        shifts = range(min(default_max_shift(model, image_hw), side - 1) + 1)
     for s in shifts:
         if isinstance(s, bool) or not isinstance(s, int):
             raise CnnvitError(f"shift {s!r} is not a whole number of pixels; give e.g. --shifts 0,1,2,4")

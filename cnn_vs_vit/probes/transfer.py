@@ -24,7 +24,8 @@ Choices, and why:
 - One seed for everything (the run's): head, batch order, augmentation. A variant is reproducible
   bit for bit on one machine with the same thread count.
 - B's images are resized to A's training size (bilinear, antialiased), so a ViT keeps its patch grid
-  and positional embeddings; B must have A's channel count.
+  and positional embeddings, and given A's channel count: grey images repeated into RGB, RGB ones
+  turned grey by their luma (ImageDataset.with_channels), so any 1- or 3-channel pair transfers.
 - Target B: `digits` (sklearn's 8x8 digits, upsampled) unless A is digits, then `mnist5k`. Both are
   bundled, so the probe never needs a download. `cnnvit probe` takes no per-probe options: another
   target is given from Python, probe_transfer_run_dir(run_dir, target=NAME).
@@ -72,10 +73,11 @@ def load_target(run: TrainedRun, target: str | None = None) -> ImageDataset:
         raise CnnvitError(f"the target dataset {name} is what {run.label} was trained on; transfer needs another, "
                           f"e.g. {default_target(source)}")  # fmt: skip
     data = load_dataset(name, root=run.config.data.root, image_size=height)
-    if data.image_shape[0] != channels:
-        raise CnnvitError(f"{name} has {data.image_shape[0]}-channel images and {run.label} was trained on {channels}-"
-                          f"channel {source}; give a target dataset with {channels}-channel images "
-                          "(probe_transfer_run_dir(RUN_DIR, target=NAME))")  # fmt: skip
+    try:
+        data = data.with_channels(channels)
+    except ValueError as error:
+        raise CnnvitError(f"{error}; {run.label} was trained on {channels}-channel {source}: give a target dataset "
+                          "with 1 or 3 channels (probe_transfer_run_dir(RUN_DIR, target=NAME))") from None  # fmt: skip
     if data.image_shape[1:] != (height, width):
         raise CnnvitError(f"{run.label} was trained on {height}x{width} images and {name} is resized to squares; "
                           "transfer needs square training images")  # fmt: skip

@@ -50,7 +50,13 @@ class Run:
 
     @property
     def options(self) -> dict:
-        """Model options besides the name, e.g. {"pos_embed": "none"}; a null option keeps the preset's value."""
+        """The model options the run chose, e.g. {"pos_embed": "none"}: what makes it a variant of its preset.
+
+        From the summary's model_options; config.yaml also holds what the preset resolved to at this image
+        size (a ViT's patch size), which is no choice. Runs older than model_options recorded neither, so
+        their config.yaml lists exactly the chosen options (a null option keeps the preset's value)."""
+        if "model_options" in self.summary:
+            return dict(self.summary["model_options"])
         return {k: v for k, v in self.config.get("model", {}).items() if k != "name" and v is not None}
 
     @property

@@ -12,11 +12,11 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save
 
 from .. import rundir as layout
-from ..config import NON_SEMANTIC_KEYS, RunConfig, build_config, config_to_yaml, flatten, read_yaml
+from ..config import NON_SEMANTIC_KEYS, ModelConfig, RunConfig, build_config, config_to_yaml, flatten, read_yaml
 from ..data import ImageDataset, load_dataset, stratified_subset, subset_hash
 from ..errors import CnnvitError, TrainingFailed
 from ..locks import directory_lock
-from ..models import Backbone, build_model, model_spec
+from ..models import Backbone, build_model, model_spec, resolved_options
 from . import distributed
 from .device import autocast, configure_threads, select_device, use_channels_last
 from .evaluate import evaluate
@@ -27,7 +27,10 @@ from .signals import GracefulStop, Interrupted
 
 
 def resolve_config(config: RunConfig, dataset: ImageDataset, arch: str) -> RunConfig:
-    """Fill in what the config left to defaults: the step budget, the recipe, flips. Saved as config.yaml."""
+    """Fill in what the config left to defaults: the step budget, the recipe, flips, and the model options
+    the preset leaves to the image size (a ViT's patch size). Saved as config.yaml."""
+    model = ModelConfig(**{**config.model.model_dump(),
+                           **resolved_options(config.model.name, config.model.options, dataset.image_shape)})  # fmt: skip
     train, augment_config = config.train, config.augment
     if train.epochs is not None:
         n_train = len(stratified_subset(dataset.train_labels, config.data.fraction, config.data.data_seed))
@@ -42,7 +45,8 @@ def resolve_config(config: RunConfig, dataset: ImageDataset, arch: str) -> RunCo
         "weight_decay": train.weight_decay if train.weight_decay is not None else recipe.weight_decay,
     })  # fmt: skip
     flip = augment_config.flip if augment_config.flip is not None else dataset.flip_augment
-    return config.model_copy(update={"train": train, "augment": augment_config.model_copy(update={"flip": flip})})
+    return config.model_copy(update={"model": model, "train": train,
+                                     "augment": augment_config.model_copy(update={"flip": flip})})  # fmt: skip
 
 
 def train_run(config: RunConfig, run_dir: Path | str, *, progress: bool = False, restart: bool = False) -> dict:
@@ -77,6 +81,7 @@ def _train_run(config: RunConfig, run: layout.RunDir, world: distributed.World, 
     torch.manual_seed(config.seed)  # model initialisation, the same on every rank
     model = build_model(config.model.name, image_shape=dataset.image_shape, num_classes=dataset.num_classes,
                         options=config.model.options)  # fmt: skip
+    chosen_options = config.model.options  # what the user set: the run's name and the report's variant
     config = resolve_config(config, dataset, model.arch)
     with world.together():
         start = _start(run, config, restart, str(device), threads, world.size) if world.is_main else None
@@ -163,8 +168,11 @@ def _train_run(config: RunConfig, run: layout.RunDir, world: distributed.World, 
                             batch_size=config.train.eval_batch_size, channels_last=channels_last)  # fmt: skip
             run.append_metrics({"step": config.train.steps, "split": "test", **test})
             _save_weights(model, config, run / layout.WEIGHTS)
+            grid = model.token_grid(dataset.image_shape[1:])
             summary = {
-                "model": config.model.name, "arch": model.arch, "dataset": config.data.name,
+                "model": config.model.name, "arch": model.arch, "model_options": chosen_options,
+                "patch_size": grid[0] if grid else None, "tokens": grid[1] * grid[2] if grid else None,
+                "dataset": config.data.name, "image_shape": list(dataset.image_shape),
                 "fraction": config.data.fraction, "seed": config.seed, "data_seed": config.data.data_seed,
                 "test_accuracy": test["accuracy"], "test_loss": test["loss"],
                 "params": model.num_params, "train_flops_per_image": flops,
@@ -233,8 +241,11 @@ def _check_same_run(run: layout.RunDir, config: RunConfig) -> None:
     if path.exists():
         existing = flatten(read_yaml(path))
         wanted = flatten(config.model_dump(mode="json"))
+        # A model option absent or null there means "the preset's own", which resolves to what it resolves to
+        # now (a directory written before the patch size was recorded holds no model.patch_size).
         differing = sorted(k for k in existing.keys() | wanted.keys()
-                           if k not in NON_SEMANTIC_KEYS and existing.get(k) != wanted.get(k))  # fmt: skip
+                           if k not in NON_SEMANTIC_KEYS and existing.get(k) != wanted.get(k)
+                           and not (k.startswith("model.") and existing.get(k) is None))  # fmt: skip
         if differing:
             key = differing[0]
             raise CnnvitError(
