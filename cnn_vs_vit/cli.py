@@ -330,14 +330,18 @@ def probe_shift_command(
 
 @app.command()
 def report(
-    results_dir: Annotated[Path, typer.Argument(metavar="RESULTS_DIR", help="Directory holding run directories (made by cnnvit train or cnnvit run).")],
-    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Where report.md, claims.csv, runs.csv and plots go (default RESULTS_DIR).")] = None,
+    results_dirs: Annotated[list[Path], typer.Argument(metavar="RESULTS_DIR...", help="Directories holding run directories (made by cnnvit train or cnnvit run); several are settings of one study (e.g. other seeds), compared claim by claim.")],
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Where report.md, claims.csv, runs.csv and plots go (default RESULTS_DIR; required with several).", show_default=False)] = None,
 ) -> None:
-    """Reproduce the notes' CNN-vs-ViT table from finished runs: a verdict per claim, computed from the numbers."""
+    """Reproduce the notes' CNN-vs-ViT table from finished runs: a verdict per claim, computed from the numbers.
+
+    With several results directories: a headline verdict over every run, each setting's own verdict
+    beside it, and how many settings agree (holds).
+    """
     from .report import build_report
 
     with user_errors():
-        print_report(build_report(results_dir, out_dir))
+        print_report(build_report(results_dirs, out_dir))
 
 
 def print_report(built) -> None:
@@ -345,10 +349,12 @@ def print_report(built) -> None:
     from .report.build import effect_text
 
     table = Table(title=f"claims ({sum(r.status == 'done' for r in built.runs)} finished runs)", box=None, pad_edge=False)
-    for column in ("#", "claim", "verdict", "effect [95% CI]", "n"):
+    several = len(built.settings) > 1
+    for column in ("#", "claim", "verdict", *(("holds",) if several else ()), "effect [95% CI]", "n"):
         table.add_column(column, overflow="fold")
     for claim in built.claims:
-        table.add_row(claim.claim_id, claim.claim, claim.verdict, effect_text(claim.effect), str(claim.effect.n))
+        table.add_row(claim.claim_id, claim.claim, claim.verdict, *((claim.holds,) if several else ()),
+                      effect_text(claim.effect), str(claim.effect.n))  # fmt: skip
     out.print(table)
     err.print("wrote " + ", ".join(map(str, built.paths)), highlight=False, soft_wrap=True)
 

@@ -216,6 +216,61 @@ def test_probe_results_without_a_sample_record_are_stale_and_left_out(tmp_path):
     assert verdicts(tmp_path)["2"].verdict == "not measured"
 
 
+# Row 2 at its edges: seven shifts, three seeds. The rule reads one interval (the mean over shifts) and the
+# direction at every shift, so one shift whose own interval touches 0 no longer decides the row.
+EDGE = {
+    "all agree": (lambda k, s: 0.5 + 0.02 * s, "supported"),
+    "one interval touches 0": (lambda k, s: 0.1 + 0.3 * s if k == 7 else 0.5 + 0.02 * s, "supported"),
+    "one shift points the other way": (lambda k, s: 0.05 if k == 3 else 0.5 + 0.02 * s, "inconclusive"),
+}
+
+
+@pytest.mark.parametrize("case", EDGE)
+def test_equivariance_rule_at_its_edges(tmp_path, case):
+    vit_error, expected = EDGE[case]
+    shift_pair(tmp_path, lambda k, s: 0.1, vit_error, seeds=(0, 1, 2))
+    claim = verdicts(tmp_path)["2"]
+    assert claim.verdict == expected
+    if case == "one interval touches 0":  # the interval at 7 px alone holds 0; the old all-intervals rule said inconclusive
+        assert claim.estimates["7 px"].ci_low < 0 < claim.estimates["effect"].ci_low
+    assert claim.flip_rate is not None and 0 <= claim.flip_rate <= 1
+
+
+@pytest.mark.parametrize("settings, headline, holds", [
+    ({"a": "supported", "b": "supported"}, "supported", "2/2"),
+    ({"a": "supported", "b": "inconclusive"}, "supported", "1/2"),
+    ({"a": "supported", "b": "not measured"}, "supported", "1/1"),  # not measured counts as neither
+    ({"a": "not measured", "b": "not measured"}, "not measured", "—"),
+])  # fmt: skip
+def test_holds_counts_the_settings_that_agree_among_those_that_measured(settings, headline, holds):
+    from cnn_vs_vit.report.claims import ClaimResult
+
+    assert ClaimResult("2", headline, settings=settings).holds == holds
+
+
+def test_a_report_over_two_settings_counts_a_shared_run_once_and_shows_each_verdict(tmp_path):
+    import shutil
+
+    shift_pair(tmp_path / "one" / "runs", lambda k, s: 0.1, lambda k, s: 0.5 + 0.02 * s, seeds=(0, 1))
+    shift_pair(tmp_path / "two" / "runs", lambda k, s: 0.1, lambda k, s: 0.5 + 0.02 * s, seeds=(2, 3))
+    shutil.copytree(tmp_path / "one" / "runs" / "cnn_s0", tmp_path / "two" / "runs" / "cnn_s0")  # in both
+    for name in ("one", "two"):
+        (tmp_path / name / "experiment.yaml").write_text(f"name: {name}\ndescription: setting {name}.\n")
+    with pytest.raises(CnnvitError, match="needs --out"):
+        build_report([tmp_path / "one", tmp_path / "two"])
+    built = build_report([tmp_path / "one", tmp_path / "two"], tmp_path / "both")
+    assert len(built.runs) == 8  # 4 + 4, and the copy of cnn_s0 once
+    runs_csv = (tmp_path / "both" / "runs.csv").read_text()
+    assert runs_csv.count("cnn_s0,") == 1 and "one/runs/cnn_s0" in runs_csv
+    claim = built.claims[1]
+    assert claim.claim_id == "2" and claim.settings == {"one": claim.settings["one"], "two": claim.settings["two"]}
+    assert claim.effect.n == 4 and claim.holds.endswith("/2")
+    row = next(line for line in (tmp_path / "both" / "claims.csv").read_text().splitlines() if line.startswith("2,"))
+    assert f"one: {claim.settings['one']}; two: {claim.settings['two']}" in row and row.endswith(claim.holds)
+    report = (tmp_path / "both" / "report.md").read_text()
+    assert "| verdict | one | two | holds |" in report and "Settings: one: " in report
+
+
 # ----------------------------------------------------------------------- rows 11 and 12: ViT ablations
 
 
@@ -304,7 +359,8 @@ def test_rebuilding_gives_byte_identical_files_and_every_claim(tmp_path):
     for name in ("report.md", "claims.csv", "runs.csv"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     lines = (tmp_path / "a" / "claims.csv").read_text().splitlines()
-    assert lines[0] == "claim_id,claim,cnn_evidence,vit_evidence,verdict,effect,ci_low,ci_high,n_seeds"
+    assert lines[0] == ("claim_id,claim,cnn_evidence,vit_evidence,verdict,effect,ci_low,ci_high,n_seeds,flip_rate,settings,"
+                        "holds")  # fmt: skip
     assert [line.split(",")[0] for line in lines[1:]] == [claim_id for claim_id, _ in CLAIMS]
     assert {str(i) for i in range(1, 17)} <= {line.split(",")[0].rstrip("abc") for line in lines[1:]}
     report = (tmp_path / "a" / "report.md").read_text()

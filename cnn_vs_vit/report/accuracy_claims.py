@@ -9,7 +9,7 @@ from scipy.optimize import curve_fit
 
 from .claims import ClaimResult, Context, not_measured
 from .runs import BASELINE_OPTIONS, Run
-from .statistics import Estimate, difference, sign_verdict, t_interval
+from .statistics import Estimate, difference, sign_rule, sign_verdict, t_interval
 
 BOOTSTRAP_RESAMPLES = 200
 BOOTSTRAP_SEED = 0  # fixed: the same runs give the same interval on every rebuild
@@ -58,10 +58,14 @@ def data_efficiency(ctx: Context) -> ClaimResult:
         return not_measured("9", "needs baseline runs of a ResNet and a ViT at the same data fraction")
     smallest = shared[0]
     effect = difference(by_key(at(cnn, smallest), Run.accuracy), by_key(at(vit, smallest), Run.accuracy))
-    verdict = sign_verdict(effect)
+    one_size = len(shared) < 2
+
+    def decide(e) -> str:
+        return "inconclusive" if one_size else sign_verdict(e["effect"])
+
+    verdict = decide({"effect": effect})
     details = [f"Effect: CNN − ViT test accuracy at fraction {smallest:g} ({effect.method} comparison)."]
-    if len(shared) < 2:
-        verdict = "inconclusive"
+    if one_size:
         details += [""]
         details.append(f"Only fraction {smallest:g} was measured: one data size cannot show an advantage "
                        "*for small data*; train a data-fraction sweep (>= 5 fractions incl. <= 5%).")  # fmt: skip
@@ -72,7 +76,8 @@ def data_efficiency(ctx: Context) -> ClaimResult:
     evidence = lambda runs: ", ".join(f"f={f:g}: {accuracy_text(at(runs, f))}" for f in shared)  # noqa: E731
     return ClaimResult("9", verdict, effect, evidence(cnn), evidence(vit), rule,
                        "CNN − ViT test accuracy (fraction of test images) at the smallest fraction",
-                       DATA_ANCHOR, details + table, [*at(cnn, smallest), *at(vit, smallest)])  # fmt: skip
+                       DATA_ANCHOR, details + table, [*at(cnn, smallest), *at(vit, smallest)],
+                       estimates={"effect": effect}, decide=decide)  # fmt: skip
 
 
 # ------------------------------------------------------------------------------- row 5: scalability
@@ -194,9 +199,13 @@ def scalability(ctx: Context) -> ClaimResult:
     else:
         effect = Estimate(gap, n=n_seeds, method="bootstrap over seeds")
     n_star = crossover(fits["resnet"], fits["vit"]) * sizes[0]
-    verdict = sign_verdict(effect)
-    if verdict == "supported" and n_star > sizes[-1]:
-        verdict = "not reached at this scale"
+    estimates = {"effect": effect}
+
+    def decide_data(e) -> str:
+        verdict = sign_verdict(e["effect"])
+        return "not reached at this scale" if verdict == "supported" and n_star > sizes[-1] else verdict
+
+    decide = decide_data
     where = "never within 10^12× the smallest set" if math.isinf(n_star) else f"n* ≈ {n_star:,.0f} images"
     text = lambda arch: f"b = {fits[arch][1]:.3f}, c = {fits[arch][2]:.4f}"  # noqa: E731
     details = [f"Effect: b_ViT − b_CNN. Fitted crossover of the error curves: {where} "
@@ -212,7 +221,11 @@ def scalability(ctx: Context) -> ClaimResult:
                        f"largest subset with the same steps; e.g. the -xxs/-xs/-s presets).")  # fmt: skip
     else:
         width_verdict, width_effect, numbers, width_runs = width
-        verdict = combine_scaling(verdict, width_verdict)
+        estimates["width"] = width_effect
+
+        def decide(e) -> str:
+            return combine_scaling(decide_data(e), sign_verdict(e["width"]))
+
         cnn_text += f"; width: b = {numbers['slopes']['resnet']:.3f}"
         vit_text += f"; width: b = {numbers['slopes']['vit']:.3f}"
         details += ["", f"Width: err = a·params^(−b) on seed means at the largest subset; b_ViT − b_CNN = "
@@ -222,9 +235,9 @@ def scalability(ctx: Context) -> ClaimResult:
         details += [f"| {arch} | {p:,} | {percent(e)} |" for arch in ("resnet", "vit")
                     for p, e in numbers["errors"][arch].items()]  # fmt: skip
         used += [run for run in width_runs if run not in used]
-    return ClaimResult("5", verdict, effect, cnn_text, vit_text, rule,
+    return ClaimResult("5", decide(estimates), effect, cnn_text, vit_text, rule,
                        "difference of power-law exponents b of error vs training images (error ∝ n^−b)",
-                       DATA_ANCHOR, details, used)  # fmt: skip
+                       DATA_ANCHOR, details, used, estimates=estimates, decide=decide)  # fmt: skip
 
 
 # ------------------------------------------------------------------------ rows 11 and 12: ViT ablations
@@ -251,7 +264,7 @@ def ablation(ctx: Context, claim_id: str, option: str, better: str, worse: str, 
                f"({effect.method} comparison)."]  # fmt: skip
     return ClaimResult(claim_id, sign_verdict(effect), effect, "— (ViT-only ablation)", vit_evidence, rule,
                        f"accuracy difference {better} − {worse}", anchor, details,
-                       [run for v in values for run in cells[v]])  # fmt: skip
+                       [run for v in values for run in cells[v]], estimates={"effect": effect}, decide=sign_rule)  # fmt: skip
 
 
 def learned_vs_sincos(ctx: Context) -> ClaimResult:

@@ -2,21 +2,31 @@
 
 Every output is a pure function of the run directories (sorted, fixed float formats, no
 timestamps), so rebuilding from the same runs gives byte-identical files.
+
+Several results directories are several settings of one study (e.g. the same cells with other
+seeds). Each claim gets a verdict per setting and a headline verdict over every run of every
+setting (a run directory found in two of them counts once), and `holds` counts the settings
+that agree with the headline among those where the claim was measured: a claim that flips is
+shown flipping, with the settings named, never averaged away.
 """
 
 import csv
 import io
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from .. import rundir as layout
+from ..errors import CnnvitError
 from . import plots
 from .claims import ClaimResult, Context, evaluate_claims
 from .runs import Run, load_runs, read_experiment, runs_table
+from .stability import FLIP_NOTE, flip_text
 from .statistics import INTERVAL_NOTE, Estimate
 
-CLAIM_COLUMNS = ["claim_id", "claim", "cnn_evidence", "vit_evidence", "verdict", "effect", "ci_low", "ci_high", "n_seeds"]
+CLAIM_COLUMNS = ["claim_id", "claim", "cnn_evidence", "vit_evidence", "verdict", "effect", "ci_low", "ci_high", "n_seeds",
+                 "flip_rate", "settings", "holds"]  # fmt: skip
 PLOTS = {  # file -> (drawing function, the claims it illustrates)
     "accuracy_vs_train_size.png": (plots.accuracy_vs_size, ("9", "5")),
     "accuracy_vs_depth.png": (plots.accuracy_vs_depth, ("3",)),
@@ -33,16 +43,28 @@ class Report:
     claims: list[ClaimResult]
     runs: list[Run]
     paths: list[Path]
+    settings: dict[str, list[ClaimResult]]  # setting name -> its own claims, in the order of `claims`
 
 
-def build_report(results_dir: Path | str, out_dir: Path | str | None = None) -> Report:
-    """Read every run under `results_dir`, compute each claim's verdict, write the report files into
-    `out_dir` (default `results_dir`); raises CnnvitError when there is no finished run."""
-    results_dir = Path(results_dir)
-    out_dir = Path(out_dir) if out_dir is not None else results_dir
-    runs = load_runs(results_dir)
+def build_report(results_dirs: Path | str | Sequence[Path | str], out_dir: Path | str | None = None) -> Report:
+    """Read every run under the results directories, compute each claim's verdict, write the report files
+    into `out_dir` (default: the one results directory; required with several). Raises CnnvitError when a
+    directory holds no finished run."""
+    dirs = [Path(results_dirs)] if isinstance(results_dirs, (str, Path)) else [Path(d) for d in results_dirs]
+    if len(dirs) > 1 and out_dir is None:
+        raise CnnvitError("a report over several results directories needs --out DIR (a directory of its own, so "
+                          "that no setting's own report is overwritten)")  # fmt: skip
+    out_dir = Path(out_dir) if out_dir is not None else dirs[0]
+    names = setting_names(dirs)
+    per_setting = {name: load_runs(d) for name, d in zip(names, dirs)}
+    runs = merged_runs(per_setting) if len(dirs) > 1 else per_setting[names[0]]
     claims = evaluate_claims(runs)
+    settings = {name: evaluate_claims(setting_runs) for name, setting_runs in per_setting.items()} if len(dirs) > 1 \
+        else {names[0]: claims}  # fmt: skip
+    for i, claim in enumerate(claims):
+        claim.settings = {name: results[i].verdict for name, results in settings.items()}
     context = Context.of(runs)
+    out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, (draw, claim_ids) in PLOTS.items():
         if draw(context, out_dir / name):
@@ -51,11 +73,50 @@ def build_report(results_dir: Path | str, out_dir: Path | str | None = None) -> 
                 if claim.claim_id in claim_ids and claim.verdict != "not measured":
                     claim.plots.append(name)
     table = runs_table(runs)
+    experiments = {name: read_experiment(d) for name, d in zip(names, dirs)}
     layout.atomic_write_text(out_dir / "runs.csv", table.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
     layout.atomic_write_text(out_dir / "claims.csv", claims_csv(claims))
-    layout.atomic_write_text(out_dir / "report.md", markdown(claims, runs, context, read_experiment(results_dir)))
+    layout.atomic_write_text(out_dir / "report.md", markdown(claims, runs, context, experiments))
     paths = [out_dir / "report.md", out_dir / "claims.csv", out_dir / "runs.csv", *paths]
-    return Report(claims, runs, paths)
+    return Report(claims, runs, paths, settings)
+
+
+def setting_names(dirs: list[Path]) -> list[str]:
+    """Each directory's experiment name (its experiment.yaml), else its folder name; made unique in order."""
+    names = []
+    for d in dirs:
+        name = str(read_experiment(d).get("name") or d.resolve().name)
+        names.append(name if name not in names else f"{name} ({len(names) + 1})")
+    return names
+
+
+def merged_runs(per_setting: dict[str, list[Run]]) -> list[Run]:
+    """Every setting's runs, each run directory once (by name: a name hashes what the run computes), under
+    <setting>/<its path>, sorted."""
+    merged, seen = [], set()
+    for name, runs in per_setting.items():
+        for run in runs:
+            key = Path(run.path).name
+            if key in seen:
+                continue
+            seen.add(key)
+            run.path = f"{name}/{run.path}"
+            merged.append(run)
+    return sorted(merged, key=lambda run: run.path)
+
+
+def flip_cell(c: ClaimResult) -> str:
+    if c.verdict == "not measured":
+        return ""
+    return "exact" if c.flip_rate is None else flip_text(c.flip_rate)
+
+
+def settings_text(c: ClaimResult) -> str:
+    """Each setting's verdict, and which ones differ from the headline."""
+    listed = "; ".join(f"{name}: {verdict}" for name, verdict in c.settings.items())
+    differing = [name for name, verdict in c.settings.items() if verdict not in (c.verdict, "not measured")]
+    flips = f" **Flips** in {', '.join(differing)}." if differing else ""
+    return f"Settings: {listed} (holds {c.holds}).{flips}"
 
 
 def number(x: float) -> str:
@@ -76,7 +137,9 @@ def claims_csv(claims: list[ClaimResult]) -> str:
     for c in claims:
         e = c.effect
         writer.writerow([c.claim_id, c.claim, c.cnn_evidence, c.vit_evidence, c.verdict,
-                         number(e.mean), number(e.ci_low), number(e.ci_high), e.n])  # fmt: skip
+                         number(e.mean), number(e.ci_low), number(e.ci_high), e.n,
+                         "" if c.flip_rate is None else f"{c.flip_rate:.4f}",
+                         "; ".join(f"{name}: {verdict}" for name, verdict in c.settings.items()), c.holds])  # fmt: skip
     return buffer.getvalue()
 
 
@@ -84,11 +147,15 @@ def cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def markdown(claims: list[ClaimResult], runs: list[Run], context: Context, experiment: dict) -> str:
+def markdown(claims: list[ClaimResult], runs: list[Run], context: Context, experiments: dict[str, dict]) -> str:
     lines = ["# CNN vs ViT: the notes' summary table, measured", ""]
-    if experiment:
-        lines += [f"Experiment: **{experiment.get('name', '?')}**. {experiment.get('description', '')}".rstrip(), ""]
-        if experiment.get("budget"):
+    several = len(experiments) > 1
+    for name, experiment in experiments.items():
+        if not experiment:
+            continue
+        lines += [f"{'Setting' if several else 'Experiment'}: **{experiment.get('name', name)}**. "
+                  f"{experiment.get('description', '')}".rstrip(), ""]  # fmt: skip
+        if experiment.get("budget") and not several:
             lines += [f"Budget rule: {experiment['budget']}", ""]
     done = [r for r in runs if r.status == "done"]
     lines += [f"{len(done)} finished run(s), {len(runs) - len(done)} failed; dataset {context.dataset}; "
@@ -96,17 +163,30 @@ def markdown(claims: list[ClaimResult], runs: list[Run], context: Context, exper
               "numbers by the rule printed in each section.", "",
               f"Intervals: {INTERVAL_NOTE}. Where a claim has a single run, intervals shown are the shift probe's "
               "95% normal-approximation interval over test images, and n = 1.", "",
-              "| # | claim (as the notes state it) | CNN evidence | ViT evidence | verdict | effect [95% CI] | n |",
-              "|---|---|---|---|---|---|---|"]  # fmt: skip
+              f"Flip rate: {FLIP_NOTE}.", ""]  # fmt: skip
+    if several:
+        lines += [f"Settings: {', '.join(experiments)}. The verdict column is the headline, over every run of every "
+                  "setting (a run directory found in several counts once); each setting's own verdict follows, and "
+                  "holds counts the settings that agree with the headline among those where the claim was "
+                  "measured.", ""]  # fmt: skip
+    setting_columns = "".join(f" {name} |" for name in experiments) if several else ""
+    lines += [f"| # | claim (as the notes state it) | CNN evidence | ViT evidence | verdict |{setting_columns}"
+              f"{' holds |' if several else ''} effect [95% CI] | n | flip rate |",
+              "|---|---|---|---|---|" + "---|" * (len(experiments) + 1 if several else 0) + "---|---|---|"]  # fmt: skip
     for c in claims:
-        lines.append(f"| {c.claim_id} | {cell(c.claim)} | {cell(c.cnn_evidence)} | {cell(c.vit_evidence)} | "
-                     f"**{c.verdict}** | {effect_text(c.effect)} | {c.effect.n} |")  # fmt: skip
+        per_setting = "".join(f" {verdict} |" for verdict in c.settings.values()) if several else ""
+        lines.append(f"| {c.claim_id} | {cell(c.claim)} | {cell(c.cnn_evidence)} | "
+                     f"{cell(c.vit_evidence)} | **{c.verdict}** |{per_setting}{f' {c.holds} |' if several else ''} "
+                     f"{effect_text(c.effect)} | {c.effect.n} | {flip_cell(c)} |")  # fmt: skip
     for c in claims:
         if c.verdict == "not measured":
             continue
         lines += ["", f"## {c.claim_id}. {c.claim}", "", f"**Verdict: {c.verdict}.** Effect ({c.effect_meaning}): "
                   f"{effect_text(c.effect)}, n = {c.effect.n} ({c.effect.method}).", "",
-                  f"Rule: {c.rule}.", "", *c.details, "", *matched(c.runs)]  # fmt: skip
+                  f"Rule: {c.rule}. Simulated flip rate: {flip_text(c.flip_rate)}.", ""]  # fmt: skip
+        if several:
+            lines += [settings_text(c), ""]
+        lines += [*c.details, "", *matched(c.runs)]
         if c.anchor:
             lines += ["", f"Literature: {c.anchor}"]
         lines += [f"\n![{name}]({name})" for name in c.plots]

@@ -7,9 +7,11 @@ probe_claims.py (7 and 10 are structural: counted from the built models), row 3 
 """
 
 from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from .runs import Run, reference_model
+from .stability import flip_rate
 from .statistics import MISSING, Estimate
 
 VERDICTS = ("supported", "contradicted", "inconclusive", "not reached at this scale", "not measured")
@@ -53,6 +55,20 @@ class ClaimResult:
     details: list[str] = field(default_factory=list)  # markdown lines for the claim's section
     runs: list[Run] = field(default_factory=list)  # the runs the numbers come from
     plots: list[str] = field(default_factory=list)  # file names of its plots (set by the builder)
+    # The rule as a pure function of the estimates it reads, so that stability.flip_rate can rerun it on
+    # simulated estimates: decide(estimates) is the verdict above.
+    estimates: dict[str, Estimate] = field(default_factory=dict)
+    decide: Callable[[Mapping[str, Estimate]], str] | None = None
+    flip_rate: float | None = None  # set by evaluate_claims
+    settings: dict[str, str] = field(default_factory=dict)  # setting name -> its verdict (set by build_report)
+
+    @property
+    def holds(self) -> str:
+        """'agreeing/measured': the settings whose verdict is the headline's, among those that measured it."""
+        measured = [verdict for verdict in self.settings.values() if verdict != "not measured"]
+        if self.verdict == "not measured" or not measured:
+            return "—"
+        return f"{sum(verdict == self.verdict for verdict in measured)}/{len(measured)}"
 
     def __post_init__(self):
         assert self.verdict in VERDICTS, self.verdict
@@ -112,4 +128,8 @@ def evaluate_claims(runs: list[Run]) -> list[ClaimResult]:
     context = Context.of(runs)
     results = {claim_id: rule(context) for claim_id, rule in measured.items()}
     results["1"] = inductive_bias(context, results["2"], results["9"])  # row 1 rests on rows 2 and 9
+    for claim in results.values():
+        if claim.decide is not None:
+            assert claim.decide(claim.estimates) == claim.verdict, claim.claim_id  # the rule and its decide agree
+            claim.flip_rate = flip_rate(claim.decide, claim.estimates)
     return [results[claim_id] for claim_id, _ in CLAIMS]

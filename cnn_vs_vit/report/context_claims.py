@@ -61,7 +61,8 @@ def global_context(ctx: Context) -> ClaimResult:
     deepest = max(cnn)
     cnn_gain = difference(by_key(cnn[deepest], Run.accuracy), by_key(cnn[min(cnn)], Run.accuracy))
     control_estimate = t_interval([run.accuracy() for run in control])
-    vit_learns = any(t_interval([r.accuracy() for r in runs]).ci_low > CHANCE for runs in vit.values())
+    vit_depths = {d: t_interval([r.accuracy() for r in runs]) for d, runs in vit.items()}
+    vit_learns = any(e.ci_low > CHANCE for e in vit_depths.values())
 
     reasons = []
     if not control:
@@ -73,14 +74,22 @@ def global_context(ctx: Context) -> ClaimResult:
     if not vit_learns:
         reasons.append("the ViT learned the task at no depth within the budget, so its shallow failure says "
                        "nothing about reach")  # fmt: skip
-    if reasons:
-        verdict = "inconclusive"
-    elif any(e.ci_low > 0 and e.mean >= MANY for e in effects.values()) and cnn_gain.ci_low > 0:
-        verdict = "supported"
-    elif all(e.has_interval and e.ci_high < MANY for e in effects.values()):
-        verdict = "contradicted"
-    else:
-        verdict = "inconclusive"
+    estimates = {"cnn gain": cnn_gain, "control": control_estimate, **{f"depth {d}": e for d, e in effects.items()},
+                 **{f"vit depth {d}": e for d, e in vit_depths.items()}}  # fmt: skip
+
+    def decide(e) -> str:
+        shallow_effects = [e[f"depth {d}"] for d in shallow]
+        control_at_chance = bool(control) and e["control"].has_interval and e["control"].ci_low <= CHANCE
+        learns = any(e[f"vit depth {d}"].ci_low > CHANCE for d in vit_depths)
+        if not control_at_chance or not learns:
+            return "inconclusive"
+        if any(x.ci_low > 0 and x.mean >= MANY for x in shallow_effects) and e["cnn gain"].ci_low > 0:
+            return "supported"
+        if all(x.has_interval and x.ci_high < MANY for x in shallow_effects):
+            return "contradicted"
+        return "inconclusive"
+
+    verdict = decide(estimates)
 
     table = ["", "| depth (blocks) | CNN accuracy | ViT accuracy | ViT − CNN [95% CI] |", "|---|---|---|---|"]
     for d in sorted(set(cnn) | set(vit)):
@@ -98,5 +107,6 @@ def global_context(ctx: Context) -> ClaimResult:
     evidence = lambda groups: ", ".join(f"depth {d}: {accuracy_text(runs)}" for d, runs in groups.items())  # noqa: E731
     return ClaimResult("3", verdict, effect, evidence(cnn), evidence(vit), rule,
                        f"ViT − CNN test accuracy (fraction of test images) at depth {shallow[0]}",
-                       ANCHOR, details, [*cnn.get(shallow[0], []), *vit.get(shallow[0], []), *control])  # fmt: skip
+                       ANCHOR, details, [*cnn.get(shallow[0], []), *vit.get(shallow[0], []), *control],
+                       estimates=estimates, decide=decide)  # fmt: skip
 

@@ -96,6 +96,11 @@ def sign_verdict(estimate: Estimate, above: str = "supported", below: str = "con
     return {1: above, -1: below, 0: "inconclusive"}[estimate.excludes_zero]
 
 
+def sign_rule(estimates) -> str:
+    """The most common rule as a function of its estimates: sign_verdict of the one called "effect"."""
+    return sign_verdict(estimates["effect"])
+
+
 def format_estimate(e: Estimate, spec: str) -> str:
     """'mean [low, high]' with the format `spec` (e.g. ".4f"); 'n/a' without a finite mean."""
     if e.n == 0 or not math.isfinite(e.mean):
