@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from .config import RunConfig
 from .errors import CnnvitError
 
 app = typer.Typer(
@@ -22,6 +23,7 @@ app = typer.Typer(
     help="Measure how ResNets and Vision Transformers differ: train both on matched data, probe, report.",
 )
 out = Console()
+DEFAULTS = RunConfig()  # what an option left unset falls back to, shown in --help
 err = Console(stderr=True)
 
 
@@ -41,19 +43,19 @@ def user_errors():
 @app.command()
 def train(
     overrides: Annotated[Optional[list[str]], typer.Argument(help="Dotted overrides, e.g. train.lr=1e-3 model.pos_embed=none.", show_default=False)] = None,
-    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Model preset (see `cnnvit models`).")] = None,
-    dataset: Annotated[Optional[str], typer.Option("--dataset", "-d", help="mnist5k, digits, shapes, cifar10, cifar100, mnist, fashion-mnist, svhn or imagefolder:PATH.")] = None,
-    fraction: Annotated[Optional[float], typer.Option(help="Fraction of the training split in (0, 1], stratified and nested.")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Training seed: initialisation, data order, augmentation.")] = None,
-    data_seed: Annotated[Optional[int], typer.Option(help="Seed of the data subset, independent of --seed.")] = None,
-    steps: Annotated[Optional[int], typer.Option(help="Optimiser steps (the budget); default 600.")] = None,
-    epochs: Annotated[Optional[float], typer.Option(help="Budget in epochs of the subset instead of --steps.")] = None,
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help=f"Model preset (see `cnnvit models`). (default {DEFAULTS.model.name})")] = None,
+    dataset: Annotated[Optional[str], typer.Option("--dataset", "-d", help=f"mnist5k, digits, shapes, global-context, cifar10, cifar100, mnist, fashion-mnist, svhn or imagefolder:PATH. (default {DEFAULTS.data.name})")] = None,
+    fraction: Annotated[Optional[float], typer.Option(help=f"Fraction of the training split in (0, 1], stratified and nested. (default {DEFAULTS.data.fraction:g})")] = None,
+    seed: Annotated[Optional[int], typer.Option(help=f"Training seed: initialisation, data order, augmentation. (default {DEFAULTS.seed})")] = None,
+    data_seed: Annotated[Optional[int], typer.Option(help=f"Seed of the data subset, independent of --seed. (default {DEFAULTS.data.data_seed})")] = None,
+    steps: Annotated[Optional[int], typer.Option(help="Optimiser steps (the budget). (default 600: training/recipes.py)")] = None,
+    epochs: Annotated[Optional[float], typer.Option(help="Budget in epochs of the subset instead of --steps (with train.min_steps / max_steps to bound it).")] = None,
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="Run directory (default results/runs/<model>_<dataset>_...).")] = None,
     config: Annotated[Optional[Path], typer.Option("--config", help="YAML file with any of the keys; options and overrides win.")] = None,
     data_root: Annotated[Optional[Path], typer.Option(help="Where file-based datasets live (default ./data).")] = None,
-    download: Annotated[bool, typer.Option("--download", help="Allow downloading a torchvision dataset into --data-root.")] = False,
-    skip_corrupt: Annotated[bool, typer.Option("--skip-corrupt", help="Image folders: leave unreadable images out (counted in the summary) instead of stopping.")] = False,
-    restart: Annotated[bool, typer.Option("--restart", help="Discard this run directory's results and train from scratch.")] = False,
+    download: Annotated[bool, typer.Option("--download", help="Allow downloading a torchvision dataset into --data-root.", metavar="")] = False,
+    skip_corrupt: Annotated[bool, typer.Option("--skip-corrupt", help="Image folders: leave unreadable images out (counted in the summary) instead of stopping.", metavar="")] = False,
+    restart: Annotated[bool, typer.Option("--restart", help="Discard this run directory's results and train from scratch.", metavar="")] = False,
 ) -> None:
     """Train one run into a run directory and print its path.
 
@@ -145,10 +147,10 @@ def run_command(
     experiment_file: Annotated[Path, typer.Argument(metavar="EXPERIMENT.yaml", help="An experiment file (see experiments/).")],
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="Results directory (default results/<experiment name>).")] = None,
     jobs: Annotated[int, typer.Option("--jobs", min=1, help="Cells trained at once, each with an equal share of the CPU threads.")] = 1,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan (cells and their state) and stop; with --download, fetch the data first.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan (cells and their state) and stop; with --download, fetch the data first.", metavar="")] = False,
     data_root: Annotated[Optional[Path], typer.Option(help="Where file-based datasets live (default ./data).")] = None,
-    download: Annotated[bool, typer.Option("--download", help="Fetch missing torchvision datasets into --data-root first.")] = False,
-    wait: Annotated[bool, typer.Option("--wait", help="If another cnnvit run is writing the same results directory, start when it ends instead of stopping (exit code 4).")] = False,
+    download: Annotated[bool, typer.Option("--download", help="Fetch missing torchvision datasets into --data-root first.", metavar="")] = False,
+    wait: Annotated[bool, typer.Option("--wait", help="If another cnnvit run is writing the same results directory, start when it ends instead of stopping (exit code 4).", metavar="")] = False,
     shard: Annotated[Optional[str], typer.Option("--shard", metavar="I/N", help="Only shard I of N (1 <= I <= N): a fixed 1/N of the cells, whatever is done already, so that N machines sharing the results directory (e.g. a Slurm job array) run the matrix together. A shard trains and probes its cells and writes no report: run cnnvit report RESULTS_DIR once every shard has finished.", show_default=False)] = None,
 ) -> None:
     """Run a whole experiment matrix: train the missing cells, probe them, write the report.
@@ -237,7 +239,7 @@ def _run_matrix(experiment, out_path: Path, cells, jobs: int, *, report: bool) -
 def probe_command(
     name: Annotated[str, typer.Argument(metavar="PROBE", help="receptive_field, attention_distance, mixing, introspection, resolution, transfer or multimodal (for shifts: cnnvit probe-shift).")],
     run_dirs: Annotated[list[Path], typer.Argument(metavar="RUN_DIR", help="Finished run directories (made by cnnvit train).")],
-    force: Annotated[bool, typer.Option("--force", help="Recompute even when a saved result has the same arguments.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Recompute even when a saved result has the same arguments.", metavar="")] = False,
 ) -> None:
     """Probe trained runs: effective receptive field, attention distance (ViTs; also at initialisation),
     input-dependence of token mixing, architecture counts, accuracy at other resolutions, transfer to another
@@ -276,8 +278,8 @@ def probe_shift_command(
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="With --model: results go to OUT/probes/.")] = None,
     data_root: Annotated[Optional[Path], typer.Option(help="With --model: where file-based datasets live.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
-    plot: Annotated[bool, typer.Option("--plot", help="Also write probes/shift.png (error vs shift per layer).")] = False,
-    force: Annotated[bool, typer.Option("--force", help="Recompute even when a saved result has the same arguments.")] = False,
+    plot: Annotated[bool, typer.Option("--plot", help="Also write probes/shift.png (error vs shift per layer).", metavar="")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Recompute even when a saved result has the same arguments.", metavar="")] = False,
 ) -> None:
     """Measure translation equivariance layer by layer, and prediction consistency under shifts.
 

@@ -22,6 +22,7 @@ from .shift_claims import MODE, last_block, probed, reference_vit, value  # noqa
 from .statistics import t_interval  # noqa: E402
 
 COLORS = {"resnet": "tab:blue", "vit": "tab:orange"}
+DODGE = 0.06  # depth-axis offset of each architecture, so that equal accuracies stay visible
 
 
 def save(figure, path: Path) -> None:
@@ -29,10 +30,13 @@ def save(figure, path: Path) -> None:
     plt.close(figure)
 
 
-def band(ax, x, groups: list[list[float]], label: str, color: str) -> None:
+BAND_NOTE = "line: mean over seeds; band: its 95% t interval"
+
+
+def band(ax, x, groups: list[list[float]], label: str, color: str, marker: str = "o") -> None:
     """Mean line with the seeds' 95% t band where there are >= 2 seeds."""
     estimates = [t_interval(values) for values in groups]
-    ax.plot(x, [e.mean for e in estimates], "o-", color=color, label=label)
+    ax.plot(x, [e.mean for e in estimates], marker=marker, linestyle="-", color=color, label=label)
     low = [e.ci_low if e.has_interval else e.mean for e in estimates]
     high = [e.ci_high if e.has_interval else e.mean for e in estimates]
     ax.fill_between(x, low, high, color=color, alpha=0.2, linewidth=0)
@@ -50,7 +54,8 @@ def accuracy_vs_size(ctx: Context, path: Path) -> bool:
             sizes = sorted(per_size)
             band(ax, sizes, [per_size[s] for s in sizes], ctx.cnn_model if arch == "resnet" else ctx.vit_model, COLORS[arch])
             drawn = True
-    ax.set(xscale="log", xlabel="training images", ylabel="test accuracy", title="accuracy vs training-set size")
+    ax.set(xscale="log", xlabel="training images (log scale)", ylabel="test accuracy")
+    ax.set_title(f"accuracy vs training-set size\n({BAND_NOTE})", fontsize=10)
     ax.legend()
     figure.tight_layout()
     save(figure, path) if drawn else plt.close(figure)
@@ -62,18 +67,24 @@ def accuracy_vs_depth(ctx: Context, path: Path) -> bool:
     cnn, vit = by_depth(task_runs(ctx, "resnet")), by_depth(task_runs(ctx, "vit"))
     if not (cnn and vit):
         return False
-    figure, ax = plt.subplots(figsize=(5.5, 3.8))
-    for arch, groups in (("resnet", cnn), ("vit", vit)):
-        band(ax, list(groups), [[r.accuracy() for r in runs] for runs in groups.values()], groups[min(groups)][0].model,
-             COLORS[arch])  # fmt: skip
+    figure, ax = plt.subplots(figsize=(6.5, 4.2))
+    # The lines may coincide (a ViT, the control and chance all at 50%): the two architectures are dodged
+    # sideways and drawn with their own markers, the control is a band, chance a thin dotted line.
+    for (arch, groups), dodge, marker in ((("resnet", cnn), -DODGE, "o"), (("vit", vit), DODGE, "s")):
+        band(ax, [d + dodge for d in groups], [[r.accuracy() for r in runs] for runs in groups.values()],
+             groups[min(groups)][0].model, COLORS[arch], marker)  # fmt: skip
     control = task_runs(ctx, "bag")
     if control:
-        ax.axhline(t_interval([r.accuracy() for r in control]).mean, color="tab:gray", linestyle="--",
-                   label=f"{control[0].model} (bag of local features)")  # fmt: skip
-    ax.axhline(CHANCE, color="black", linewidth=0.8, linestyle=":", label="chance")
-    ax.set(xlabel="depth (blocks)", ylabel="test accuracy", title="global-context task: accuracy vs depth",
-           xticks=sorted(set(cnn) | set(vit)))  # fmt: skip
-    ax.legend(fontsize=8)
+        e = t_interval([r.accuracy() for r in control])
+        ax.axhspan(e.ci_low if e.has_interval else e.mean, e.ci_high if e.has_interval else e.mean, color="tab:gray",
+                   alpha=0.25, linewidth=0)  # fmt: skip
+        ax.axhline(e.mean, color="tab:gray", linestyle="--", linewidth=2.5,
+                   label=f"{control[0].model}: bag of 7x7 local features (control)")  # fmt: skip
+    ax.axhline(CHANCE, color="black", linewidth=1, linestyle=":", label=f"chance ({CHANCE:.0%})")
+    ax.set(xlabel="depth (blocks)", ylabel="test accuracy", xticks=sorted(set(cnn) | set(vit)), ylim=(0.4, 1.03))
+    ax.set_title(f"global-context task: accuracy vs depth\n({BAND_NOTE}; points dodged ±{DODGE} sideways)",
+                 fontsize=10)  # fmt: skip
+    ax.legend(fontsize=8, loc="center left")
     figure.tight_layout()
     save(figure, path)
     return True
@@ -85,12 +96,12 @@ def reach_by_layer(ctx: Context, path: Path) -> bool:
     pair = probed_pair(ctx, "4", "receptive_field")
     if isinstance(pair, ClaimResult):
         return False
-    figure, (lines, *maps) = plt.subplots(1, 3, figsize=(12, 3.8), gridspec_kw={"width_ratios": [2, 1, 1]})
+    figure, (lines, *maps) = plt.subplots(1, 3, figsize=(12, 4.2), gridspec_kw={"width_ratios": [2, 1, 1]})
     for runs, color in ((pair[0], COLORS["resnet"]), (pair[1], COLORS["vit"])):
         tables = [run.probe_rows["receptive_field"] for run in runs]
         blocks = _blocks(tables[0], runs[0].arch)
         band(lines, range(1, len(blocks) + 1), [[_value(t, b, "radius_px") for t in tables] for b in blocks],
-             f"{runs[0].model}: ERF radius (95% mass)", color)  # fmt: skip
+             f"{runs[0].model}: effective receptive field radius", color)  # fmt: skip
     distance = [run for run in pair[1] if "attention_distance" in run.probe_rows]
     for weights, style in (("trained", "-"), ("init", "--")):
         tables = [t[t["weights"] == weights] for t in (run.probe_rows["attention_distance"] for run in distance)]
@@ -100,14 +111,18 @@ def reach_by_layer(ctx: Context, path: Path) -> bool:
             lines.plot(range(1, len(blocks) + 1), means, style, marker="s", color="tab:red",
                        label=f"{distance[0].model}: mean attention distance ({weights})")  # fmt: skip
     lines.xaxis.get_major_locator().set_params(integer=True)
-    lines.set(xlabel="block", ylabel="pixels", title="reach per block (same pixel axis)")
-    lines.legend(fontsize=7)
+    lines.set(xlabel="block", ylabel="pixels")
+    lines.set_title("reach per block, in pixels\nERF radius: the disc holding 95% of the input-gradient mass\n"
+                    f"({BAND_NOTE})", fontsize=9)  # fmt: skip
+    lines.legend(fontsize=8)
     for ax, runs in zip(maps, pair):
         first = _blocks(runs[0].probe_rows["receptive_field"], runs[0].arch)[0]
         maps_file = runs[0].probe_files.get("receptive_field_maps.safetensors")
         if maps_file is not None:
-            ax.imshow(load_file(maps_file)[first].numpy(), cmap="magma")
-        ax.set(title=f"{runs[0].model} {first}: ERF map", xticks=[], yticks=[])
+            image = ax.imshow(load_file(maps_file)[first].numpy(), cmap="magma")
+            figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04).set_label("mean |gradient|", fontsize=8)
+        ax.set(xlabel="x (px)", ylabel="y (px)")
+        ax.set_title(f"{runs[0].model} {first}:\neffective receptive field of the centre unit", fontsize=9)
     figure.tight_layout()
     save(figure, path)
     return True
@@ -126,7 +141,7 @@ def _value(table, layer: str, column: str) -> float:
 
 def error_vs_shift(ctx: Context, path: Path) -> bool:
     """Rows 2 and 14–15: logit invariance error (CNN vs ViT) and ViT token-layer equivariance error vs shift."""
-    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 5.4))
     drawn = False
     for arch in ("resnet", "vit"):
         runs = probed(ctx.select(arch))
@@ -135,7 +150,8 @@ def error_vs_shift(ctx: Context, path: Path) -> bool:
             groups = [[value(r, "logits", s, "invariance_error") for r in runs] for s in shift_values]
             band(left, shift_values, groups, runs[0].label, COLORS[arch])
             drawn = True
-    left.set(xlabel="circular shift (px)", ylabel="relative logit change", title="invariance error of the logits")
+    left.set(xlabel="circular shift (px)", ylabel="relative logit change")
+    left.set_title(f"invariance error of the logits\n({BAND_NOTE})", fontsize=10)
     for pos_embed, color in (("learned", "tab:orange"), ("sincos2d", "tab:green"), ("none", "tab:red")):
         runs = reference_vit(ctx, pos_embed=(pos_embed, BASELINE_OPTIONS["pos_embed"]))
         if not runs:
@@ -143,13 +159,15 @@ def error_vs_shift(ctx: Context, path: Path) -> bool:
         shift_values = sorted({int(s) for r in runs for s in r.shift_rows.query("mode == @MODE")["shift"]})
         for layer, style in (("embed", "--"), (last_block, "-")):
             name = layer if isinstance(layer, str) else last_block(runs[0])
+            where = "token embedding (patches + positions)" if name == "embed" else f"last block ({name})"
             means = [np.mean([value(r, name, s, "equivariance_error") for r in runs]) for s in shift_values]
-            right.plot(shift_values, means, style, marker="o", color=color, label=f"pos_embed={pos_embed}: {name}")
+            right.plot(shift_values, means, style, marker="o", color=color, label=f"pos_embed={pos_embed}, {where}")
         drawn = True
-    right.set(xlabel="circular shift (px)", ylabel="relative feature error", title="ViT equivariance error by layer")
+    right.set(xlabel="circular shift (px)", ylabel="relative feature error")
+    right.set_title("ViT equivariance error by layer (seed means)\ndashed: token embedding; solid: last block", fontsize=10)
     for ax in (left, right):
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=7)
+        if ax.get_legend_handles_labels()[0]:  # below the axes: the curves fill the plot area
+            ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2 if ax is left else 1)
     figure.tight_layout()
     save(figure, path) if drawn else plt.close(figure)
     return drawn
