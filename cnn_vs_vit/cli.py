@@ -148,6 +148,7 @@ def run_command(
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="Results directory (default results/<experiment name>).")] = None,
     jobs: Annotated[int, typer.Option("--jobs", min=1, help="Cells trained at once, each with an equal share of the CPU threads.")] = 1,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan (cells and their state) and stop; with --download, fetch the data first.", metavar="")] = False,
+    full_plan: Annotated[bool, typer.Option("--full-plan", help="Print the plan cell by cell instead of counted by group and state.", metavar="")] = False,
     data_root: Annotated[Optional[Path], typer.Option(help="Where file-based datasets live (default ./data).")] = None,
     download: Annotated[bool, typer.Option("--download", help="Fetch missing torchvision datasets into --data-root first.", metavar="")] = False,
     wait: Annotated[bool, typer.Option("--wait", help="If another cnnvit run is writing the same results directory, start when it ends instead of stopping (exit code 4).", metavar="")] = False,
@@ -176,14 +177,9 @@ def run_command(
         mine = part.select([p.cell.name for p in every_cell]) if part else {p.cell.name for p in every_cell}
         cells = [p for p in every_cell if p.cell.name in mine]
         where = f"shard {part}: {len(cells)} of {len(every_cell)} cells" if part else f"{len(cells)} cells"
-        table = Table(title=f"{experiment.name}: {where} in {out_path}")
-        for column in ("cell", "groups", "probes", "state"):
-            table.add_column(column, no_wrap=column == "state", overflow="fold")
-        for planned in cells:
-            table.add_row(planned.cell.name, ", ".join(planned.cell.groups), ", ".join(sorted(planned.cell.probes)), planned.state)
-        out.print(table)
+        out.print(plan_table(experiment, cells, f"{experiment.name}: {where} in {out_path}", full=full_plan))
         states = Counter(planned.state for planned in cells)
-        out.print(", ".join(f"{states[s]} {s}" for s in ("done", "resumable", "to do", "corrupted", "failed") if states[s]))
+        out.print(", ".join(f"{states[s]} {s}" for s in STATES if states[s]))
         if dry_run and not download:
             return
         # Once, here, before parallel cells could race to download the same files (shards too: fetch
@@ -200,6 +196,35 @@ def run_command(
         if part:
             say(f"shard {part}: its {len(cells)} cells are finished; once every shard's are, cnnvit report {out_path} "
                 "writes the report")  # fmt: skip
+
+
+STATES = ("done", "resumable", "to do", "corrupted", "failed")
+
+
+def plan_table(experiment, cells, title: str, *, full: bool) -> Table:
+    """The plan: a row per cell (full), or per group with its cells counted by state and the group's probes."""
+    table = Table(title=title)
+    if full:
+        for column in ("cell", "groups", "probes", "state"):
+            table.add_column(column, no_wrap=column == "state", overflow="fold")
+        for planned in cells:
+            table.add_row(planned.cell.name, ", ".join(planned.cell.groups), ", ".join(sorted(planned.cell.probes)),
+                          planned.state)  # fmt: skip
+        return table
+    groups: dict[str, list] = {}
+    for planned in cells:
+        for group in planned.cell.groups:
+            groups.setdefault(group, []).append(planned)
+    present = [state for state in STATES if any(planned.state == state for planned in cells)]  # no empty columns
+    table.add_column("group", no_wrap=True)
+    for state in (*present, "cells"):
+        table.add_column(state, justify="right")
+    table.add_column("probes")
+    for group, members in groups.items():
+        states = Counter(planned.state for planned in members)
+        probes = ", ".join(sorted(experiment.groups[group].probes))
+        table.add_row(group, *(str(states[s]) if states[s] else "" for s in present), str(len(members)), probes)
+    return table
 
 
 def _run_matrix(experiment, out_path: Path, cells, jobs: int, *, report: bool) -> None:
@@ -224,8 +249,10 @@ def _run_matrix(experiment, out_path: Path, cells, jobs: int, *, report: bool) -
         train_cells([p for p in cells if p.state in ("to do", "resumable", "corrupted")], jobs, finished)
     finally:
         signal.signal(signal.SIGTERM, previous)
-    probe_cells(experiment, cells)
+    with probe_progress() as progress:
+        probe_cells(experiment, cells, progress)
     if report:
+        err.print("building the report (verdicts, flip-rate simulations, plots) ...", highlight=False)
         print_report(build_report(out_path))
     if failed:
         err.print(f"[bold red]error:[/] {len(failed)} of {len(cells)} cells failed: "
@@ -233,6 +260,26 @@ def _run_matrix(experiment, out_path: Path, cells, jobs: int, *, report: bool) -
                   + "; see their run directories (failed.json, metrics.jsonl), fix and rerun: finished cells are kept",
                   highlight=False, soft_wrap=True)  # fmt: skip
         raise typer.Exit(3)
+
+
+@contextmanager
+def probe_progress():
+    """The probe phase's progress: a live line (probe, run, i of n) on a terminal, a line per finished probe
+    otherwise, so that minutes of probing never look like a hang."""
+    from rich.progress import Progress
+
+    with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
+        task = bar.add_task("probes", total=None)
+
+        def progress(step) -> None:
+            where = f"probe {step.probe} on {step.run_dir.name} ({step.index}/{step.total})"
+            if step.seconds is None:
+                bar.update(task, description=where, completed=step.index - 1, total=step.total)
+            elif not err.is_terminal:
+                err.print(f"{where}: {'reused' if step.reused else f'{step.seconds:.1f} s'}", highlight=False,
+                          soft_wrap=True)  # fmt: skip
+
+        yield progress
 
 
 @app.command("probe")

@@ -143,3 +143,27 @@ groups:
     assert not (cells["resnet-xs"] / "attention_distance.csv").exists()  # no attention to measure: skipped
     again = CliRunner().invoke(app, ["probe", "introspection", str(cells["vit-xs"].parent)])
     assert again.exit_code == 0 and "introspection.csv" in again.stdout
+
+
+def test_the_plan_is_counted_by_group_unless_asked_in_full_and_every_probe_reports_itself(tmp_path):
+    path = experiment_file(tmp_path, """\
+groups:
+  g:
+    axes: {model.name: [resnet-xs, vit-xs], seed: [0, 1]}
+    probes: [shift, introspection]
+probe_shift: {images: 8, mode: circular, shifts: [0, 1]}
+""")
+    out, runner = tmp_path / "results", CliRunner()
+    names = [cell.name for cell in expand(load_experiment(path))]
+    compact = runner.invoke(app, ["run", str(path), "--out", str(out), "--dry-run"])
+    assert compact.exit_code == 0 and "introspection, shift" in compact.stdout and "4 to do" in compact.stdout
+    assert not any(name in compact.stdout for name in names)  # counted, not listed
+    full = runner.invoke(app, ["run", str(path), "--out", str(out), "--dry-run", "--full-plan"])
+    assert all(name in full.stdout for name in names)
+    first = runner.invoke(app, ["run", str(path), "--out", str(out)])
+    assert first.exit_code == 0, first.output
+    lines = [line for line in first.stderr.splitlines() if line.startswith("probe ")]
+    assert len(lines) == 8 and lines[0].startswith("probe introspection on ") and "(1/8): " in lines[0]
+    assert all(line.endswith(" s") for line in lines)  # computed, with their time
+    again = runner.invoke(app, ["run", str(path), "--out", str(out)])
+    assert [line for line in again.stderr.splitlines() if line.startswith("probe ")][-1].endswith("(8/8): reused")

@@ -161,8 +161,21 @@ def write_experiment(experiment: Experiment, out: Path) -> None:
     layout.atomic_write_text(out / EXPERIMENT_FILE, yaml.safe_dump(experiment.model_dump(mode="json"), sort_keys=False))
 
 
-def probe_cells(experiment: Experiment, cells: list[PlannedCell]) -> list[Path]:
-    """Run every probe the finished cells ask for (saved results with the same arguments are reused).
+@dataclass
+class ProbeStep:
+    """One probe of one cell, as the probe phase reports it: when it starts (seconds None) and ends."""
+
+    probe: str
+    run_dir: Path
+    index: int  # 1-based, of `total`
+    total: int
+    seconds: float | None = None
+    reused: bool | None = None  # a saved result with the same arguments was kept
+
+
+def probe_cells(experiment: Experiment, cells: list[PlannedCell], progress: Callable[[ProbeStep], None] | None = None) -> list[Path]:
+    """Run every probe the finished cells ask for (saved results with the same arguments are reused),
+    telling `progress` when each starts and ends.
 
     A probe that does not apply to a cell's architecture (attention distance of a ResNet) is skipped."""
     from ..probes.by_name import applies, run_probe
@@ -170,15 +183,19 @@ def probe_cells(experiment: Experiment, cells: list[PlannedCell]) -> list[Path]:
     from ..probes.shift_runs import probe_run_dir
 
     options = experiment.probe_shift
-    probed = []
-    for planned in cells:
-        if not planned.cell.probes or not layout.RunDir(planned.run_dir).is_trained:
-            continue
-        for name in sorted(planned.cell.probes):
-            if name == "shift":
-                probe_run_dir(planned.run_dir, shifts=options.shifts, modes=parse_modes(options.mode),
-                              images=options.images, batch_size=options.batch_size)  # fmt: skip
-            elif applies(name, planned.run_dir):
-                run_probe(name, planned.run_dir)
-        probed.append(planned.run_dir)
-    return probed
+    trained = [planned for planned in cells if planned.cell.probes and layout.RunDir(planned.run_dir).is_trained]
+    work = [(planned, name) for planned in trained for name in sorted(planned.cell.probes)
+            if name == "shift" or applies(name, planned.run_dir)]  # fmt: skip
+    for index, (planned, name) in enumerate(work, 1):
+        step = ProbeStep(name, planned.run_dir, index, len(work))
+        if progress:
+            progress(step)
+        tic = time.perf_counter()
+        if name == "shift":
+            reused = probe_run_dir(planned.run_dir, shifts=options.shifts, modes=parse_modes(options.mode),
+                                   images=options.images, batch_size=options.batch_size).reused  # fmt: skip
+        else:
+            reused = run_probe(name, planned.run_dir)
+        if progress:
+            progress(ProbeStep(name, planned.run_dir, index, len(work), time.perf_counter() - tic, reused))
+    return [planned.run_dir for planned in trained]

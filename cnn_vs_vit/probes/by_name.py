@@ -12,8 +12,9 @@ def applies(name: str, run_dir: Path | str) -> bool:
     return ONLY_FOR.get(name, arch) == arch
 
 
-def run_probe(name: str, run_dir: Path | str, *, force: bool = False) -> None:
-    """Run probe `name` with its defaults; saved results with the same arguments are reused."""
+def run_probe(name: str, run_dir: Path | str, *, force: bool = False) -> bool:
+    """Run probe `name` with its defaults; saved results with the same arguments are reused (returns
+    whether they were)."""
     if name == "receptive_field":
         from .receptive_field import probe_receptive_field_run_dir as probe
     elif name == "attention_distance":
@@ -30,4 +31,6 @@ def run_probe(name: str, run_dir: Path | str, *, force: bool = False) -> None:
         from .multimodal import probe_multimodal_run_dir as probe
     else:
         raise ValueError(f"no probe called {name}")
-    probe(run_dir, force=force)
+    result = probe(run_dir, force=force)
+    saved = result[0] if isinstance(result, tuple) else result  # the receptive field also returns its maps
+    return saved.reused
