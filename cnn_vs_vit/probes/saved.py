@@ -23,7 +23,6 @@ import torch
 from .. import rundir as layout
 from ..config import RunConfig
 from ..data import ImageDataset, ProbeSample
-from ..errors import CnnvitError
 from ..models import Backbone
 
 
