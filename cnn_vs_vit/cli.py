@@ -229,7 +229,7 @@ def plan_table(experiment, cells, title: str, *, full: bool) -> Table:
 
 def _run_matrix(experiment, out_path: Path, cells, jobs: int, *, report: bool) -> None:
     """Train, probe and (with `report`) report, holding the results directory's lock (with the plan made under it)."""
-    from .matrix.runner import probe_cells, train_cells, write_experiment
+    from .matrix.runner import probe_cells, train_cells, waves, write_experiment
     from .report import build_report
 
     write_experiment(experiment, out_path)
@@ -244,16 +244,25 @@ def _run_matrix(experiment, out_path: Path, cells, jobs: int, *, report: bool) -
     def terminated(_signum, _frame) -> None:  # `kill PID`: stop the cells cleanly, as Ctrl-C does
         raise typer.Exit(143)
 
+    def probe_and_report(provisional: bool) -> None:
+        with probe_progress() as progress:
+            probe_cells(experiment, cells, progress)
+        if report:
+            err.print(f"building the {'provisional ' if provisional else ''}report (verdicts, flip-rate simulations, "
+                      "plots) ...", highlight=False)  # fmt: skip
+            print_report(build_report(out_path, provisional=provisional))
+
+    batches = waves([p for p in cells if p.state in ("to do", "resumable", "corrupted")])
     previous = signal.signal(signal.SIGTERM, terminated)
     try:
-        train_cells([p for p in cells if p.state in ("to do", "resumable", "corrupted")], jobs, finished)
+        for number, wave in enumerate(batches, 1):
+            train_cells(wave, jobs, finished)
+            if number < len(batches):  # every claim from the seeds finished so far; a stop keeps this report
+                err.print(f"wave {number} of {len(batches)} trained (seed {wave[0].cell.config.seed})", highlight=False)
+                probe_and_report(provisional=True)
     finally:
         signal.signal(signal.SIGTERM, previous)
-    with probe_progress() as progress:
-        probe_cells(experiment, cells, progress)
-    if report:
-        err.print("building the report (verdicts, flip-rate simulations, plots) ...", highlight=False)
-        print_report(build_report(out_path))
+    probe_and_report(provisional=False)
     if failed:
         err.print(f"[bold red]error:[/] {len(failed)} of {len(cells)} cells failed: "
                   + ", ".join(f"{name} ({why})" for name, why in failed.items())
@@ -402,7 +411,7 @@ def print_report(built) -> None:
     for column in ("#", "claim", "verdict", *(("holds",) if several else ()), "effect [95% CI]", "n"):
         table.add_column(column, overflow="fold")
     for claim in built.claims:
-        table.add_row(claim.claim_id, claim.claim, claim.verdict, *((claim.holds,) if several else ()),
+        table.add_row(claim.claim_id, claim.claim, claim.verdict + claim.provisional_mark, *((claim.holds,) if several else ()),
                       effect_text(claim.effect), str(claim.effect.n))  # fmt: skip
     out.print(table)
     err.print("wrote " + ", ".join(map(str, built.paths)), highlight=False, soft_wrap=True)

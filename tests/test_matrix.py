@@ -163,7 +163,50 @@ probe_shift: {images: 8, mode: circular, shifts: [0, 1]}
     first = runner.invoke(app, ["run", str(path), "--out", str(out)])
     assert first.exit_code == 0, first.output
     lines = [line for line in first.stderr.splitlines() if line.startswith("probe ")]
-    assert len(lines) == 8 and lines[0].startswith("probe introspection on ") and "(1/8): " in lines[0]
-    assert all(line.endswith(" s") for line in lines)  # computed, with their time
+    wave_1, final = lines[:4], lines[4:]  # seed 0's cells are probed for the provisional report, then all
+    assert lines[0].startswith("probe introspection on ") and "(1/4): " in lines[0]
+    assert all(line.endswith(" s") for line in wave_1)  # computed, with their time
+    assert len(final) == 8 and "(8/8): " in final[-1] and sum(line.endswith(": reused") for line in final) == 4
     again = runner.invoke(app, ["run", str(path), "--out", str(out)])
     assert [line for line in again.stderr.splitlines() if line.startswith("probe ")][-1].endswith("(8/8): reused")
+
+
+WAVES = """\
+groups:
+  g:
+    axes: {model.name: [resnet-xs, vit-xs], seed: [1, 0]}
+    probes: [introspection]
+"""
+
+
+def test_cells_train_in_waves_of_seeds_in_file_order_within_a_wave(tmp_path):
+    from cnn_vs_vit.matrix.runner import waves
+
+    cells = plan(load_experiment(experiment_file(tmp_path, WAVES)), tmp_path / "out")
+    ordered = [[(p.cell.config.model.name, p.cell.config.seed) for p in wave] for wave in waves(cells)]
+    assert ordered == [[("resnet-xs", 0), ("vit-xs", 0)], [("resnet-xs", 1), ("vit-xs", 1)]]
+
+
+def test_a_report_between_waves_is_provisional_and_a_stop_there_keeps_it(tmp_path, monkeypatch):
+    from cnn_vs_vit.matrix import runner
+
+    path, out = experiment_file(tmp_path, WAVES), tmp_path / "out"
+    real, calls = runner.train_cells, []
+
+    def stop_at_wave_2(cells, jobs, on_done):
+        calls.append([p.cell.config.seed for p in cells])
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # Ctrl-C while the second wave trains
+        real(cells, jobs, on_done)
+
+    monkeypatch.setattr(runner, "train_cells", stop_at_wave_2)
+    stopped = CliRunner().invoke(app, ["run", str(path), "--out", str(out)])
+    assert calls == [[0, 0], [1, 1]] and stopped.exit_code != 0
+    assert "wave 1 of 2 trained (seed 0)" in stopped.stderr
+    report = (out / "report.md").read_text()
+    assert report.startswith("# CNN vs ViT") and "**Provisional**" in report and "(provisional, n=1)" in report
+    monkeypatch.setattr(runner, "train_cells", real)
+    finished = CliRunner().invoke(app, ["run", str(path), "--out", str(out)])
+    assert finished.exit_code == 0, finished.output
+    final = (out / "report.md").read_text()
+    assert "provisional" not in final.lower() and "supported" in final  # row 7 from the introspection probes

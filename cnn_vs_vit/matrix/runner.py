@@ -1,4 +1,4 @@
-"""`cnnvit run`: plan the cells of an experiment, train what is missing, probe, report.
+"""`cnnvit run`: plan the cells of an experiment, train what is missing in waves of seeds, probe, report.
 
 Layout of an experiment's results directory:
     <out>/experiment.yaml      the experiment as it was run
@@ -51,6 +51,14 @@ def plan(experiment: Experiment, out: Path) -> list[PlannedCell]:
             state = "to do"
         planned.append(PlannedCell(cell, run.path, state))
     return planned
+
+
+def waves(cells: list[PlannedCell]) -> list[list[PlannedCell]]:
+    """The cells in waves, so that every claim gets its first seed early: wave k holds the cells of the
+    k-th smallest training seed, in file order. Order never changes a run's result (each run's randomness
+    comes from its own seed), only when its row of the report first appears."""
+    seeds = sorted({planned.cell.config.seed for planned in cells})
+    return [[planned for planned in cells if planned.cell.config.seed == seed] for seed in seeds]
 
 
 def train_cells(cells: list[PlannedCell], jobs: int, on_done: Callable[[PlannedCell, int], None]) -> None:

@@ -46,10 +46,12 @@ class Report:
     settings: dict[str, list[ClaimResult]]  # setting name -> its own claims, in the order of `claims`
 
 
-def build_report(results_dirs: Path | str | Sequence[Path | str], out_dir: Path | str | None = None) -> Report:
+def build_report(results_dirs: Path | str | Sequence[Path | str], out_dir: Path | str | None = None, *,
+                 provisional: bool = False) -> Report:  # fmt: skip
     """Read every run under the results directories, compute each claim's verdict, write the report files
     into `out_dir` (default: the one results directory; required with several). Raises CnnvitError when a
-    directory holds no finished run."""
+    directory holds no finished run. `provisional`: built while an experiment still trains (between its
+    waves): each verdict is marked with the seeds it rests on."""
     dirs = [Path(results_dirs)] if isinstance(results_dirs, (str, Path)) else [Path(d) for d in results_dirs]
     if len(dirs) > 1 and out_dir is None:
         raise CnnvitError("a report over several results directories needs --out DIR (a directory of its own, so "
@@ -63,6 +65,7 @@ def build_report(results_dirs: Path | str | Sequence[Path | str], out_dir: Path 
         else {names[0]: claims}  # fmt: skip
     for i, claim in enumerate(claims):
         claim.settings = {name: results[i].verdict for name, results in settings.items()}
+        claim.provisional = provisional
     context = Context.of(runs)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -136,7 +139,7 @@ def claims_csv(claims: list[ClaimResult]) -> str:
     writer.writerow(CLAIM_COLUMNS)
     for c in claims:
         e = c.effect
-        writer.writerow([c.claim_id, c.claim, c.cnn_evidence, c.vit_evidence, c.verdict,
+        writer.writerow([c.claim_id, c.claim, c.cnn_evidence, c.vit_evidence, c.verdict + c.provisional_mark,
                          number(e.mean), number(e.ci_low), number(e.ci_high), e.n,
                          "" if c.flip_rate is None else f"{c.flip_rate:.4f}",
                          "; ".join(f"{name}: {verdict}" for name, verdict in c.settings.items()), c.holds])  # fmt: skip
@@ -149,6 +152,9 @@ def cell(text: str) -> str:
 
 def markdown(claims: list[ClaimResult], runs: list[Run], context: Context, experiments: dict[str, dict]) -> str:
     lines = ["# CNN vs ViT: the notes' summary table, measured", ""]
+    if any(c.provisional for c in claims):
+        lines += ["**Provisional**: written between waves while the experiment still trains; every verdict rests on "
+                  "the seeds finished so far (its n) and may change when the rest finish.", ""]  # fmt: skip
     several = len(experiments) > 1
     for name, experiment in experiments.items():
         if not experiment:
@@ -176,12 +182,13 @@ def markdown(claims: list[ClaimResult], runs: list[Run], context: Context, exper
     for c in claims:
         per_setting = "".join(f" {verdict} |" for verdict in c.settings.values()) if several else ""
         lines.append(f"| {c.claim_id} | {cell(c.claim)} | {cell(c.cnn_evidence)} | "
-                     f"{cell(c.vit_evidence)} | **{c.verdict}** |{per_setting}{f' {c.holds} |' if several else ''} "
+                     f"{cell(c.vit_evidence)} | **{c.verdict}**{c.provisional_mark} |{per_setting}"
+                     f"{f' {c.holds} |' if several else ''} "
                      f"{effect_text(c.effect)} | {c.effect.n} | {flip_cell(c)} |")  # fmt: skip
     for c in claims:
         if c.verdict == "not measured":
             continue
-        lines += ["", f"## {c.claim_id}. {c.claim}", "", f"**Verdict: {c.verdict}.** Effect ({c.effect_meaning}): "
+        lines += ["", f"## {c.claim_id}. {c.claim}", "", f"**Verdict: {c.verdict}{c.provisional_mark}.** Effect ({c.effect_meaning}): "
                   f"{effect_text(c.effect)}, n = {c.effect.n} ({c.effect.method}).", "",
                   f"Rule: {c.rule}. Simulated flip rate: {flip_text(c.flip_rate)}.", ""]  # fmt: skip
         if several:

@@ -61,6 +61,12 @@ class ClaimResult:
     decide: Callable[[Mapping[str, Estimate]], str] | None = None
     flip_rate: float | None = None  # set by evaluate_claims
     settings: dict[str, str] = field(default_factory=dict)  # setting name -> its verdict (set by build_report)
+    provisional: bool = False  # built between an experiment's waves (set by build_report)
+
+    @property
+    def provisional_mark(self) -> str:
+        """' (provisional, n=1)' while the experiment still trains; '' otherwise and for unmeasured claims."""
+        return f" (provisional, n={self.effect.n})" if self.provisional and self.verdict != "not measured" else ""
 
     @property
     def holds(self) -> str:
