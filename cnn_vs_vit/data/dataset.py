@@ -65,7 +65,6 @@ class ImageDataset:
             test_images=resize_images(self.test_images, image_size),
         )
 
-
     def with_channels(self, channels: int) -> "ImageDataset":
         """This dataset with `channels` channels (1 or 3); itself when it already has them.
 

@@ -75,13 +75,15 @@ class Backbone(nn.Module):
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
+    def token_patch(self) -> int | None:
+        """Pixels per side of a patch token (a ViT's patch size); None for a model without token layers."""
+        strides = [layer.stride for layer in self.feature_layers() if layer.kind == "tokens"]
+        return max(strides) if strides else None
+
     def token_grid(self, image_hw: tuple[int, int]) -> tuple[int, int, int] | None:
         """(patch size, grid rows, grid columns) of the patch tokens on H x W images; None without token layers."""
-        strides = [layer.stride for layer in self.feature_layers() if layer.kind == "tokens"]
-        if not strides:
-            return None
-        patch = max(strides)
-        return patch, image_hw[0] // patch, image_hw[1] // patch
+        patch = self.token_patch()
+        return None if patch is None else (patch, image_hw[0] // patch, image_hw[1] // patch)
 
     def features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Every named feature of `x`, in forward order (the last one is the logits)."""

@@ -78,8 +78,7 @@ def variants(model: Backbone) -> tuple[str, ...]:
 
 def patch_size(model: Backbone) -> int:
     """The ViT's patch size (1 for a model without token layers: any size goes)."""
-    grid = model.token_grid((1, 1))
-    return grid[0] if grid else 1
+    return model.token_patch() or 1
 
 
 @contextmanager

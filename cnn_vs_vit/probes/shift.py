@@ -89,8 +89,8 @@ def default_max_shift(model: Backbone, image_hw: tuple[int, int]) -> int:
     """K of the default shifts 0..K: the model's patch size for a ViT; for any other model the patch
     size the vit-s preset takes on these images (models.patch_size_for), so a CNN and the ViT it is
     compared with see the same shifts."""
-    grid = model.token_grid(image_hw) if model.arch == "vit" else None
-    return grid[0] if grid else patch_size_for(image_hw, PRESETS["vit-s"].patch_size)
+    patch = model.token_patch() if model.arch == "vit" else None
+    return patch or patch_size_for(image_hw, PRESETS["vit-s"].patch_size)
 
 
 def resolve_shifts(shifts: Sequence[int] | None, image_hw: tuple[int, int], model: Backbone) -> list[int]:

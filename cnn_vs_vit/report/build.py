@@ -57,7 +57,9 @@ def build_report(results_dirs: Path | str | Sequence[Path | str], out_dir: Path 
         raise CnnvitError("a report over several results directories needs --out DIR (a directory of its own, so "
                           "that no setting's own report is overwritten)")  # fmt: skip
     out_dir = Path(out_dir) if out_dir is not None else dirs[0]
-    names = setting_names(dirs)
+    read = [read_experiment(d) for d in dirs]
+    names = setting_names(dirs, read)
+    experiments = dict(zip(names, read))
     per_setting = {name: load_runs(d) for name, d in zip(names, dirs)}
     runs = merged_runs(per_setting) if len(dirs) > 1 else per_setting[names[0]]
     claims = evaluate_claims(runs)
@@ -76,7 +78,6 @@ def build_report(results_dirs: Path | str | Sequence[Path | str], out_dir: Path 
                 if claim.claim_id in claim_ids and claim.verdict != "not measured":
                     claim.plots.append(name)
     table = runs_table(runs)
-    experiments = {name: read_experiment(d) for name, d in zip(names, dirs)}
     layout.atomic_write_text(out_dir / "runs.csv", table.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
     layout.atomic_write_text(out_dir / "claims.csv", claims_csv(claims))
     layout.atomic_write_text(out_dir / "report.md", markdown(claims, runs, context, experiments))
@@ -84,11 +85,11 @@ def build_report(results_dirs: Path | str | Sequence[Path | str], out_dir: Path 
     return Report(claims, runs, paths, settings)
 
 
-def setting_names(dirs: list[Path]) -> list[str]:
+def setting_names(dirs: list[Path], experiments: list[dict]) -> list[str]:
     """Each directory's experiment name (its experiment.yaml), else its folder name; made unique in order."""
     names = []
-    for d in dirs:
-        name = str(read_experiment(d).get("name") or d.resolve().name)
+    for d, experiment in zip(dirs, experiments):
+        name = str(experiment.get("name") or d.resolve().name)
         names.append(name if name not in names else f"{name} ({len(names) + 1})")
     return names
 
