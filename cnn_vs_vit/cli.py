@@ -56,6 +56,7 @@ def train(
     download: Annotated[bool, typer.Option("--download", help="Allow downloading a torchvision dataset into --data-root.", metavar="")] = False,
     skip_corrupt: Annotated[bool, typer.Option("--skip-corrupt", help="Image folders: leave unreadable images out (counted in the summary) instead of stopping.", metavar="")] = False,
     restart: Annotated[bool, typer.Option("--restart", help="Discard this run directory's results and train from scratch.", metavar="")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="Print nothing but errors: no progress bar, result line or path (cnnvit run reports its cells itself).", metavar="")] = False,
 ) -> None:
     """Train one run into a run directory and print its path.
 
@@ -77,8 +78,8 @@ def train(
         from_options = [f"{key}={json.dumps(value)}" for key, value in options.items() if value is not None]
         run_config = build_config(tree, [*from_options, *(overrides or [])], where=str(config or "options"))
         run_dir = out_dir or Path("results") / "runs" / run_name(run_config)
-        summary = train_run(run_config, run_dir, progress=err.is_terminal, restart=restart)
-        if not is_main_process():  # under torchrun, rank 0 speaks for the run
+        summary = train_run(run_config, run_dir, progress=err.is_terminal and not quiet, restart=restart)
+        if quiet or not is_main_process():  # under torchrun, rank 0 speaks for the run
             return
         err.print(
             f"{summary['model']} on {summary['dataset']} (fraction {summary['fraction']}, seed {summary['seed']}): "
@@ -149,6 +150,7 @@ def run_command(
     jobs: Annotated[int, typer.Option("--jobs", min=1, help="Cells trained at once, each with an equal share of the CPU threads.")] = 1,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan (cells and their state) and stop; with --download, fetch the data first.", metavar="")] = False,
     full_plan: Annotated[bool, typer.Option("--full-plan", help="Print the plan cell by cell instead of counted by group and state.", metavar="")] = False,
+    estimate_time: Annotated[bool, typer.Option("--estimate/--no-estimate", help="Estimate the time it will take from this machine's training speed, measured first (a second or two per model shape); the estimate is corrected as the run goes.")] = True,
     data_root: Annotated[Optional[Path], typer.Option(help="Where file-based datasets live (default ./data).")] = None,
     download: Annotated[bool, typer.Option("--download", help="Fetch missing torchvision datasets into --data-root first.", metavar="")] = False,
     wait: Annotated[bool, typer.Option("--wait", help="If another cnnvit run is writing the same results directory, start when it ends instead of stopping (exit code 4).", metavar="")] = False,
@@ -180,11 +182,11 @@ def run_command(
         out.print(plan_table(experiment, cells, f"{experiment.name}: {where} in {out_path}", full=full_plan))
         states = Counter(planned.state for planned in cells)
         out.print(", ".join(f"{states[s]} {s}" for s in STATES if states[s]))
-        if dry_run and not download:
-            return
         # Once, here, before parallel cells could race to download the same files (shards too: fetch
         # with --dry-run --download before starting them).
-        fetch_datasets(cells, download)
+        if download or not dry_run:
+            fetch_datasets(cells, download)
+        planned = _estimate(experiment, cells, jobs) if estimate_time else None
         if dry_run:
             return
         say = lambda text: err.print(text, highlight=False, soft_wrap=True)  # noqa: E731
@@ -192,7 +194,7 @@ def run_command(
         with directory_lock(out_path, shared=part is not None, wait=wait, on_wait=lambda who: say(f"waiting for {who} to finish"),
                             on_take_over=lambda who: say(f"note: {who} ended without finishing; going on from where it stopped")):  # fmt: skip
             _run_matrix(experiment, out_path, [p for p in plan(experiment, out_path) if p.cell.name in mine], jobs,
-                        report=part is None)  # fmt: skip
+                        report=part is None, planned=planned)  # fmt: skip
         if part:
             say(f"shard {part}: its {len(cells)} cells are finished; once every shard's are, cnnvit report {out_path} "
                 "writes the report")  # fmt: skip
@@ -227,42 +229,69 @@ def plan_table(experiment, cells, title: str, *, full: bool) -> Table:
     return table
 
 
-def _run_matrix(experiment, out_path: Path, cells, jobs: int, *, report: bool) -> None:
-    """Train, probe and (with `report`) report, holding the results directory's lock (with the plan made under it)."""
+def _estimate(experiment, cells, jobs: int):
+    """The run's time estimate (printed), measuring this machine's speed first; None when nothing is left to do."""
+    from rich.progress import Progress
+
+    from .matrix.estimate import estimate
+
+    with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
+        task = bar.add_task("measuring this machine's training speed", total=None)
+
+        def measuring(index: int, total: int, shape: str) -> None:
+            bar.update(task, description=f"measuring this machine's training speed: {shape}", completed=index - 1,
+                       total=total)  # fmt: skip
+
+        planned = estimate(experiment, cells, jobs, measuring)
+    if planned.total_seconds > 0:
+        out.print(planned.describe(), highlight=False, soft_wrap=True)
+    return planned
+
+
+def _run_matrix(experiment, out_path: Path, cells, jobs: int, *, report: bool, planned=None) -> None:
+    """Train, probe and (with `report`) report, holding the results directory's lock (with the plan made under it).
+
+    `planned`: the time estimate, for the live progress line (cells done, wave, elapsed, time left)."""
     from .matrix.runner import probe_cells, train_cells, waves, write_experiment
     from .report import build_report
 
     write_experiment(experiment, out_path)
     failed = {p.cell.name: "failed before" for p in cells if p.state == "failed"}
-
-    def finished(planned, code: int) -> None:
-        if code in (130, 143):
-            raise typer.Exit(code)  # interrupted: checkpoints are saved, the same command resumes
-        if code != 0:
-            failed[planned.cell.name] = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
-
-    def terminated(_signum, _frame) -> None:  # `kill PID`: stop the cells cleanly, as Ctrl-C does
-        raise typer.Exit(143)
-
-    def probe_and_report(provisional: bool) -> None:
-        with probe_progress() as progress:
-            probe_cells(experiment, cells, progress)
-        if report:
-            err.print(f"building the {'provisional ' if provisional else ''}report (verdicts, flip-rate simulations, "
-                      "plots) ...", highlight=False)  # fmt: skip
-            print_report(build_report(out_path, provisional=provisional))
-
     batches = waves([p for p in cells if p.state in ("to do", "resumable", "corrupted")])
-    previous = signal.signal(signal.SIGTERM, terminated)
-    try:
-        for number, wave in enumerate(batches, 1):
-            train_cells(wave, jobs, finished)
-            if number < len(batches):  # every claim from the seeds finished so far; a stop keeps this report
-                err.print(f"wave {number} of {len(batches)} trained (seed {wave[0].cell.config.seed})", highlight=False)
-                probe_and_report(provisional=True)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-    probe_and_report(provisional=False)
+    total = sum(map(len, batches))
+
+    with run_progress(planned, total, len(batches)) as progress:
+
+        def finished(cell, code: int) -> None:
+            if code in (130, 143):
+                raise typer.Exit(code)  # interrupted: checkpoints are saved, the same command resumes
+            if code != 0:
+                failed[cell.cell.name] = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+            progress.cell_done(cell, code)
+
+        def terminated(_signum, _frame) -> None:  # `kill PID`: stop the cells cleanly, as Ctrl-C does
+            raise typer.Exit(143)
+
+        def probe_and_report(provisional: bool) -> None:
+            probe_cells(experiment, cells, progress.probe_step)
+            if report:
+                progress.say(f"building the {'provisional ' if provisional else ''}report (verdicts, flip-rate "
+                             "simulations, plots) ...")  # fmt: skip
+                built = build_report(out_path, provisional=provisional)
+                with progress.paused():
+                    print_report(built)
+
+        previous = signal.signal(signal.SIGTERM, terminated)
+        try:
+            for number, wave in enumerate(batches, 1):
+                progress.wave = number
+                train_cells(wave, jobs, finished)
+                if number < len(batches):  # every claim from the seeds finished so far; a stop keeps this report
+                    progress.say(f"wave {number} of {len(batches)} trained (seed {wave[0].cell.config.seed})")
+                    probe_and_report(provisional=True)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+        probe_and_report(provisional=False)
     if failed:
         err.print(f"[bold red]error:[/] {len(failed)} of {len(cells)} cells failed: "
                   + ", ".join(f"{name} ({why})" for name, why in failed.items())
@@ -271,24 +300,79 @@ def _run_matrix(experiment, out_path: Path, cells, jobs: int, *, report: bool) -
         raise typer.Exit(3)
 
 
+class RunProgress:
+    """What `cnnvit run` shows while it works: on a terminal one live line for the experiment (cells done of
+    all, the wave, elapsed, the time left from the estimate corrected by what has been measured) and one
+    for the probe at work; a line per finished cell and per finished probe, terminal or not."""
+
+    def __init__(self, bar, planned, total: int, waves: int):
+        from .matrix.estimate import Progress
+
+        self.bar, self.total, self.waves, self.wave = bar, total, waves, 1
+        self.clock = Progress(planned) if planned is not None else None
+        self.done = 0
+        self.task = bar.add_task("", total=total or None)
+        self.probe_task = bar.add_task("", total=None, visible=False)
+        self.refresh()
+
+    def refresh(self) -> None:
+        from .matrix.estimate import minutes
+
+        left = f", about {minutes(self.clock.remaining)} left" if self.clock else ""
+        self.bar.update(self.task, completed=self.done,
+                        description=f"cells {self.done}/{self.total}, wave {self.wave} of {self.waves}{left}")  # fmt: skip
+
+    def say(self, text: str) -> None:
+        self.bar.console.print(text, highlight=False, soft_wrap=True)
+
+    def cell_done(self, planned, code: int) -> None:
+        self.done += 1
+        if self.clock:
+            self.clock.cell_finished(planned.cell.name)
+        outcome = "failed" if code else _cell_outcome(planned.run_dir)
+        self.say(f"cell {self.done}/{self.total} {outcome}: {planned.cell.name}")
+        self.refresh()
+
+    def probe_step(self, step) -> None:
+        where = f"probe {step.probe} on {step.run_dir.name} ({step.index}/{step.total})"
+        if step.seconds is None:
+            self.bar.update(self.probe_task, description=where, completed=step.index - 1, total=step.total, visible=True)
+            return
+        if self.clock:
+            self.clock.probe_finished(step.run_dir.name, step.probe)
+        if not self.bar.console.is_terminal:
+            self.say(f"{where}: {'reused' if step.reused else f'{step.seconds:.1f} s'}")
+        if step.index == step.total:
+            self.bar.update(self.probe_task, visible=False)
+        self.refresh()
+
+    @contextmanager
+    def paused(self):
+        """Print a large block (the report's table) without the live lines redrawn through it."""
+        self.bar.stop()
+        try:
+            yield
+        finally:
+            self.bar.start()
+
+
+def _cell_outcome(run_dir: Path) -> str:
+    from .rundir import RunDir
+
+    try:
+        summary = RunDir(run_dir).summary()
+    except (OSError, ValueError):
+        return "done"
+    return f"done (test accuracy {summary['test_accuracy']:.1%}, {summary['wall_time_s']:.0f} s)"
+
+
 @contextmanager
-def probe_progress():
-    """The probe phase's progress: a live line (probe, run, i of n) on a terminal, a line per finished probe
-    otherwise, so that minutes of probing never look like a hang."""
-    from rich.progress import Progress
+def run_progress(planned, total: int, waves: int):
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
-        task = bar.add_task("probes", total=None)
-
-        def progress(step) -> None:
-            where = f"probe {step.probe} on {step.run_dir.name} ({step.index}/{step.total})"
-            if step.seconds is None:
-                bar.update(task, description=where, completed=step.index - 1, total=step.total)
-            elif not err.is_terminal:
-                err.print(f"{where}: {'reused' if step.reused else f'{step.seconds:.1f} s'}", highlight=False,
-                          soft_wrap=True)  # fmt: skip
-
-        yield progress
+    columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
+        yield RunProgress(bar, planned, total, waves)
 
 
 @app.command("probe")

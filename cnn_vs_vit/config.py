@@ -68,6 +68,7 @@ class TrainConfig(BaseModel):
     warmup_fraction: float = Field(0.05, ge=0, lt=1)
     label_smoothing: float = Field(0.1, ge=0, lt=1)
     grad_clip: float | None = Field(1.0, gt=0)
+    precision: Literal["fp32", "bf16"] = "fp32"  # of the training step (bf16: autocast); evaluation is fp32
     eval_batch_size: int = Field(500, ge=1)
     log_every: int = Field(25, ge=1)
     checkpoint_every: int = Field(100, ge=1)
@@ -102,10 +103,18 @@ NON_SEMANTIC_KEYS = frozenset({"device", "threads", "compile", "data.root", "dat
                                "train.log_every", "train.checkpoint_every"})  # fmt: skip
 
 
+# Keys added after runs were first named, with their defaults: at its default such a key is left out of
+# a run's identity, and a config.yaml written before it existed reads as holding the default, so every
+# earlier run keeps its name and its results stay valid.
+LATER_KEYS = {"train.precision": "fp32"}
+
+
 def semantic_keys(config: RunConfig) -> dict:
-    """The flattened config without NON_SEMANTIC_KEYS (nor model options left null): what a run computes."""
+    """The flattened config without NON_SEMANTIC_KEYS (nor model options left null, nor LATER_KEYS at
+    their defaults): what a run computes."""
     return {k: v for k, v in flatten(config.model_dump(mode="json")).items()
-            if k not in NON_SEMANTIC_KEYS and not (k.startswith("model.") and v is None)}  # fmt: skip
+            if k not in NON_SEMANTIC_KEYS and not (k.startswith("model.") and v is None)
+            and not (k in LATER_KEYS and v == LATER_KEYS[k])}  # fmt: skip
 
 
 def parse_override(text: str) -> tuple[list[str], object]:

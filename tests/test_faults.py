@@ -215,7 +215,7 @@ def test_a_second_run_exits_4_or_waits_and_a_dead_holder_is_taken_over(tmp_path)
     holder = threading.Thread(target=hold_for_a_second)
     holder.start()
     held.wait()
-    waited = runner.invoke(app, ["run", str(experiment), "--out", str(out), "--wait"])
+    waited = runner.invoke(app, ["run", str(experiment), "--out", str(out), "--wait", "--no-estimate"])  # no time to lose before the lock
     holder.join()
     assert waited.exit_code == 0, waited.output
     assert "waiting for" in waited.stderr

@@ -71,7 +71,7 @@ def train_cells(cells: list[PlannedCell], jobs: int, on_done: Callable[[PlannedC
     negative code is the signal that killed it. If anything stops this loop (Ctrl-C, SIGTERM,
     `on_done` raising), the running cells are sent SIGTERM and waited for: each saves a checkpoint.
     """
-    threads = max(1, (os.cpu_count() or 1) // jobs)
+    threads = cell_threads(jobs)
     start = _cell_starter()
     pending, running = list(cells), []
     try:
@@ -90,12 +90,17 @@ def train_cells(cells: list[PlannedCell], jobs: int, on_done: Callable[[PlannedC
         raise
 
 
+def cell_threads(jobs: int) -> int:
+    """CPU threads of each cell when `jobs` run at once: an equal share of the cores."""
+    return max(1, (os.cpu_count() or 1) // jobs)
+
+
 def _train_arguments(planned: PlannedCell, threads: int, jobs: int) -> list[str]:
     overrides = [f"{key}={json.dumps(value)}" for key, value in flatten(planned.cell.config.model_dump(mode="json")).items()]
     if jobs > 1:
         overrides.append(f"threads={threads}")  # not part of the run's identity (see NON_SEMANTIC_KEYS)
     restart = ["--restart"] if planned.state == "corrupted" else []
-    return ["train", "--out", str(planned.run_dir), *restart, *overrides]
+    return ["train", "--out", str(planned.run_dir), "--quiet", *restart, *overrides]
 
 
 class _Forked:
@@ -117,12 +122,22 @@ class _Spawned:
         return self.process.wait()
 
 
-def _cell_starter() -> Callable[[list[str]], "_Forked | _Spawned"]:
+def cell_context():
+    """The multiprocessing context of cell processes: a fork server that has imported torch and cnnvit, or
+    None where there is none (Windows). Anything else this process starts in parallel (the time estimate's
+    calibration) takes it too: the fork server starts once per process, with the preload set before it."""
     if "forkserver" not in multiprocessing.get_all_start_methods():
-        return lambda arguments: _Spawned(subprocess.Popen([sys.executable, "-m", "cnn_vs_vit", *arguments]))
+        return None
     context = multiprocessing.get_context("forkserver")
     # torch._dynamo: torch's FLOP counter imports it on first use (2.5 s); here it is paid once.
     context.set_forkserver_preload(["cnn_vs_vit.cli", "cnn_vs_vit.training.loop", "torch._dynamo"])
+    return context
+
+
+def _cell_starter() -> Callable[[list[str]], "_Forked | _Spawned"]:
+    context = cell_context()
+    if context is None:
+        return lambda arguments: _Spawned(subprocess.Popen([sys.executable, "-m", "cnn_vs_vit", *arguments]))
 
     def start(arguments: list[str]) -> _Forked:
         process = context.Process(target=_run_cli, args=(arguments,), daemon=False)

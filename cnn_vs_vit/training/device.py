@@ -26,10 +26,14 @@ def configure_threads(threads: int) -> int:
     return torch.get_num_threads()
 
 
-def autocast(device: torch.device):
-    """bf16 autocast on GPUs; fp32 elsewhere (bf16 matmul is ~100x slower than fp32 on AVX2 CPUs)."""
-    enabled = device.type == "cuda"
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled)
+def autocast(device: torch.device, precision: str):
+    """The training step's precision, from the run's config (train.precision), never from the hardware:
+    "bf16" runs matmuls and convolutions in bfloat16 (autocast), "fp32" runs everything in float32.
+
+    Which is faster depends on the machine (benchmarks/precision.py): bf16 matmul was ~100x slower
+    than fp32 on an AVX2 CPU and ~6x faster on an AMX one; a run's result must follow from its config.
+    """
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
 def use_channels_last(model: torch.nn.Module, device: torch.device) -> bool:

@@ -54,7 +54,7 @@ def fit(module: nn.Module, inputs: Inputs, labels: torch.Tensor, config: RunConf
     with TrainingProgress(train.steps, 0, enabled=progress, label=label) as bar:
         for step in range(train.steps):
             index = order.batch(step).to(device)
-            with autocast(device):
+            with autocast(device, config.train.precision):
                 logits = module(inputs(step, index))
                 loss = F.cross_entropy(logits.float(), labels[index], label_smoothing=train.label_smoothing)
             loss_value = loss.item()

@@ -12,7 +12,16 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save
 
 from .. import rundir as layout
-from ..config import NON_SEMANTIC_KEYS, ModelConfig, RunConfig, build_config, config_to_yaml, flatten, read_yaml
+from ..config import (
+    LATER_KEYS,
+    NON_SEMANTIC_KEYS,
+    ModelConfig,
+    RunConfig,
+    build_config,
+    config_to_yaml,
+    flatten,
+    read_yaml,
+)
 from ..data import ImageDataset, load_dataset, stratified_subset, subset_hash
 from ..errors import CnnvitError, TrainingFailed
 from ..locks import directory_lock
@@ -32,12 +41,7 @@ def resolve_config(config: RunConfig, dataset: ImageDataset, arch: str) -> RunCo
     model = ModelConfig(**{**config.model.model_dump(),
                            **resolved_options(config.model.name, config.model.options, dataset.image_shape)})  # fmt: skip
     train, augment_config = config.train, config.augment
-    if train.epochs is not None:
-        n_train = len(stratified_subset(dataset.train_labels, config.data.fraction, config.data.data_seed))
-        steps = max(1, math.ceil(train.epochs * n_train / train.batch_size), train.min_steps or 1)
-        steps = min(steps, train.max_steps or steps)
-    else:
-        steps = train.steps or DEFAULT_STEPS
+    steps = budget_steps(config, dataset.train_labels)
     recipe = RECIPES[arch]
     train = train.model_copy(update={
         "steps": steps, "epochs": None, "min_steps": None, "max_steps": None,
@@ -47,6 +51,17 @@ def resolve_config(config: RunConfig, dataset: ImageDataset, arch: str) -> RunCo
     flip = augment_config.flip if augment_config.flip is not None else dataset.flip_augment
     return config.model_copy(update={"model": model, "train": train,
                                      "augment": augment_config.model_copy(update={"flip": flip})})  # fmt: skip
+
+
+def budget_steps(config: RunConfig, train_labels: torch.Tensor | None = None) -> int:
+    """The optimiser steps `config` trains for: train.steps, or its epochs of the subset within the bounds
+    (which needs the training split's labels), or DEFAULT_STEPS."""
+    train = config.train
+    if train.epochs is None:
+        return train.steps or DEFAULT_STEPS
+    n_train = len(stratified_subset(train_labels, config.data.fraction, config.data.data_seed))
+    steps = max(1, math.ceil(train.epochs * n_train / train.batch_size), train.min_steps or 1)
+    return min(steps, train.max_steps or steps)
 
 
 def train_run(config: RunConfig, run_dir: Path | str, *, progress: bool = False, restart: bool = False) -> dict:
@@ -138,7 +153,7 @@ def _train_run(config: RunConfig, run: layout.RunDir, world: distributed.World, 
             x, y = normalize(world.shard(x)), world.shard(labels[index])
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
-            with autocast(device):
+            with autocast(device, config.train.precision):
                 logits = forward(x)
                 loss = F.cross_entropy(logits.float(), y, label_smoothing=config.train.label_smoothing)
             loss_value = world.mean(loss.detach()).item()  # the global batch's loss, the same on every rank
@@ -176,7 +191,8 @@ def _train_run(config: RunConfig, run: layout.RunDir, world: distributed.World, 
                 "fraction": config.data.fraction, "seed": config.seed, "data_seed": config.data.data_seed,
                 "test_accuracy": test["accuracy"], "test_loss": test["loss"],
                 "params": model.num_params, "train_flops_per_image": flops,
-                "steps": config.train.steps, "batch_size": config.train.batch_size, "images_seen": images_seen,
+                "steps": config.train.steps, "batch_size": config.train.batch_size, "precision": config.train.precision,
+                "images_seen": images_seen,
                 "epochs": images_seen / len(subset), "train_size": len(subset), "subset_hash": subset_hash(subset),
                 "skipped_files": dataset.skipped_files, "wall_time_s": round(train_time, 3),
                 "train_images_per_s": round(images_seen / train_time, 1) if train_time else None,
@@ -239,7 +255,7 @@ def _check_same_run(run: layout.RunDir, config: RunConfig) -> None:
     """Refuse a directory whose config.yaml describes another run (how it runs may differ)."""
     path = run / layout.CONFIG
     if path.exists():
-        existing = flatten(read_yaml(path))
+        existing = {**LATER_KEYS, **flatten(read_yaml(path))}
         wanted = flatten(config.model_dump(mode="json"))
         # A model option absent or null there means "the preset's own", which resolves to what it resolves to
         # now (a directory written before the patch size was recorded holds no model.patch_size).

@@ -1,0 +1,307 @@
+"""How long `cnnvit run` will take on this machine, before it starts and while it runs.
+
+Training: every remaining cell's training FLOPs (steps x batch x the model's counted FLOPs per image)
+over the throughput of its model measured here, the way the runner runs it (`jobs` cells at a time,
+each with its share of the threads, in waves of seeds), plus what each cell does besides training
+(loading its dataset, counting its FLOPs, evaluating the test split). The throughput comes from a
+calibration before anything runs: a few steps of the training step itself (training.finetune.fit:
+the loop's augmentation, precision, AdamW and clipping) on random images, once per model shape.
+
+Probes: each probe's time as a number of training steps of the run it probes, at the probe phase's
+threads (PROBE_STEPS). Probes run forward and backward passes through the same model, so that ratio
+carries over from machine to machine far better than seconds do.
+
+While the run goes on, `Progress` scales what is left by the ratio of the wall time measured so far to
+the time the estimate gave for the work already done: an estimate that was off corrects itself.
+"""
+
+import dataclasses
+import json
+import multiprocessing
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from ..config import RunConfig
+from ..probes.by_name import ONLY_FOR
+from .experiment import Experiment
+from .runner import PlannedCell, cell_context, cell_threads, waves
+
+CALIBRATION_STEPS = 8  # steps per model shape; the median of all but the first (a warm-up) is kept
+CALIBRATION_IMAGES = 256  # random uint8 images the calibration batches are drawn from
+
+# A probe's time in training steps of the run it probes (same threads), measured on 2026-12-01 by
+# timing every probe on resnet-s and vit-s trained on mnist5k (2 threads, idle 2-core AMD EPYC; the
+# two architectures within 1.5x of each other except the multimodal check, where the larger is kept).
+# The shift probe's cost grows with its images and modes (circular, crop): per image and mode.
+# `transfer` trains three models on its target for the run's own budget: per step of the run.
+PROBE_STEPS = {"receptive_field": 2, "attention_distance": 3, "introspection": 1, "mixing": 110, "resolution": 50,
+               "multimodal": 150}  # fmt: skip
+SHIFT_STEPS_PER_IMAGE_AND_MODE = 0.05
+TRANSFER_STEPS_PER_RUN_STEP = 1.8
+
+
+@dataclasses.dataclass(frozen=True)
+class Speed:
+    """A model shape's measured training speed at some thread count, and its one-off costs in a cell."""
+
+    arch: str
+    step_seconds: float  # one optimiser step
+    flops_per_step: float  # counted training FLOPs of one step (batch x FLOPs per image)
+    setup_seconds: float  # loading the dataset and counting the model's FLOPs, as a cell does
+    eval_seconds: float  # the test split through the model once
+
+    @property
+    def flops_per_second(self) -> float:
+        return self.flops_per_step / self.step_seconds
+
+
+@dataclasses.dataclass
+class Estimate:
+    """Seconds per item of work, in the order the runner does them, and their total."""
+
+    cells: dict[str, float]  # cell name -> seconds of its process (training and the rest)
+    waves: list[list[str]]  # the cells of each wave
+    probes: dict[tuple[str, str], float]  # (cell name, probe) -> seconds
+    jobs: int
+    speeds: dict[str, Speed] = dataclasses.field(default_factory=dict)  # model shape -> its measured speed
+
+    def wave_seconds(self, wave: list[str]) -> float:
+        """Wall time of a wave's training: the cells share `jobs` workers (never faster than its longest cell)."""
+        times = [self.cells[name] for name in wave]
+        return max(sum(times) / self.jobs, max(times, default=0.0))
+
+    @property
+    def training_seconds(self) -> float:
+        return sum(self.wave_seconds(wave) for wave in self.waves)
+
+    @property
+    def probe_seconds(self) -> float:
+        return sum(self.probes.values())
+
+    @property
+    def total_seconds(self) -> float:
+        return self.training_seconds + self.probe_seconds
+
+    def describe(self) -> str:
+        rates = ", ".join(f"{shape} {speed.flops_per_second / 1e9:.1f}" for shape, speed in sorted(self.speeds.items()))
+        return (f"estimated time on this machine: {minutes(self.total_seconds)} (training "
+                f"{minutes(self.training_seconds)} in {len(self.waves)} wave{'s' if len(self.waves) != 1 else ''}, "
+                f"probes {minutes(self.probe_seconds)}; reports not counted); measured training GFLOP/s: {rates}")  # fmt: skip
+
+
+def minutes(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
+
+
+def estimate(experiment: Experiment, cells: list[PlannedCell], jobs: int,
+             on_calibrate: Callable[[int, int, str], None] | None = None) -> Estimate:  # fmt: skip
+    """Seconds for the runner to train the unfinished `cells` with `jobs` at a time and run the probes that
+    have no saved result (one that has is taken as reusable).
+
+    `on_calibrate(i, n, shape)` is told as each model shape's speed is measured (a second or two each)."""
+    threads, probing = cell_threads(jobs), torch.get_num_threads()  # probes run in this process
+    todo = [p for p in cells if p.state in ("to do", "resumable", "corrupted")]
+    probes = [(p, name) for p in cells for name in sorted(p.cell.probes) if not _saved(p, name)]
+    training = {shape_key(p.cell.config): p.cell.config for p in todo}
+    probing_shapes = {shape_key(p.cell.config): p.cell.config for p, _ in probes}
+    total, counted = len(training) + len(probing_shapes), iter(range(1, len(training) + len(probing_shapes) + 1))
+
+    def told(key: str) -> None:
+        if on_calibrate:
+            on_calibrate(next(counted), total, label(key))
+
+    speeds = {(key, threads): speed for key, speed in measure_speeds(training, threads, jobs, told).items()}
+    speeds |= {(key, probing): speed for key, speed in measure_speeds(probing_shapes, probing, 1, told).items()}
+    overhead = measure_cell_overhead(todo[0].cell.config, jobs) if todo else 0.0
+    cell_seconds = {}
+    for planned in todo:
+        speed = speeds[shape_key(planned.cell.config), threads]
+        cell_seconds[planned.cell.name] = steps_left(planned) * speed.step_seconds + speed.eval_seconds + overhead
+    probe_seconds = {}
+    for planned, name in probes:
+        speed = speeds[shape_key(planned.cell.config), probing]
+        if ONLY_FOR.get(name, speed.arch) != speed.arch:  # e.g. no attention distance of a ResNet
+            continue
+        probe_seconds[planned.cell.name, name] = probe_steps(name, planned.cell.config, experiment) * speed.step_seconds
+    return Estimate(cell_seconds, [[p.cell.name for p in wave] for wave in waves(todo)], probe_seconds, jobs,
+                    {label(key): speed for (key, count), speed in speeds.items() if count == threads})  # fmt: skip
+
+
+def _saved(planned: PlannedCell, probe: str) -> bool:
+    """Whether the cell's run directory holds a saved result of `probe` (taken as reusable)."""
+    from .. import rundir as layout
+
+    return (planned.run_dir / layout.PROBES / f"{probe}_summary.json").exists()
+
+
+def shape_key(config: RunConfig) -> str:
+    """What a training step's cost depends on: model and options, image shape, batch, augmentation, precision."""
+    return json.dumps([config.model.name, config.model.options, config.data.name, config.data.image_size,
+                       config.train.batch_size, config.augment.model_dump(), config.train.precision], sort_keys=True)  # fmt: skip
+
+
+def label(key: str) -> str:
+    """A model shape for people: resnet-s[depth=1] on global-context."""
+    name, options, dataset = json.loads(key)[:3]
+    chosen = ",".join(f"{k}={v}" for k, v in sorted(options.items()))
+    return f"{name}{f'[{chosen}]' if chosen else ''} on {dataset}"
+
+
+def steps_left(planned: PlannedCell) -> int:
+    """Optimiser steps a cell still has to take: its budget less what its checkpoint holds."""
+    from ..data import load_dataset
+    from ..rundir import RunDir
+    from ..training.loop import budget_steps
+
+    config = planned.cell.config
+    labels = None
+    if config.train.epochs is not None:  # the budget follows the subset's size
+        labels = load_dataset(config.data.name, root=config.data.root, image_size=config.data.image_size,
+                              skip_corrupt=config.data.skip_corrupt).train_labels  # fmt: skip
+    total = budget_steps(config, labels)
+    if planned.state != "resumable":
+        return total
+    logged = [r.get("step", 0) for r in RunDir(planned.run_dir).metrics() if r.get("split") == "train"]
+    return max(0, total - max(logged, default=0))
+
+
+def probe_steps(name: str, config: RunConfig, experiment: Experiment) -> float:
+    """A probe's cost in training steps of the run it probes (see PROBE_STEPS)."""
+    from ..probes.shift import MODES
+    from ..training.loop import budget_steps
+
+    if name == "shift":
+        options = experiment.probe_shift
+        modes = len(MODES) if options.mode == "both" else 1
+        return SHIFT_STEPS_PER_IMAGE_AND_MODE * options.images * modes
+    if name == "transfer":
+        return TRANSFER_STEPS_PER_RUN_STEP * budget_steps(config)
+    return PROBE_STEPS[name]
+
+
+def measure_speeds(
+    shapes: dict[str, RunConfig], threads: int, jobs: int, told: Callable[[str], None]
+) -> dict[str, Speed]:
+    """Each shape's speed with `threads` threads, measured in `jobs` processes at once as the runner trains
+    cells: on a 2-core machine two cells slow each other (a resnet-s step took 1.7x as long beside another
+    cell as alone). Each process measures the same shape; the median step time is kept."""
+    if jobs == 1:
+        measured = {}
+        for key, config in shapes.items():
+            told(key)
+            measured[key] = measure_speed(config, threads)
+        return measured
+    context = cell_context() or multiprocessing.get_context("spawn")
+    measured = {}
+    with context.Pool(jobs) as pool:
+        for key, config in shapes.items():
+            told(key)
+            side_by_side = pool.map(_measure, [(config, threads)] * jobs)
+            step_seconds = statistics.median(speed.step_seconds for speed in side_by_side)
+            measured[key] = dataclasses.replace(side_by_side[0], step_seconds=step_seconds)
+    return measured
+
+
+def measure_cell_overhead(config: RunConfig, jobs: int) -> float:
+    """Seconds a cell spends outside its training steps and evaluation (starting its process, loading its
+    data, counting FLOPs, writing its files), measured by running 2 x `jobs` one-step cells of `config` the
+    way the runner runs cells, in a temporary directory: the second round's time per cell, less a step."""
+    from .experiment import Cell
+    from .runner import train_cells
+
+    finished = []
+    with tempfile.TemporaryDirectory(prefix="cnnvit-estimate-") as tmp:
+        cells = []
+        for seed in range(2 * jobs):
+            one_step = config.model_copy(update={"seed": seed, "train": config.train.model_copy(
+                update={"steps": 1, "epochs": None, "min_steps": None, "max_steps": None})})  # fmt: skip
+            cells.append(PlannedCell(Cell(f"cell-{seed}", one_step), Path(tmp) / f"cell-{seed}", "to do"))
+        train_cells(cells, jobs, lambda _cell, _code: finished.append(time.perf_counter()))
+    return statistics.median(b - a for a, b in zip(finished[:jobs], finished[jobs:]))
+
+
+def _measure(arguments: tuple[RunConfig, int]) -> Speed:
+    return measure_speed(*arguments)
+
+
+def measure_speed(config: RunConfig, threads: int) -> Speed:
+    """Time CALIBRATION_STEPS steps of `config`'s training step on random images with `threads` threads."""
+    from ..data import load_dataset
+    from ..models import build_model
+    from ..training.device import configure_threads, use_channels_last
+    from ..training.evaluate import evaluate
+    from ..training.finetune import augmented_inputs, fit
+    from ..training.recipes import RECIPES
+
+    previous = torch.get_num_threads()
+    configure_threads(threads)
+    try:
+        tic = time.perf_counter()
+        dataset = load_dataset(config.data.name, root=config.data.root, image_size=config.data.image_size,
+                               skip_corrupt=config.data.skip_corrupt)  # fmt: skip
+        shape, classes = dataset.image_shape, dataset.num_classes
+        generator = torch.Generator().manual_seed(0)
+        torch.manual_seed(0)
+        model = build_model(config.model.name, image_shape=shape, num_classes=classes, options=config.model.options)
+        flops_per_image = model.train_flops_per_image(shape)
+        setup = time.perf_counter() - tic
+        recipe = RECIPES[model.arch]
+        calibration = config.model_copy(update={
+            "train": config.train.model_copy(update={"steps": CALIBRATION_STEPS, "epochs": None, "min_steps": None,
+                                                     "max_steps": None, "lr": recipe.lr,
+                                                     "weight_decay": recipe.weight_decay}),
+            "augment": config.augment.model_copy(update={"flip": bool(config.augment.flip)}),
+        })  # fmt: skip
+        channels_last = use_channels_last(model, torch.device("cpu"))
+        model = model.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+        images = torch.randint(0, 256, (CALIBRATION_IMAGES, *shape), dtype=torch.uint8, generator=generator)
+        labels = torch.randint(0, classes, (CALIBRATION_IMAGES,), generator=generator)
+        batches = augmented_inputs(images, calibration, device=torch.device("cpu"), channels_last=channels_last)
+        starts = []
+
+        def timed(step: int, index: torch.Tensor) -> torch.Tensor:
+            starts.append(time.perf_counter())  # a step starts when it asks for its batch
+            return batches(step, index)
+
+        fit(model, timed, labels, calibration, device=torch.device("cpu"))
+        step_seconds = statistics.median(b - a for a, b in zip(starts[1:], starts[2:]))
+        tic = time.perf_counter()
+        evaluate(model, images, labels, device=torch.device("cpu"), channels_last=channels_last)
+        eval_seconds = (time.perf_counter() - tic) * len(dataset.test_labels) / CALIBRATION_IMAGES
+    finally:
+        configure_threads(previous)
+    return Speed(model.arch, step_seconds, flops_per_image * config.train.batch_size, setup, eval_seconds)
+
+
+class Progress:
+    """The experiment's remaining time while it runs: the estimate, corrected by what has been measured."""
+
+    def __init__(self, planned: Estimate):
+        self.planned = planned
+        self.start = time.perf_counter()
+        self.done = 0.0  # estimated seconds of the work finished so far
+        self.cells_done = 0
+
+    def cell_finished(self, name: str) -> None:
+        self.cells_done += 1
+        self.done += self.planned.cells.get(name, 0.0) / self.planned.jobs
+
+    def probe_finished(self, cell: str, probe: str) -> None:
+        self.done += self.planned.probes.get((cell, probe), 0.0)
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    @property
+    def remaining(self) -> float:
+        """Seconds left: the estimate of the work not done, scaled by measured / estimated for the work done."""
+        left = max(0.0, self.planned.total_seconds - self.done)
+        if self.done <= 0.05 * self.planned.total_seconds:  # too little measured to correct anything yet
+            return max(0.0, self.planned.total_seconds - self.elapsed)
+        return left * self.elapsed / self.done
