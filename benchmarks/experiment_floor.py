@@ -23,11 +23,14 @@ import torch
 MATMUL_SIZE = 2048
 
 
-def peak_flops(threads: int, repeats: int = 5) -> float:
-    """Median fp32 matmul rate in FLOP/s with `threads` threads."""
+def peak_flops(threads: int, repeats: int = 5, dtype: torch.dtype = torch.float32) -> float:
+    """Median matmul rate in FLOP/s with `threads` threads (of one repeat when the warm-up took over 5 s:
+    bf16 on a CPU without bf16 units)."""
     torch.set_num_threads(threads)
-    a, b = torch.randn(MATMUL_SIZE, MATMUL_SIZE), torch.randn(MATMUL_SIZE, MATMUL_SIZE)
+    a, b = torch.randn(MATMUL_SIZE, MATMUL_SIZE, dtype=dtype), torch.randn(MATMUL_SIZE, MATMUL_SIZE, dtype=dtype)
+    tic = time.perf_counter()
     a @ b  # warm-up
+    repeats = 1 if time.perf_counter() - tic > 5 else repeats
     rates = []
     for _ in range(repeats):
         tic = time.perf_counter()

@@ -99,6 +99,8 @@ def models(
     A ViT preset takes the patch size models.patch_size_for gives at this image size (unless
     model.patch_size is set); "vs pair" is a preset's parameter count over its resnet/vit partner's.
     """
+    import torch
+
     from .data.registry import dataset_shape
     from .models import MODEL_NAMES, PRESETS, build_model, resolved_options
 
@@ -112,7 +114,8 @@ def models(
         built = {}
         for name in MODEL_NAMES:
             try:
-                built[name] = build_model(name, image_shape=shape, num_classes=classes)
+                with torch.device("meta"):  # shapes only: no weights are allocated or initialised (ViT-B/16: 4 s)
+                    built[name] = build_model(name, image_shape=shape, num_classes=classes)
             except CnnvitError as error:  # e.g. a model that cannot take images this small
                 built[name] = error
         for name, model in built.items():
@@ -244,7 +247,7 @@ def _estimate(experiment, cells, jobs: int):
 
         planned = estimate(experiment, cells, jobs, measuring)
     if planned.total_seconds > 0:
-        out.print(planned.describe(), highlight=False, soft_wrap=True)
+        out.print(planned.describe(), markup=False, highlight=False, soft_wrap=True)  # "[depth=1]" is no markup
     return planned
 
 
@@ -323,7 +326,7 @@ class RunProgress:
                         description=f"cells {self.done}/{self.total}, wave {self.wave} of {self.waves}{left}")  # fmt: skip
 
     def say(self, text: str) -> None:
-        self.bar.console.print(text, highlight=False, soft_wrap=True)
+        self.bar.console.print(text, markup=False, highlight=False, soft_wrap=True)
 
     def cell_done(self, planned, code: int) -> None:
         self.done += 1

@@ -89,7 +89,7 @@ class Estimate:
 
     def describe(self) -> str:
         rates = ", ".join(f"{shape} {speed.flops_per_second / 1e9:.1f}" for shape, speed in sorted(self.speeds.items()))
-        return (f"estimated time on this machine: {minutes(self.total_seconds)} (training "
+        return (f"estimated time from now on this machine: {minutes(self.total_seconds)} (training "
                 f"{minutes(self.training_seconds)} in {len(self.waves)} wave{'s' if len(self.waves) != 1 else ''}, "
                 f"probes {minutes(self.probe_seconds)}; reports not counted); measured training GFLOP/s: {rates}")  # fmt: skip
 
@@ -104,23 +104,23 @@ def estimate(experiment: Experiment, cells: list[PlannedCell], jobs: int,
     have no saved result (one that has is taken as reusable).
 
     `on_calibrate(i, n, shape)` is told as each model shape's speed is measured (a second or two each)."""
-    threads, probing = cell_threads(jobs), torch.get_num_threads()  # probes run in this process
+    probing = torch.get_num_threads()  # probes run in this process
     todo = [p for p in cells if p.state in ("to do", "resumable", "corrupted")]
     probes = [(p, name) for p in cells for name in sorted(p.cell.probes) if not _saved(p, name)]
-    training = {shape_key(p.cell.config): p.cell.config for p in todo}
-    probing_shapes = {shape_key(p.cell.config): p.cell.config for p, _ in probes}
-    total, counted = len(training) + len(probing_shapes), iter(range(1, len(training) + len(probing_shapes) + 1))
+    training = {(shape_key(p.cell.config), _threads(p.cell.config, jobs)): p.cell.config for p in todo}
+    probed = {(shape_key(p.cell.config), probing): p.cell.config for p, _ in probes}
+    probed = {shape: config for shape, config in probed.items() if shape not in training}  # measured once
+    total, counted = len(training) + len(probed), iter(range(1, len(training) + len(probed) + 1))
 
     def told(key: str) -> None:
         if on_calibrate:
             on_calibrate(next(counted), total, label(key))
 
-    speeds = {(key, threads): speed for key, speed in measure_speeds(training, threads, jobs, told).items()}
-    speeds |= {(key, probing): speed for key, speed in measure_speeds(probing_shapes, probing, 1, told).items()}
+    speeds = measure_speeds(training, jobs, told) | measure_speeds(probed, 1, told)
     overhead = measure_cell_overhead(todo[0].cell.config, jobs) if todo else 0.0
     cell_seconds = {}
     for planned in todo:
-        speed = speeds[shape_key(planned.cell.config), threads]
+        speed = speeds[shape_key(planned.cell.config), _threads(planned.cell.config, jobs)]
         cell_seconds[planned.cell.name] = steps_left(planned) * speed.step_seconds + speed.eval_seconds + overhead
     probe_seconds = {}
     for planned, name in probes:
@@ -128,8 +128,13 @@ def estimate(experiment: Experiment, cells: list[PlannedCell], jobs: int,
         if ONLY_FOR.get(name, speed.arch) != speed.arch:  # e.g. no attention distance of a ResNet
             continue
         probe_seconds[planned.cell.name, name] = probe_steps(name, planned.cell.config, experiment) * speed.step_seconds
-    return Estimate(cell_seconds, [[p.cell.name for p in wave] for wave in waves(todo)], probe_seconds, jobs,
-                    {label(key): speed for (key, count), speed in speeds.items() if count == threads})  # fmt: skip
+    waved = [[p.cell.name for p in wave] for wave in waves(todo)]
+    return Estimate(cell_seconds, waved, probe_seconds, jobs, {label(key): speeds[key, t] for key, t in training})
+
+
+def _threads(config: RunConfig, jobs: int) -> int:
+    """A cell's CPU threads as the runner starts it: a share of the cores beside other jobs, else its own."""
+    return cell_threads(jobs) if jobs > 1 else config.threads or torch.get_num_threads()
 
 
 def _saved(planned: PlannedCell, probe: str) -> bool:
@@ -184,26 +189,24 @@ def probe_steps(name: str, config: RunConfig, experiment: Experiment) -> float:
     return PROBE_STEPS[name]
 
 
-def measure_speeds(
-    shapes: dict[str, RunConfig], threads: int, jobs: int, told: Callable[[str], None]
-) -> dict[str, Speed]:
-    """Each shape's speed with `threads` threads, measured in `jobs` processes at once as the runner trains
-    cells: on a 2-core machine two cells slow each other (a resnet-s step took 1.7x as long beside another
-    cell as alone). Each process measures the same shape; the median step time is kept."""
+def measure_speeds(shapes: dict[tuple[str, int], RunConfig], jobs: int,
+                   told: Callable[[str], None]) -> dict[tuple[str, int], Speed]:  # fmt: skip
+    """The speed of each (shape, threads), measured in `jobs` processes at once as the runner trains cells:
+    on a 2-core machine two cells slow each other (a resnet-s step took 1.7x as long beside another cell
+    as alone). Each process measures the same shape; the median step time is kept."""
+    measured = {}
     if jobs == 1:
-        measured = {}
-        for key, config in shapes.items():
+        for (key, threads), config in shapes.items():
             told(key)
-            measured[key] = measure_speed(config, threads)
+            measured[key, threads] = measure_speed(config, threads)
         return measured
     context = cell_context() or multiprocessing.get_context("spawn")
-    measured = {}
     with context.Pool(jobs) as pool:
-        for key, config in shapes.items():
+        for (key, threads), config in shapes.items():
             told(key)
             side_by_side = pool.map(_measure, [(config, threads)] * jobs)
             step_seconds = statistics.median(speed.step_seconds for speed in side_by_side)
-            measured[key] = dataclasses.replace(side_by_side[0], step_seconds=step_seconds)
+            measured[key, threads] = dataclasses.replace(side_by_side[0], step_seconds=step_seconds)
     return measured
 
 
@@ -281,27 +284,22 @@ def measure_speed(config: RunConfig, threads: int) -> Speed:
 class Progress:
     """The experiment's remaining time while it runs: the estimate, corrected by what has been measured."""
 
-    def __init__(self, planned: Estimate):
-        self.planned = planned
-        self.start = time.perf_counter()
+    def __init__(self, planned: Estimate, clock: Callable[[], float] = time.perf_counter):
+        self.planned, self.clock = planned, clock
+        self.start = clock()
         self.done = 0.0  # estimated seconds of the work finished so far
-        self.cells_done = 0
 
     def cell_finished(self, name: str) -> None:
-        self.cells_done += 1
         self.done += self.planned.cells.get(name, 0.0) / self.planned.jobs
 
     def probe_finished(self, cell: str, probe: str) -> None:
         self.done += self.planned.probes.get((cell, probe), 0.0)
 
     @property
-    def elapsed(self) -> float:
-        return time.perf_counter() - self.start
-
-    @property
     def remaining(self) -> float:
         """Seconds left: the estimate of the work not done, scaled by measured / estimated for the work done."""
+        elapsed = self.clock() - self.start
         left = max(0.0, self.planned.total_seconds - self.done)
         if self.done <= 0.05 * self.planned.total_seconds:  # too little measured to correct anything yet
-            return max(0.0, self.planned.total_seconds - self.elapsed)
-        return left * self.elapsed / self.done
+            return max(0.0, self.planned.total_seconds - elapsed)
+        return left * elapsed / self.done
