@@ -153,7 +153,7 @@ def run_command(
     jobs: Annotated[int, typer.Option("--jobs", min=1, help="Cells trained at once, each with an equal share of the CPU threads.")] = 1,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan (cells and their state) and stop; with --download, fetch the data first.", metavar="")] = False,
     full_plan: Annotated[bool, typer.Option("--full-plan", help="Print the plan cell by cell instead of counted by group and state.", metavar="")] = False,
-    estimate_time: Annotated[bool, typer.Option("--estimate/--no-estimate", help="Estimate the time it will take from this machine's training speed, measured first (a second or two per model shape); the estimate is corrected as the run goes.")] = True,
+    estimate_time: Annotated[bool, typer.Option("--estimate/--no-estimate", help="Estimate the time it will take from this machine's training speed, measured first (a second or two per model shape); the estimate is corrected as the run goes.", metavar="")] = True,
     data_root: Annotated[Optional[Path], typer.Option(help="Where file-based datasets live (default ./data).")] = None,
     download: Annotated[bool, typer.Option("--download", help="Fetch missing torchvision datasets into --data-root first.", metavar="")] = False,
     wait: Annotated[bool, typer.Option("--wait", help="If another cnnvit run is writing the same results directory, start when it ends instead of stopping (exit code 4).", metavar="")] = False,
