@@ -35,6 +35,9 @@ class DataConfig(BaseModel):
     download: bool = False
     fraction: float = 1.0  # of the training split, stratified and nested; in (0, 1]
     data_seed: int = Field(0, ge=0)  # draws the subset; independent of the training seed
+    # Share of the training split held out for validation (stratified, the same images for every run);
+    # the subsets are drawn from the rest. 0: none held out.
+    validation: float = Field(0.0, ge=0, lt=1)
     image_size: int | None = Field(None, ge=4)
     skip_corrupt: bool = False
 
@@ -106,7 +109,7 @@ NON_SEMANTIC_KEYS = frozenset({"device", "threads", "compile", "data.root", "dat
 # Keys added after runs were first named, with their defaults: at its default such a key is left out of
 # a run's identity, and a config.yaml written before it existed reads as holding the default, so every
 # earlier run keeps its name and its results stay valid.
-LATER_KEYS = {"train.precision": "fp32"}
+LATER_KEYS = {"train.precision": "fp32", "data.validation": 0.0}
 
 
 def semantic_keys(config: RunConfig) -> dict:

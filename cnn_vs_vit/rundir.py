@@ -197,7 +197,7 @@ class RunDir:
 
     def truncate_metrics(self, after_step: int) -> None:
         """Keep only the records up to `after_step`: a resumed run re-logs the steps after its checkpoint."""
-        kept = [r for r in self.metrics() if r.get("step", 0) <= after_step and r.get("split") != "test"]
+        kept = [r for r in self.metrics() if r.get("step", 0) <= after_step and r.get("split") not in ("test", "validation")]
         atomic_write_text(self.path / METRICS, "".join(json.dumps(r) + "\n" for r in kept))
 
 

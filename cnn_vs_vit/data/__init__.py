@@ -10,7 +10,7 @@ from cnn_vs_vit.data.augment import random_flip, random_translate
 from cnn_vs_vit.data.dataset import ImageDataset
 from cnn_vs_vit.data.probe_sample import ProbeSample, probe_sample
 from cnn_vs_vit.data.registry import DATASET_NAMES, load_dataset
-from cnn_vs_vit.data.subsets import stratified_subset, subset_hash
+from cnn_vs_vit.data.subsets import stratified_subset, subset_hash, training_split
 
 __all__ = [
     "DATASET_NAMES",
@@ -22,4 +22,5 @@ __all__ = [
     "random_translate",
     "stratified_subset",
     "subset_hash",
+    "training_split",
 ]

@@ -15,6 +15,9 @@ from cnn_vs_vit.errors import CnnvitError
 # A constant: the test set must not move when the data seed does.
 FIXED_SPLIT_SEED = 20_240_601
 FIXED_TRAIN_FRACTION = 0.8
+# Seed of the validation images held out of a training split (data.validation): a constant, so that tuning
+# on them compares every run on the same images, whatever its data seed.
+VALIDATION_SEED = 20_261_201
 
 
 def stratified_subset(labels: torch.Tensor, fraction: float, data_seed: int) -> torch.Tensor:
@@ -35,6 +38,25 @@ def stratified_subset(labels: torch.Tensor, fraction: float, data_seed: int) -> 
     if not chosen:
         return torch.empty(0, dtype=torch.int64)
     return torch.cat(chosen).sort().values
+
+
+def training_split(labels: torch.Tensor, fraction: float, data_seed: int,
+                   validation: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """(the run's training subset, its validation images): sorted int64 indices into the training split.
+
+    With `validation` > 0 that share of every class is held out first, by a constant seed (VALIDATION_SEED),
+    so the validation images are the same for every run, architecture and data seed; the nested subsets
+    are then drawn from the images left, so no subset, at any fraction, holds a validation image. With
+    `validation` 0 nothing is held out and the subset is exactly stratified_subset's (runs made before
+    validation existed keep their images).
+    """
+    if not validation:
+        return stratified_subset(labels, fraction, data_seed), torch.empty(0, dtype=torch.int64)
+    held = stratified_subset(labels, validation, VALIDATION_SEED)
+    left = torch.ones(len(labels), dtype=torch.bool)
+    left[held] = False
+    rest = left.nonzero().squeeze(1)
+    return rest[stratified_subset(labels[rest], fraction, data_seed)], held
 
 
 def fixed_split(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

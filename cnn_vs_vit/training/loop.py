@@ -22,7 +22,7 @@ from ..config import (
     flatten,
     read_yaml,
 )
-from ..data import ImageDataset, load_dataset, stratified_subset, subset_hash
+from ..data import ImageDataset, load_dataset, subset_hash, training_split
 from ..errors import CnnvitError, TrainingFailed
 from ..locks import directory_lock
 from ..models import Backbone, build_model, model_spec, resolved_options
@@ -59,7 +59,7 @@ def budget_steps(config: RunConfig, train_labels: torch.Tensor | None = None) ->
     train = config.train
     if train.epochs is None:
         return train.steps or DEFAULT_STEPS
-    n_train = len(stratified_subset(train_labels, config.data.fraction, config.data.data_seed))
+    n_train = len(training_split(train_labels, config.data.fraction, config.data.data_seed, config.data.validation)[0])
     steps = max(1, math.ceil(train.epochs * n_train / train.batch_size), train.min_steps or 1)
     return min(steps, train.max_steps or steps)
 
@@ -104,7 +104,8 @@ def _train_run(config: RunConfig, run: layout.RunDir, world: distributed.World, 
     if start.summary is not None:
         return start.summary
 
-    subset = stratified_subset(dataset.train_labels, config.data.fraction, config.data.data_seed)
+    subset, validation = training_split(dataset.train_labels, config.data.fraction, config.data.data_seed,
+                                        config.data.validation)  # fmt: skip
     flops = model.train_flops_per_image(dataset.image_shape)
     channels_last = use_channels_last(model, device)
     model = model.to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
@@ -182,6 +183,13 @@ def _train_run(config: RunConfig, run: layout.RunDir, world: distributed.World, 
             test = evaluate(model, dataset.test_images, dataset.test_labels, device=device,
                             batch_size=config.train.eval_batch_size, channels_last=channels_last)  # fmt: skip
             run.append_metrics({"step": config.train.steps, "split": "test", **test})
+            held_out = {}
+            if len(validation):  # what tuning and budget choices read: never the test numbers
+                scored = evaluate(model, dataset.train_images[validation], dataset.train_labels[validation], device=device,
+                                  batch_size=config.train.eval_batch_size, channels_last=channels_last)  # fmt: skip
+                run.append_metrics({"step": config.train.steps, "split": "validation", **scored})
+                held_out = {"validation_accuracy": scored["accuracy"], "validation_loss": scored["loss"],
+                            "validation_size": len(validation), "validation_hash": subset_hash(validation)}  # fmt: skip
             _save_weights(model, config, run / layout.WEIGHTS)
             grid = model.token_grid(dataset.image_shape[1:])
             summary = {
@@ -189,7 +197,7 @@ def _train_run(config: RunConfig, run: layout.RunDir, world: distributed.World, 
                 "patch_size": grid[0] if grid else None, "tokens": grid[1] * grid[2] if grid else None,
                 "dataset": config.data.name, "image_shape": list(dataset.image_shape),
                 "fraction": config.data.fraction, "seed": config.seed, "data_seed": config.data.data_seed,
-                "test_accuracy": test["accuracy"], "test_loss": test["loss"],
+                "test_accuracy": test["accuracy"], "test_loss": test["loss"], **held_out,
                 "params": model.num_params, "train_flops_per_image": flops,
                 "steps": config.train.steps, "batch_size": config.train.batch_size, "precision": config.train.precision,
                 "images_seen": images_seen,
