@@ -41,6 +41,12 @@ FAILED = "failed.json"
 PROBES = "probes"
 
 
+def probe_files(probes: Path, name: str) -> tuple[Path, Path]:
+    """A probe's result in a run's probes directory: (<name>.csv, <name>_summary.json); the summary is written
+    last, so its presence marks a complete result."""
+    return probes / f"{name}.csv", probes / f"{name}_summary.json"
+
+
 def atomic_write(path: Path, write: Callable[[IO[bytes]], None], size: int | None = None) -> None:
     """Write `path` through `write(file)` so that readers see the old file or the whole new one.
 

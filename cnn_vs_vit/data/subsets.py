@@ -53,18 +53,21 @@ def training_split(labels: torch.Tensor, fraction: float, data_seed: int,
     if not validation:
         return stratified_subset(labels, fraction, data_seed), torch.empty(0, dtype=torch.int64)
     held = stratified_subset(labels, validation, VALIDATION_SEED)
-    left = torch.ones(len(labels), dtype=torch.bool)
-    left[held] = False
-    rest = left.nonzero().squeeze(1)
+    rest = _others(held, len(labels))
     return rest[stratified_subset(labels[rest], fraction, data_seed)], held
 
 
 def fixed_split(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(train indices, test indices) of a constant stratified 80/20 split, both sorted int64."""
     train = stratified_subset(labels, FIXED_TRAIN_FRACTION, FIXED_SPLIT_SEED)
-    is_test = torch.ones(len(labels), dtype=torch.bool)
-    is_test[train] = False
-    return train, is_test.nonzero().squeeze(1)
+    return train, _others(train, len(labels))
+
+
+def _others(indices: torch.Tensor, n: int) -> torch.Tensor:
+    """Sorted int64 indices of 0..n-1 not in `indices`."""
+    left = torch.ones(n, dtype=torch.bool)
+    left[indices] = False
+    return left.nonzero().squeeze(1)
 
 
 def subset_hash(indices: torch.Tensor) -> str:

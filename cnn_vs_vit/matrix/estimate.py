@@ -47,12 +47,11 @@ TRANSFER_STEPS_PER_RUN_STEP = 1.8
 
 @dataclasses.dataclass(frozen=True)
 class Speed:
-    """A model shape's measured training speed at some thread count, and its one-off costs in a cell."""
+    """A model shape's measured training speed at some thread count, and its evaluation time in a cell."""
 
     arch: str
     step_seconds: float  # one optimiser step
     flops_per_step: float  # counted training FLOPs of one step (batch x FLOPs per image)
-    setup_seconds: float  # loading the dataset and counting the model's FLOPs, as a cell does
     eval_seconds: float  # the test split through the model once
 
     @property
@@ -141,7 +140,7 @@ def _saved(planned: PlannedCell, probe: str) -> bool:
     """Whether the cell's run directory holds a saved result of `probe` (taken as reusable)."""
     from .. import rundir as layout
 
-    return (planned.run_dir / layout.PROBES / f"{probe}_summary.json").exists()
+    return layout.probe_files(planned.run_dir / layout.PROBES, probe)[1].exists()
 
 
 def shape_key(config: RunConfig) -> str:
@@ -244,7 +243,6 @@ def measure_speed(config: RunConfig, threads: int) -> Speed:
     previous = torch.get_num_threads()
     configure_threads(threads)
     try:
-        tic = time.perf_counter()
         dataset = load_dataset(config.data.name, root=config.data.root, image_size=config.data.image_size,
                                skip_corrupt=config.data.skip_corrupt)  # fmt: skip
         shape, classes = dataset.image_shape, dataset.num_classes
@@ -252,7 +250,6 @@ def measure_speed(config: RunConfig, threads: int) -> Speed:
         torch.manual_seed(0)
         model = build_model(config.model.name, image_shape=shape, num_classes=classes, options=config.model.options)
         flops_per_image = model.train_flops_per_image(shape)
-        setup = time.perf_counter() - tic
         recipe = RECIPES[model.arch]
         calibration = config.model_copy(update={
             "train": config.train.model_copy(update={"steps": CALIBRATION_STEPS, "epochs": None, "min_steps": None,
@@ -278,7 +275,7 @@ def measure_speed(config: RunConfig, threads: int) -> Speed:
         eval_seconds = (time.perf_counter() - tic) * len(dataset.test_labels) / CALIBRATION_IMAGES
     finally:
         configure_threads(previous)
-    return Speed(model.arch, step_seconds, flops_per_image * config.train.batch_size, setup, eval_seconds)
+    return Speed(model.arch, step_seconds, flops_per_image * config.train.batch_size, eval_seconds)
 
 
 class Progress:

@@ -85,7 +85,7 @@ def save_or_reuse(
     """
     if sample is not None:
         arguments = {**arguments, "sample": sample.record()}
-    rows_path, summary_path = directory / f"{name}.csv", directory / f"{name}_summary.json"
+    rows_path, summary_path = layout.probe_files(directory, name)
     if not force:
         cached = _cached(directory, rows_path, summary_path, arguments, dtypes)
         if cached is not None:

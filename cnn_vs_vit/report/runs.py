@@ -145,7 +145,7 @@ def _read_finished(directory: Path, relative: str, config: dict) -> Run:
     run = Run(relative, "done", config, summary=layout.read_json(directory / layout.SUMMARY))
     probes = directory / layout.PROBES
     for name in PROBES:
-        rows_path, summary_path = probes / f"{name}.csv", probes / f"{name}_summary.json"
+        rows_path, summary_path = layout.probe_files(probes, name)
         if not (rows_path.exists() and summary_path.exists()):  # the summary is written last
             continue
         summary = json.loads(summary_path.read_text())
