@@ -57,7 +57,8 @@ class AugmentConfig(BaseModel):
 
 
 class TrainConfig(BaseModel):
-    """The optimisation budget and recipe. `lr`/`weight_decay` left unset take the architecture's recipe."""
+    """The optimisation budget and recipe. `lr`, `warmup_fraction` and `weight_decay` left unset take the
+    architecture's recipe (training/recipes.py)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -68,10 +69,16 @@ class TrainConfig(BaseModel):
     batch_size: int = Field(64, ge=1)
     lr: float | None = Field(None, gt=0)
     weight_decay: float | None = Field(None, ge=0)
-    warmup_fraction: float = Field(0.05, ge=0, lt=1)
+    warmup_fraction: float | None = Field(None, ge=0, lt=1)  # of the steps, linear; then cosine to zero
     label_smoothing: float = Field(0.1, ge=0, lt=1)
     grad_clip: float | None = Field(1.0, gt=0)
     precision: Literal["fp32", "bf16"] = "fp32"  # of the training step (bf16: autocast); evaluation is fp32
+    # Equal compute: train for the training FLOPs that this preset (e.g. resnet-s) spends in the budget
+    # above, i.e. that budget x its FLOPs per image / this model's. None: the budget above as it is.
+    match_flops: str | None = None
+    # Evaluate validation and test every this many steps (accuracy-vs-compute curves from one run);
+    # None: once, at the end. Evaluation changes no weight, but it is recorded, so it names the run.
+    eval_every: int | None = Field(None, ge=1)
     eval_batch_size: int = Field(500, ge=1)
     log_every: int = Field(25, ge=1)
     checkpoint_every: int = Field(100, ge=1)
@@ -109,7 +116,7 @@ NON_SEMANTIC_KEYS = frozenset({"device", "threads", "compile", "data.root", "dat
 # Keys added after runs were first named, with their defaults: at its default such a key is left out of
 # a run's identity, and a config.yaml written before it existed reads as holding the default, so every
 # earlier run keeps its name and its results stay valid.
-LATER_KEYS = {"train.precision": "fp32", "data.validation": 0.0}
+LATER_KEYS = {"train.precision": "fp32", "data.validation": 0.0, "train.match_flops": None, "train.eval_every": None}
 
 
 def semantic_keys(config: RunConfig) -> dict:

@@ -202,8 +202,10 @@ class RunDir:
         return records
 
     def truncate_metrics(self, after_step: int) -> None:
-        """Keep only the records up to `after_step`: a resumed run re-logs the steps after its checkpoint."""
-        kept = [r for r in self.metrics() if r.get("step", 0) <= after_step and r.get("split") not in ("test", "validation")]
+        """Keep only the records up to `after_step`: a resumed run re-logs the steps after its checkpoint and
+        re-evaluates from it (evaluations at `after_step` itself are dropped too)."""
+        kept = [r for r in self.metrics() if r.get("step", 0) <= after_step
+                and not (r.get("split") in ("test", "validation") and r.get("step", 0) >= after_step)]  # fmt: skip
         atomic_write_text(self.path / METRICS, "".join(json.dumps(r) + "\n" for r in kept))
 
 

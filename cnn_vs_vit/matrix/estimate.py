@@ -238,7 +238,7 @@ def measure_speed(config: RunConfig, threads: int) -> Speed:
     from ..training.device import configure_threads, use_channels_last
     from ..training.evaluate import evaluate
     from ..training.finetune import augmented_inputs, fit
-    from ..training.recipes import RECIPES
+    from ..training.recipes import with_recipe
 
     previous = torch.get_num_threads()
     configure_threads(threads)
@@ -250,11 +250,9 @@ def measure_speed(config: RunConfig, threads: int) -> Speed:
         torch.manual_seed(0)
         model = build_model(config.model.name, image_shape=shape, num_classes=classes, options=config.model.options)
         flops_per_image = model.train_flops_per_image(shape)
-        recipe = RECIPES[model.arch]
         calibration = config.model_copy(update={
-            "train": config.train.model_copy(update={"steps": CALIBRATION_STEPS, "epochs": None, "min_steps": None,
-                                                     "max_steps": None, "lr": recipe.lr,
-                                                     "weight_decay": recipe.weight_decay}),
+            "train": with_recipe(config.train, model.arch).model_copy(update={
+                "steps": CALIBRATION_STEPS, "epochs": None, "min_steps": None, "max_steps": None, "match_flops": None}),
             "augment": config.augment.model_copy(update={"flip": bool(config.augment.flip)}),
         })  # fmt: skip
         channels_last = use_channels_last(model, torch.device("cpu"))

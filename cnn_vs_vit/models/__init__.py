@@ -1,5 +1,9 @@
 """Model registry: named presets and the one place models are built."""
 
+import functools
+import json
+
+import torch
 from pydantic import ValidationError
 
 from ..errors import CnnvitError, unknown_name, validation_message
@@ -74,7 +78,20 @@ def build_model(
         raise CnnvitError(f"cannot build {name}: {error}") from None
 
 
+def train_flops(name: str, *, image_shape: tuple[int, int, int], num_classes: int, options: dict | None = None) -> int:
+    """Training FLOPs per image (forward + backward) of model `name`, built on the meta device (no weights)."""
+    return _train_flops(name, tuple(image_shape), num_classes, json.dumps(options or {}, sort_keys=True))
+
+
+@functools.cache  # a matrix asks once per cell; the answer depends only on the shape
+def _train_flops(name: str, image_shape: tuple[int, int, int], num_classes: int, options: str) -> int:
+    with torch.device("meta"):
+        model = build_model(name, image_shape=image_shape, num_classes=num_classes, options=json.loads(options))
+    return model.train_flops_per_image(image_shape)
+
+
 __all__ = [
     "BagOfLocalFeatures", "BagSpec", "Backbone", "FeatureLayer", "MODEL_NAMES", "PRESETS", "ResNet", "ResNetSpec", "ViT", "ViTSpec",
     "build_model", "capture_outputs", "explicit_attention", "model_spec", "patch_size_for", "resolved_options",
+    "train_flops",
 ]  # fmt: skip

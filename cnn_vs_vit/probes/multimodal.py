@@ -67,7 +67,7 @@ from ..errors import CnnvitError
 from ..models import Backbone, ViT
 from ..models.torchvision_models import TorchvisionViTB16
 from ..training.finetune import fit
-from ..training.recipes import RECIPES
+from ..training.recipes import with_recipe
 from .saved import SavedProbe, load_run, save_or_reuse
 from .sequence_task import CHANCE, CLASSES, MarkerOrder
 
@@ -247,12 +247,9 @@ def sequence_variant(model: Backbone, task: MarkerOrder, weights: str) -> Sequen
 
 
 def sequence_config(config: RunConfig, arch: str, *, steps: int, batch_size: int) -> RunConfig:
-    """`config`'s recipe (RECIPES[arch]'s lr and weight decay where it left them unset), the probe's budget and seed."""
-    recipe = RECIPES[arch]
-    train = config.train.model_copy(update={
-        "steps": steps, "epochs": None, "min_steps": None, "max_steps": None, "batch_size": batch_size,
-        "lr": config.train.lr if config.train.lr is not None else recipe.lr,
-        "weight_decay": config.train.weight_decay if config.train.weight_decay is not None else recipe.weight_decay,
+    """`config`'s recipe (the architecture's where it left one unset), the probe's budget and seed."""
+    train = with_recipe(config.train, arch).model_copy(update={
+        "steps": steps, "epochs": None, "min_steps": None, "max_steps": None, "match_flops": None, "batch_size": batch_size,
     })  # fmt: skip
     return config.model_copy(update={"train": train, "seed": SEED})
 

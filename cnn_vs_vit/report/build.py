@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .. import rundir as layout
 from ..errors import CnnvitError
-from . import plots
+from . import budget, plots, recipe_search
 from .claims import ClaimResult, Context, evaluate_claims
 from .runs import Run, load_runs, read_experiment, runs_table
 from .stability import FLIP_NOTE, flip_text
@@ -33,6 +33,7 @@ PLOTS = {  # file -> (drawing function, the claims it illustrates)
     "reach_by_layer.png": (plots.reach_by_layer, ("4", "1")),
     "error_vs_shift.png": (plots.error_vs_shift, ("2", "14", "15a", "15b", "15c")),
     "vit_ablations.png": (plots.ablation_bars, ("11", "12")),
+    "accuracy_vs_compute.png": (plots.accuracy_vs_compute, ()),  # in the budget section
 }
 
 
@@ -65,8 +66,9 @@ def build_report(results_dirs: Path | str | Sequence[Path | str], out_dir: Path 
     claims = evaluate_claims(runs)
     settings = {name: evaluate_claims(setting_runs) for name, setting_runs in per_setting.items()} if len(dirs) > 1 \
         else {names[0]: claims}  # fmt: skip
-    for i, claim in enumerate(claims):
-        claim.settings = {name: results[i].verdict for name, results in settings.items()}
+    for claim in claims:  # by id: a setting without a second budget rule lacks its rows
+        claim.settings = {name: next((c.verdict for c in results if c.claim_id == claim.claim_id), "not measured")
+                          for name, results in settings.items()}  # fmt: skip
         claim.provisional = provisional
     context = Context.of(runs)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -80,7 +82,13 @@ def build_report(results_dirs: Path | str | Sequence[Path | str], out_dir: Path 
     table = runs_table(runs)
     layout.atomic_write_text(out_dir / "runs.csv", table.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
     layout.atomic_write_text(out_dir / "claims.csv", claims_csv(claims))
-    layout.atomic_write_text(out_dir / "report.md", markdown(claims, runs, context, experiments))
+    search = recipe_search.search_table(runs)
+    if not search.empty:
+        layout.atomic_write_text(out_dir / "recipes.csv", search.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
+        paths.append(out_dir / "recipes.csv")
+    compute_plot = "accuracy_vs_compute.png" if out_dir / "accuracy_vs_compute.png" in paths else None
+    sections = budget.markdown(context, compute_plot) + recipe_search.markdown(search)
+    layout.atomic_write_text(out_dir / "report.md", markdown(claims, runs, context, experiments, sections))
     paths = [out_dir / "report.md", out_dir / "claims.csv", out_dir / "runs.csv", *paths]
     return Report(claims, runs, paths, settings)
 
@@ -151,7 +159,10 @@ def cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def markdown(claims: list[ClaimResult], runs: list[Run], context: Context, experiments: dict[str, dict]) -> str:
+def markdown(claims: list[ClaimResult], runs: list[Run], context: Context, experiments: dict[str, dict],
+             sections: Sequence[str] = ()) -> str:  # fmt: skip
+    """report.md: the claims table, a section per measured claim, then `sections` (markdown lines), the
+    unmeasured claims, the probe samples and the runs."""
     lines = ["# CNN vs ViT: the notes' summary table, measured", ""]
     if any(c.provisional for c in claims):
         lines += ["**Provisional**: written between waves while the experiment still trains; every verdict rests on "
@@ -198,6 +209,7 @@ def markdown(claims: list[ClaimResult], runs: list[Run], context: Context, exper
         if c.anchor:
             lines += ["", f"Literature: {c.anchor}"]
         lines += [f"\n![{name}]({name})" for name in c.plots]
+    lines += sections
     missing = [f"- {c.claim_id}. {c.claim}: {c.rule}" for c in claims if c.verdict == "not measured"]
     if missing:
         lines += ["", "## Not measured yet", "", *missing]

@@ -6,6 +6,7 @@ probe_claims.py (7 and 10 are structural: counted from the built models), row 3 
 `evaluate_claims` runs them all.
 """
 
+import dataclasses
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -39,6 +40,15 @@ CLAIMS = [
 ]
 CLAIM_TEXT = dict(CLAIMS)
 
+# The budget rules a study may train under (report/budget.py has their curves). Every claim is measured
+# under equal steps; rows 5 and 9, whose subject is data and compute, also under each other rule the
+# runs hold, as rows "5-flops", "9-plateau"...
+BUDGETS = {
+    "steps": "equal steps",
+    "flops": "equal training FLOPs",
+    "plateau": "each to its validation plateau",
+}
+
 
 @dataclass
 class ClaimResult:
@@ -62,6 +72,7 @@ class ClaimResult:
     flip_rate: float | None = None  # set by evaluate_claims
     settings: dict[str, str] = field(default_factory=dict)  # setting name -> its verdict (set by build_report)
     provisional: bool = False  # built between an experiment's waves (set by build_report)
+    budget: str = ""  # the budget rule (a BUDGETS key) when the study holds more than one; "" otherwise
 
     @property
     def provisional_mark(self) -> str:
@@ -81,7 +92,8 @@ class ClaimResult:
 
     @property
     def claim(self) -> str:
-        return CLAIM_TEXT[self.claim_id]
+        text = CLAIM_TEXT[self.claim_id.split("-")[0]]
+        return f"{text} [budget: {BUDGETS[self.budget]}]" if self.budget else text
 
 
 @dataclass
@@ -93,6 +105,7 @@ class Context:
     vit_model: str | None
     dataset: str | None
     all_runs: list[Run] = field(default_factory=list)  # finished runs of every dataset (row 3 has its own task)
+    budget: str = "steps"  # the budget rule whose runs select() returns (a BUDGETS key)
 
     @classmethod
     def of(cls, runs: list[Run]) -> "Context":
@@ -107,10 +120,30 @@ class Context:
     def select(self, arch: str, *, baseline_except: tuple[str, ...] | None = (), model: bool = True) -> list[Run]:
         """Finished runs of `arch` (of the reference model when `model`), baseline apart from `baseline_except`."""
         name = self.cnn_model if arch == "resnet" else self.vit_model
-        chosen = [r for r in self.runs if r.arch == arch and (not model or r.model == name)]
+        chosen = [r for r in self.runs if r.arch == arch and (not model or r.model == name) and self.in_budget(r)]
         if baseline_except is not None:
             chosen = [r for r in chosen if r.is_baseline_except(*baseline_except)]
         return chosen
+
+
+    def in_budget(self, run: Run) -> bool:
+        """Whether `run` trained under this context's budget rule. Equal steps: the runs as the study sized
+        them. Equal FLOPs: the ViT's runs sized to the CNN's training FLOPs (train.match_flops), the CNN's own
+        runs as they are. Plateau: the long runs evaluated along the way (train.eval_every)."""
+        if self.budget == "plateau":
+            return run.evaluations is not None
+        if run.evaluations is not None:
+            return False
+        if self.budget == "flops" and run.arch != "resnet":
+            return run.match_flops is not None and run.match_flops == self.cnn_model
+        return run.match_flops is None
+
+    def budgets(self) -> list[str]:
+        """The budget rules this context's runs hold a ViT for, equal steps first."""
+        return [b for b in BUDGETS if any(Context.under(self, b).in_budget(r) for r in self.runs if r.arch == "vit")]
+
+    def under(self, budget: str) -> "Context":
+        return dataclasses.replace(self, budget=budget)
 
 
 def not_measured(claim_id: str, reason: str, **extra) -> ClaimResult:
@@ -134,8 +167,18 @@ def evaluate_claims(runs: list[Run]) -> list[ClaimResult]:
     context = Context.of(runs)
     results = {claim_id: rule(context) for claim_id, rule in measured.items()}
     results["1"] = inductive_bias(context, results["2"], results["9"])  # row 1 rests on rows 2 and 9
+    budgets = context.budgets()
+    order = [claim_id for claim_id, _ in CLAIMS]
+    if len(budgets) > 1:  # rows 5 and 9 under every rule the study trained for
+        for claim_id, rule in (("5", scalability), ("9", data_efficiency)):
+            results[claim_id].budget = "steps"
+            for budget in budgets[1:]:
+                labelled = f"{claim_id}-{budget}"
+                results[labelled] = rule(context.under(budget))
+                results[labelled].claim_id, results[labelled].budget = labelled, budget
+                order.insert(order.index(claim_id) + budgets.index(budget), labelled)
     for claim in results.values():
         if claim.decide is not None:
             assert claim.decide(claim.estimates) == claim.verdict, claim.claim_id  # the rule and its decide agree
             claim.flip_rate = flip_rate(claim.decide, claim.estimates)
-    return [results[claim_id] for claim_id, _ in CLAIMS]
+    return [results[claim_id] for claim_id in order]

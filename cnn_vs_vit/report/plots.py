@@ -14,7 +14,8 @@ import numpy as np  # noqa: E402
 from safetensors.torch import load_file  # noqa: E402
 
 from .. import rundir as layout  # noqa: E402
-from .claims import ClaimResult, Context  # noqa: E402
+from .budget import budget_cells, curves  # noqa: E402
+from .claims import BUDGETS, ClaimResult, Context  # noqa: E402
 from .context_claims import CHANCE, by_depth, task_runs  # noqa: E402
 from .probe_claims import first_block, probed_pair  # noqa: E402
 from .runs import BASELINE_OPTIONS  # noqa: E402
@@ -190,6 +191,44 @@ def ablation_bars(ctx: Context, path: Path) -> bool:
     ax.bar(range(len(labels)), [e.mean for e in estimates], yerr=errors, color="tab:orange", capsize=4)
     ax.set_xticks(range(len(labels)), labels, rotation=20, fontsize=8)
     ax.set(ylabel="test accuracy", title=f"{ctx.vit_model} ablations (95% t interval over seeds)")
+    figure.tight_layout()
+    save(figure, path)
+    return True
+
+
+def accuracy_vs_compute(ctx: Context, path: Path) -> bool:
+    """Validation (solid, seed band) and test (dashed) accuracy along the long runs, against optimiser steps
+    (top) and training FLOPs (bottom), one column per data fraction; the study's cells marked on top."""
+    found = curves(ctx)
+    if not found:
+        return False
+    fractions = sorted({curve.fraction for curve in found})
+    figure, axes = plt.subplots(2, len(fractions), figsize=(5 * len(fractions), 7.5), squeeze=False)
+    markers = {"steps": "X", "flops": "s"}
+    for curve in found:
+        column = fractions.index(curve.fraction)
+        validation, test = curve.accuracy("validation"), curve.accuracy("test")
+        for row, scale in enumerate((1.0, curve.flops_per_step)):
+            ax = axes[row][column]
+            x = validation.index.to_numpy() * scale
+            band(ax, x, [list(values) for _, values in validation.iterrows()], f"{curve.model} validation",
+                 COLORS[curve.arch], marker="")  # fmt: skip
+            ax.plot(test.index.to_numpy() * scale, test.mean(axis=1), linestyle="--", linewidth=1,
+                    color=COLORS[curve.arch], label=f"{curve.model} test")  # fmt: skip
+            for budget, runs in budget_cells(ctx, curve).items():
+                steps = np.mean([run.summary["steps"] for run in runs])
+                scored = np.mean([run.summary.get("validation_accuracy", np.nan) for run in runs])
+                ax.plot([steps * scale], [scored], marker=markers[budget], markersize=9, linestyle="",
+                        markeredgecolor="black", color=COLORS[curve.arch],
+                        label=f"{curve.model}: study cells, {BUDGETS[budget]}")  # fmt: skip
+            ax.set(xscale="log", xlabel="optimiser steps (log)" if row == 0 else "training FLOPs (log)",
+                   ylabel="accuracy")  # fmt: skip
+            ax.set_title(f"fraction {curve.fraction:g} ({curve.train_size:,} images)", fontsize=10)
+            ax.grid(alpha=0.3)
+    for ax in axes.flat:
+        ax.legend(fontsize=7, loc="lower right")
+    figure.suptitle("accuracy vs compute along one long run per seed (warm-up + cosine over the whole run;\n"
+                    f"validation: {BAND_NOTE}; markers: the study's own runs, validation, seed mean)", fontsize=10)  # fmt: skip
     figure.tight_layout()
     save(figure, path)
     return True

@@ -39,6 +39,9 @@ class Run:
     probe_rows: dict[str, pd.DataFrame] = field(default_factory=dict)  # the other probes' CSVs, by probe name
     probe_files: dict[str, Path] = field(default_factory=dict)  # the probes' other files (e.g. ERF maps), by file name
     probe_samples: dict[str, dict] = field(default_factory=dict)  # the test images each probe read, by probe
+    # Evaluations along the run (train.eval_every): step, split ("test"/"validation"), accuracy; None for a
+    # run evaluated only at its end.
+    evaluations: pd.DataFrame | None = None
 
     @property
     def arch(self) -> str:
@@ -72,6 +75,11 @@ class Run:
     @property
     def is_baseline(self) -> bool:
         return self.is_baseline_except()
+
+    @property
+    def match_flops(self) -> str | None:
+        """The model whose training FLOPs this run's budget matched (train.match_flops); None: its steps as given."""
+        return self.summary.get("match_flops")
 
     @property
     def pairing_key(self) -> tuple:
@@ -159,6 +167,9 @@ def _read_finished(directory: Path, relative: str, config: dict) -> Run:
         if "sample" in summary:
             run.probe_samples[name] = summary["sample"]
     run.probe_files = {path.name: path for path in sorted(probes.glob("*.safetensors"))}
+    if run.config.get("train", {}).get("eval_every"):
+        held_out = [r for r in layout.RunDir(directory).metrics() if r.get("split") in ("test", "validation")]
+        run.evaluations = pd.DataFrame(held_out, columns=["step", "split", "accuracy"])
     return run
 
 

@@ -23,15 +23,16 @@ from ..config import (
     read_yaml,
 )
 from ..data import ImageDataset, load_dataset, subset_hash, training_split
+from ..data.registry import dataset_shape
 from ..errors import CnnvitError, TrainingFailed
 from ..locks import directory_lock
-from ..models import Backbone, build_model, model_spec, resolved_options
+from ..models import Backbone, build_model, model_spec, resolved_options, train_flops
 from . import distributed
 from .device import autocast, configure_threads, select_device, use_channels_last
 from .evaluate import evaluate
 from .inputs import BatchOrder, augment, normalize, step_generator, to_unit
 from .progress import TrainingProgress
-from .recipes import DEFAULT_STEPS, RECIPES, apply_gradients, optimizer_and_schedule
+from .recipes import DEFAULT_STEPS, apply_gradients, optimizer_and_schedule, with_recipe
 from .signals import GracefulStop, Interrupted
 
 
@@ -42,12 +43,8 @@ def resolve_config(config: RunConfig, dataset: ImageDataset, arch: str) -> RunCo
                            **resolved_options(config.model.name, config.model.options, dataset.image_shape)})  # fmt: skip
     train, augment_config = config.train, config.augment
     steps = budget_steps(config, dataset.train_labels)
-    recipe = RECIPES[arch]
-    train = train.model_copy(update={
-        "steps": steps, "epochs": None, "min_steps": None, "max_steps": None,
-        "lr": train.lr if train.lr is not None else recipe.lr,
-        "weight_decay": train.weight_decay if train.weight_decay is not None else recipe.weight_decay,
-    })  # fmt: skip
+    train = with_recipe(train, arch).model_copy(update={"steps": steps, "epochs": None, "min_steps": None,
+                                                        "max_steps": None, "match_flops": None})  # fmt: skip
     flip = augment_config.flip if augment_config.flip is not None else dataset.flip_augment
     return config.model_copy(update={"model": model, "train": train,
                                      "augment": augment_config.model_copy(update={"flip": flip})})  # fmt: skip
@@ -55,13 +52,21 @@ def resolve_config(config: RunConfig, dataset: ImageDataset, arch: str) -> RunCo
 
 def budget_steps(config: RunConfig, train_labels: torch.Tensor | None = None) -> int:
     """The optimiser steps `config` trains for: train.steps, or its epochs of the subset within the bounds
-    (which needs the training split's labels), or DEFAULT_STEPS."""
+    (which needs the training split's labels), or DEFAULT_STEPS; with train.match_flops, as many steps as
+    spend the training FLOPs that preset spends in that budget."""
     train = config.train
     if train.epochs is None:
-        return train.steps or DEFAULT_STEPS
-    n_train = len(training_split(train_labels, config.data.fraction, config.data.data_seed, config.data.validation)[0])
-    steps = max(1, math.ceil(train.epochs * n_train / train.batch_size), train.min_steps or 1)
-    return min(steps, train.max_steps or steps)
+        steps = train.steps or DEFAULT_STEPS
+    else:
+        n_train = len(training_split(train_labels, config.data.fraction, config.data.data_seed, config.data.validation)[0])
+        steps = max(1, math.ceil(train.epochs * n_train / train.batch_size), train.min_steps or 1)
+        steps = min(steps, train.max_steps or steps)
+    if train.match_flops is None:
+        return steps
+    shape, classes = dataset_shape(config.data.name, image_size=config.data.image_size)
+    own = train_flops(config.model.name, image_shape=shape, num_classes=classes, options=config.model.options)
+    matched = train_flops(train.match_flops, image_shape=shape, num_classes=classes)
+    return max(1, round(steps * matched / own))
 
 
 def train_run(config: RunConfig, run_dir: Path | str, *, progress: bool = False, restart: bool = False) -> dict:
@@ -97,6 +102,7 @@ def _train_run(config: RunConfig, run: layout.RunDir, world: distributed.World, 
     model = build_model(config.model.name, image_shape=dataset.image_shape, num_classes=dataset.num_classes,
                         options=config.model.options)  # fmt: skip
     chosen_options = config.model.options  # what the user set: the run's name and the report's variant
+    chosen_match_flops = config.train.match_flops  # resolved into steps below; the report's budget rule
     config = resolve_config(config, dataset, model.arch)
     with world.together():
         start = _start(run, config, restart, str(device), threads, world.size) if world.is_main else None
@@ -135,6 +141,17 @@ def _train_run(config: RunConfig, run: layout.RunDir, world: distributed.World, 
                 torch.save(state, buffer)
                 layout.atomic_write_bytes(run / layout.CHECKPOINT, buffer.getbuffer())
 
+    def evaluate_held_out(step: int) -> tuple[dict, dict | None]:
+        """Test and validation (when held out) scores at `step`, recorded in the metrics (rank 0 only)."""
+        scores = []
+        for split, images, targets in (("test", dataset.test_images, dataset.test_labels),
+                                       ("validation", dataset.train_images[validation], dataset.train_labels[validation])):  # fmt: skip
+            if len(targets):
+                scores.append(evaluate(model, images, targets, device=device, batch_size=config.train.eval_batch_size,
+                                       channels_last=channels_last))  # fmt: skip
+                run.append_metrics({"step": step, "split": split, **scores[-1]})
+        return scores[0], scores[1] if len(scores) > 1 else None
+
     model.train()
     bar = TrainingProgress(config.train.steps, start_step, enabled=progress, label=run.path.name)
     with GracefulStop() as stop, bar:
@@ -145,6 +162,14 @@ def _train_run(config: RunConfig, run: layout.RunDir, world: distributed.World, 
                 train_time += time.perf_counter() - tic
                 save_checkpoint(step)
                 raise Interrupted(signum)
+            if config.train.eval_every and step and step % config.train.eval_every == 0:
+                # At the top of the step, so that a run resumed from the checkpoint of this step evaluates it
+                # (the metrics keep no evaluation at or after a checkpoint). Not counted as training time.
+                train_time += time.perf_counter() - tic
+                with world.together():
+                    if world.is_main:
+                        evaluate_held_out(step)
+                tic = time.perf_counter()
             # The global batch and its augmentation are drawn whole on every rank, each taking its
             # slice after: N ranks see the very images one process would.
             index = order.batch(step).to(device)
@@ -180,14 +205,9 @@ def _train_run(config: RunConfig, run: layout.RunDir, world: distributed.World, 
 
     with world.together():  # rank 0 evaluates and writes the results while the others wait
         if world.is_main:
-            test = evaluate(model, dataset.test_images, dataset.test_labels, device=device,
-                            batch_size=config.train.eval_batch_size, channels_last=channels_last)  # fmt: skip
-            run.append_metrics({"step": config.train.steps, "split": "test", **test})
+            test, scored = evaluate_held_out(config.train.steps)
             held_out = {}
-            if len(validation):  # what tuning and budget choices read: never the test numbers
-                scored = evaluate(model, dataset.train_images[validation], dataset.train_labels[validation], device=device,
-                                  batch_size=config.train.eval_batch_size, channels_last=channels_last)  # fmt: skip
-                run.append_metrics({"step": config.train.steps, "split": "validation", **scored})
+            if scored:  # what tuning and budget choices read: never the test numbers
                 held_out = {"validation_accuracy": scored["accuracy"], "validation_loss": scored["loss"],
                             "validation_size": len(validation), "validation_hash": subset_hash(validation)}  # fmt: skip
             _save_weights(model, config, run / layout.WEIGHTS)
@@ -200,7 +220,7 @@ def _train_run(config: RunConfig, run: layout.RunDir, world: distributed.World, 
                 "test_accuracy": test["accuracy"], "test_loss": test["loss"], **held_out,
                 "params": model.num_params, "train_flops_per_image": flops,
                 "steps": config.train.steps, "batch_size": config.train.batch_size, "precision": config.train.precision,
-                "images_seen": images_seen,
+                "match_flops": chosen_match_flops, "images_seen": images_seen,
                 "epochs": images_seen / len(subset), "train_size": len(subset), "subset_hash": subset_hash(subset),
                 "skipped_files": dataset.skipped_files, "wall_time_s": round(train_time, 3),
                 "train_images_per_s": round(images_seen / train_time, 1) if train_time else None,

@@ -1,9 +1,16 @@
-"""Each architecture's optimiser recipe, tuned once for accuracy and then used for every claim.
+"""Each architecture's optimiser recipe, chosen once on validation accuracy and then used for every claim.
 
-How they were chosen: on full mnist5k at the default budget (the same for both: 600 steps of 64,
-±2 px translation), learning rates {5e-4, 1e-3, 2e-3} per architecture at weight decay 0.05,
-seed 0, best test accuracy kept. Nothing here was tuned toward any claim's verdict. The measured
-grid is in benchmarks/RESULTS.md.
+How they were chosen: experiments/recipes.yaml, committed in results/recipes/ (report.md, recipes.csv).
+On full mnist5k with 10% of the training split held out for validation, at the default study's budget
+(600 steps of 64, ±2 px translation, label smoothing 0.1, clipping 1.0), the same 16-recipe grid for
+both architectures: peak lr {5e-4, 1e-3, 2e-3, 4e-3} x warm-up {5%, 20%} x weight decay {1e-4, 0.05}
+(the values small-ViT recipes use; sources in the experiment file), seed 0. The winner of each is the
+recipe with the highest validation accuracy; the test set and the claims took no part
+(tests/test_recipe_search.py checks that RECIPES holds the committed search's winners).
+resnet-s: 99.50% validation at lr 4e-3, 5% warm-up, weight decay 1e-4; every lr from 1e-3 up is within
+one validation image of it (99.25-99.50%), so that it sits on the grid's edge moves nothing beyond noise.
+vit-s: 92.50% at lr 1e-3, 20% warm-up, weight decay 0.05; with a 5% warm-up the best is 90.50%, and
+lr 4e-3 drops to 70.8-85.8%.
 """
 
 import math
@@ -11,23 +18,33 @@ from dataclasses import dataclass
 
 import torch
 
+from ..config import TrainConfig
+
 
 @dataclass(frozen=True)
 class Recipe:
     lr: float  # peak AdamW learning rate, after linear warm-up, then cosine to zero
+    warmup_fraction: float  # of the run's steps
     weight_decay: float  # decoupled (AdamW); not applied to biases, norms, tokens, positions
 
 
 RECIPES = {
-    "resnet": Recipe(lr=2e-3, weight_decay=0.05),
-    "vit": Recipe(lr=1e-3, weight_decay=0.05),
+    "resnet": Recipe(lr=4e-3, warmup_fraction=0.05, weight_decay=1e-4),
+    "vit": Recipe(lr=1e-3, warmup_fraction=0.2, weight_decay=0.05),
     # The bag-of-local-features control (claim 3) is a small convolutional network: the ResNet's recipe, untuned.
-    "bag": Recipe(lr=2e-3, weight_decay=0.05),
+    "bag": Recipe(lr=4e-3, warmup_fraction=0.05, weight_decay=1e-4),
 }
 
 # The default budget when neither train.steps nor train.epochs is given: the same for every
 # architecture (matched), large enough that both presets reach their accuracy targets on mnist5k.
 DEFAULT_STEPS = 600
+
+
+def with_recipe(train: TrainConfig, arch: str) -> TrainConfig:
+    """`train` with the recipe's value wherever it left lr, warm-up or weight decay unset."""
+    recipe = RECIPES[arch]
+    return train.model_copy(update={key: getattr(recipe, key) for key in ("lr", "warmup_fraction", "weight_decay")
+                                    if getattr(train, key) is None})  # fmt: skip
 
 
 def optimizer_and_schedule(model: torch.nn.Module, config) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:  # fmt: skip
