@@ -179,12 +179,18 @@ groups:
 """
 
 
-def test_cells_train_in_waves_of_seeds_in_file_order_within_a_wave(tmp_path):
+def test_cells_train_in_waves_of_seeds_the_costliest_first_within_a_wave(tmp_path):
     from cnn_vs_vit.matrix.runner import waves
 
-    cells = plan(load_experiment(experiment_file(tmp_path, WAVES)), tmp_path / "out")
-    ordered = [[(p.cell.config.model.name, p.cell.config.seed) for p in wave] for wave in waves(cells)]
-    assert ordered == [[("resnet-xs", 0), ("vit-xs", 0)], [("resnet-xs", 1), ("vit-xs", 1)]]
+    def order(steps: tuple[int, int]) -> list[list[tuple[str, int]]]:
+        zipped = f"{{model.name: [resnet-xs, vit-xs], train.steps: [{steps[0]}, {steps[1]}]}}"
+        groups = f"groups:\n  g:\n    axes: {{seed: [1, 0]}}\n    zip: [{zipped}]\n"
+        cells = plan(load_experiment(experiment_file(tmp_path, groups)), tmp_path / "out")
+        return [[(p.cell.config.model.name, p.cell.config.seed) for p in wave] for wave in waves(cells)]
+
+    # Per image the two are within 3x of each other in FLOPs: 30x the steps makes either the costlier cell.
+    assert order((300, 10)) == [[("resnet-xs", 0), ("vit-xs", 0)], [("resnet-xs", 1), ("vit-xs", 1)]]
+    assert order((10, 300)) == [[("vit-xs", 0), ("resnet-xs", 0)], [("vit-xs", 1), ("resnet-xs", 1)]]
 
 
 def test_a_report_between_waves_is_provisional_and_a_stop_there_keeps_it(tmp_path, monkeypatch):

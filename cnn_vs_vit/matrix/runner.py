@@ -22,6 +22,8 @@ import yaml
 
 from .. import rundir as layout
 from ..config import flatten
+from ..data.registry import dataset_shape
+from ..models import train_flops
 from ..training.loop import checkpoint_problem
 from .experiment import Cell, Experiment, expand
 
@@ -55,10 +57,23 @@ def plan(experiment: Experiment, out: Path) -> list[PlannedCell]:
 
 def waves(cells: list[PlannedCell]) -> list[list[PlannedCell]]:
     """The cells in waves, so that every claim gets its first seed early: wave k holds the cells of the
-    k-th smallest training seed, in file order. Order never changes a run's result (each run's randomness
-    comes from its own seed), only when its row of the report first appears."""
+    k-th smallest training seed, the costliest first (training FLOPs left; file order among equals), so that
+    no long cell starts last and leaves the other jobs idle while it finishes the wave. Order never changes
+    a run's result (each run's randomness comes from its own seed), only when its row of the report first
+    appears."""
     seeds = sorted({planned.cell.config.seed for planned in cells})
-    return [[planned for planned in cells if planned.cell.config.seed == seed] for seed in seeds]
+    by_seed = [[planned for planned in cells if planned.cell.config.seed == seed] for seed in seeds]
+    return [sorted(wave, key=lambda planned: -training_flops_left(planned)) for wave in by_seed]
+
+
+def training_flops_left(planned: PlannedCell) -> float:
+    """The FLOPs of the training steps a cell still has to take."""
+    from .estimate import steps_left  # the estimate builds on this module
+
+    config = planned.cell.config
+    shape, classes = dataset_shape(config.data.name, image_size=config.data.image_size)
+    flops = train_flops(config.model.name, image_shape=shape, num_classes=classes, options=config.model.options)
+    return float(steps_left(planned) * config.train.batch_size * flops)
 
 
 def train_cells(cells: list[PlannedCell], jobs: int, on_done: Callable[[PlannedCell, int], None]) -> None:
