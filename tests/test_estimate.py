@@ -102,9 +102,11 @@ def test_a_bf16_run_records_its_precision_under_its_own_name(tmp_path, tiny):
     assert yaml.safe_load((tmp_path / "bf16" / rundir.CONFIG).read_text())["train"]["precision"] == "bf16"
 
 
-def test_a_key_added_at_its_default_renames_no_committed_run():
-    committed = {path.name for path in (ROOT / "results" / "default" / "runs").iterdir()}
-    assert {cell.name for cell in expand(load_experiment(ROOT / "experiments" / "default.yaml"))} <= committed
+def test_the_committed_default_study_is_the_one_its_experiment_file_plans():
+    """Every cell experiments/default.yaml plans is a committed run of results/default, and nothing else is: a
+    key added at its default renames no run, and a change to the study shows here until its results are in."""
+    committed = {path.parent.name for path in (ROOT / "results" / "default" / "runs").glob("*/summary.json")}
+    assert {cell.name for cell in expand(load_experiment(ROOT / "experiments" / "default.yaml"))} == committed
 
 
 def test_a_run_written_before_precision_existed_is_still_the_same_run(tmp_path, tiny):
