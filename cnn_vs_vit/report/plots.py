@@ -44,16 +44,21 @@ def band(ax, x, groups: list[list[float]], label: str, color: str, marker: str =
 
 
 def accuracy_vs_size(ctx: Context, path: Path) -> bool:
-    """Rows 9 and 5: test accuracy vs training-set size, one line per architecture."""
+    """Rows 9 and 5: test accuracy vs training-set size, one line per architecture (and per budget rule the
+    ViT was also trained under: equal training FLOPs)."""
     figure, ax = plt.subplots(figsize=(5.5, 3.8))
     drawn = False
-    for arch in ("resnet", "vit"):
+    lines = [("resnet", "steps"), ("vit", "steps")] + [("vit", b) for b in ctx.budgets() if b == "flops"]
+    for arch, budget in lines:
         per_size = defaultdict(list)
-        for run in ctx.select(arch):
+        for run in ctx.under(budget).select(arch):
             per_size[int(run.summary.get("train_size", 0))].append(run.accuracy())
         if per_size:
             sizes = sorted(per_size)
-            band(ax, sizes, [per_size[s] for s in sizes], ctx.cnn_model if arch == "resnet" else ctx.vit_model, COLORS[arch])
+            name = ctx.cnn_model if arch == "resnet" else ctx.vit_model
+            label = f"{name}, {BUDGETS[budget]}" if len(lines) > 2 else name
+            band(ax, sizes, [per_size[s] for s in sizes], label, COLORS[arch] if budget == "steps" else "tab:red",
+                 marker="o" if budget == "steps" else "s")  # fmt: skip
             drawn = True
     ax.set(xscale="log", xlabel="training images (log scale)", ylabel="test accuracy")
     ax.set_title(f"accuracy vs training-set size\n({BAND_NOTE})", fontsize=10)
@@ -225,10 +230,15 @@ def accuracy_vs_compute(ctx: Context, path: Path) -> bool:
                    ylabel="accuracy")  # fmt: skip
             ax.set_title(f"fraction {curve.fraction:g} ({curve.train_size:,} images)", fontsize=10)
             ax.grid(alpha=0.3)
-    for ax in axes.flat:
-        ax.legend(fontsize=7, loc="lower right")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    for ax in axes.flat[1:]:  # one legend for the figure: every entry once
+        for handle, text in zip(*ax.get_legend_handles_labels()):
+            if text not in labels:
+                handles.append(handle)
+                labels.append(text)
+    figure.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
     figure.suptitle("accuracy vs compute along one long run per seed (warm-up + cosine over the whole run;\n"
                     f"validation: {BAND_NOTE}; markers: the study's own runs, validation, seed mean)", fontsize=10)  # fmt: skip
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0.09, 1, 1))
     save(figure, path)
     return True
