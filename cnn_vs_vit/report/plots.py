@@ -229,6 +229,10 @@ def accuracy_vs_compute(ctx: Context, path: Path) -> bool:
             ax.set(xscale="log", xlabel="optimiser steps (log)" if row == 0 else "training FLOPs (log)",
                    ylabel="accuracy")  # fmt: skip
             ax.set_title(f"fraction {curve.fraction:g} ({curve.train_size:,} images)", fontsize=10)
+            ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # labelled minor ticks overlap
+            if row == 0:  # steps: a tick at every doubling, written out
+                ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(base=2))
+                ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:,.0f}"))
             ax.grid(alpha=0.3)
     handles, labels = axes[0][0].get_legend_handles_labels()
     for ax in axes.flat[1:]:  # one legend for the figure: every entry once
