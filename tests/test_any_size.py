@@ -88,8 +88,8 @@ def test_dataset_shape_is_known_without_loading_and_matches_the_loaded_data(tmp_
         for size in (None, 20):
             data = load_dataset(name, image_size=size)
             assert dataset_shape(name, image_size=size) == (data.image_shape, data.num_classes)
-    assert set(NATURAL_SHAPES) == {"mnist5k", "digits", "shapes", "global-context", "cifar10", "cifar100", "mnist",
-                                   "fashion-mnist", "svhn"}  # fmt: skip
+    assert set(NATURAL_SHAPES) == {"mnist5k", "digits", "shapes", "global-context", "reach", "reach-local", "cifar10",
+                                   "cifar100", "mnist", "fashion-mnist", "svhn"}  # fmt: skip
     write_cifar10(tmp_path)
     data = load_dataset("cifar10", root=tmp_path)
     assert dataset_shape("cifar10") == (data.image_shape, data.num_classes)

@@ -420,7 +420,8 @@ def test_image_size_must_be_a_positive_whole_number(size):
 
 
 def test_dataset_names_are_the_documented_ones():
-    assert DATASET_NAMES == ("mnist5k", "digits", "shapes", "global-context", "cifar10", "cifar100", "mnist", "fashion-mnist", "svhn")
+    assert DATASET_NAMES == ("mnist5k", "digits", "shapes", "global-context", "reach", "reach-local", "cifar10", "cifar100",
+                             "mnist", "fashion-mnist", "svhn")  # fmt: skip
 
 
 # --- subsets -----------------------------------------------------------------------------------

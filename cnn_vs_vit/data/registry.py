@@ -7,13 +7,18 @@ from cnn_vs_vit.data.dataset import ImageDataset
 from cnn_vs_vit.data.downloadable import FILE_DATASETS
 from cnn_vs_vit.data.global_context import CLASSES as GLOBAL_CONTEXT_CLASSES
 from cnn_vs_vit.data.global_context import IMAGE_SIZE as GLOBAL_CONTEXT_SIZE
-from cnn_vs_vit.data.global_context import NAME as GLOBAL_CONTEXT, load_global_context
+from cnn_vs_vit.data.global_context import NAME as GLOBAL_CONTEXT
+from cnn_vs_vit.data.global_context import load_global_context
 from cnn_vs_vit.data.imagefolder import image_folder_classes, load_image_folder
+from cnn_vs_vit.data.reach import CLASSES as REACH_CLASSES
+from cnn_vs_vit.data.reach import IMAGE_SIZE as REACH_SIZE
+from cnn_vs_vit.data.reach import REACH, REACH_LOCAL, load_reach, load_reach_local
 from cnn_vs_vit.data.shapes import SHAPES, load_shapes
 from cnn_vs_vit.errors import CnnvitError, unknown_name
 
 _BUNDLED = {"mnist5k": load_mnist5k, "digits": load_digits}
-_GENERATED = {GLOBAL_CONTEXT: load_global_context}  # fixed-size procedural tasks (shapes takes a size)
+# Fixed-size procedural tasks (shapes takes a size).
+_GENERATED = {GLOBAL_CONTEXT: load_global_context, REACH: load_reach, REACH_LOCAL: load_reach_local}
 DATASET_NAMES = (*_BUNDLED, "shapes", *_GENERATED, *FILE_DATASETS)
 IMAGEFOLDER_PREFIX = "imagefolder:"
 DEFAULT_DATA_ROOT = Path("data")
@@ -25,6 +30,7 @@ DEFAULT_IMAGEFOLDER_SIZE = 32
 NATURAL_SHAPES = {
     "mnist5k": (1, 28, 10), "digits": (1, 32, 10), "shapes": (3, 32, len(SHAPES)),
     GLOBAL_CONTEXT: (1, GLOBAL_CONTEXT_SIZE, len(GLOBAL_CONTEXT_CLASSES)),
+    REACH: (1, REACH_SIZE, len(REACH_CLASSES)), REACH_LOCAL: (1, REACH_SIZE, len(REACH_CLASSES)),
     "cifar10": (3, 32, 10), "cifar100": (3, 32, 100), "mnist": (1, 28, 10), "fashion-mnist": (1, 28, 10),
     "svhn": (3, 32, 10),
 }  # fmt: skip
