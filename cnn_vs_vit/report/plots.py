@@ -53,7 +53,7 @@ def accuracy_vs_size(ctx: Context, path: Path) -> bool:
         per_size = defaultdict(list)
         for run in ctx.under(budget).select(arch):
             per_size[int(run.summary.get("train_size", 0))].append(run.accuracy())
-        if per_size:
+        if len(per_size) > 1:  # one size is no curve (e.g. a recipe search, all on the full data)
             sizes = sorted(per_size)
             name = ctx.cnn_model if arch == "resnet" else ctx.vit_model
             label = f"{name}, {BUDGETS[budget]}" if len(lines) > 2 else name
