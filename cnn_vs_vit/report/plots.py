@@ -60,12 +60,15 @@ def accuracy_vs_size(ctx: Context, path: Path) -> bool:
             band(ax, sizes, [per_size[s] for s in sizes], label, COLORS[arch] if budget == "steps" else "tab:red",
                  marker="o" if budget == "steps" else "s")  # fmt: skip
             drawn = True
+    if not drawn:
+        plt.close(figure)
+        return False
     ax.set(xscale="log", xlabel="training images (log scale)", ylabel="test accuracy")
     ax.set_title(f"accuracy vs training-set size\n({BAND_NOTE})", fontsize=10)
     ax.legend()
     figure.tight_layout()
-    save(figure, path) if drawn else plt.close(figure)
-    return drawn
+    save(figure, path)
+    return True
 
 
 def accuracy_vs_depth(ctx: Context, path: Path) -> bool:
