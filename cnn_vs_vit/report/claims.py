@@ -140,7 +140,7 @@ class Context:
 
     def budgets(self) -> list[str]:
         """The budget rules this context's runs hold a ViT for, equal steps first."""
-        return [b for b in BUDGETS if any(Context.under(self, b).in_budget(r) for r in self.runs if r.arch == "vit")]
+        return [b for b in BUDGETS if any(self.under(b).in_budget(r) for r in self.runs if r.arch == "vit")]
 
     def under(self, budget: str) -> "Context":
         return dataclasses.replace(self, budget=budget)
