@@ -28,9 +28,17 @@ Geometry, in pixels. The marker spans columns 2-4, rows 9-11; the squares column
 recipe's ±2 px translation, so a patch-7 ViT sees each whole in one token. A feature that sees the
 marker and either square sees columns 2 to 25: a window at least 24 px wide (REACH). No 7x7 window
 touches two patterns. cnnvit's ResNet sees 7 px after its first block, 13 after two, 25 after three
-and 49 after four (3x3 convolutions, stride 2 from the second stage): three blocks is the least depth
-whose receptive field covers REACH.
+and 49 after four (3x3 convolutions, stride 2 from the second stage). Reading the label needs one unit
+that sees a pixel of the marker's bar (row 9 or 11: lit or dark tells up from down) and a pixel of either
+square (one square's level and the marker decide the label, since the other square holds the other
+level); `reads_marker_and_square` checks that for a field exactly, unit by unit, so the least depth is
+predicted from the geometry before any training: three blocks for cnnvit's ResNet (units 4 px apart, 25 px
+wide, of which the ones centred at column 12 or 16 see columns 4 and 23), whatever the widths. Below it,
+no unit sees two patterns, a pooled linear head is additive over them, and the additive cap above holds.
 """
+
+import math
+from typing import Protocol
 
 import torch
 
@@ -47,6 +55,7 @@ UP_SHARE = 0.75
 LEVELS = {"low": 80, "high": 180}
 TEXTURE = 15  # each square pixel is its level plus a uniform integer in [-15, 15]
 MARKER_LEVEL = 255
+MARKER_BAR_ROWS = (MARKER_AT[0], MARKER_AT[0] + PATTERN - 1)  # the bar lights one of these rows
 TRAIN_SIZE, TEST_SIZE = 10_000, 2_000
 _TRAIN_SEED, _TEST_SEED = 5, 6
 
@@ -84,3 +93,32 @@ def draw_scenes(count: int, seed: int, up_share: float = UP_SHARE) -> tuple[torc
     for column in range(x, x + PATTERN):
         images[torch.arange(count), 0, bar, column] = MARKER_LEVEL
     return images, labels, up
+
+
+class Field(Protocol):
+    """A feature map's receptive field along each axis (models.resnet.Field)."""
+
+    jump: int
+
+    def pixels(self, unit: int, image_size: int) -> range: ...
+
+
+def reads_marker_and_square(field: Field) -> bool:
+    """Whether some unit of a feature map with this field sees a pixel of the marker's bar and a pixel of a square."""
+    units = range(math.ceil(IMAGE_SIZE / field.jump))
+    marker_columns = set(range(MARKER_AT[1], MARKER_AT[1] + PATTERN))
+    for y in units:
+        rows = set(field.pixels(y, IMAGE_SIZE))
+        for x in units:
+            columns = set(field.pixels(x, IMAGE_SIZE))
+            sees_marker = bool(rows & set(MARKER_BAR_ROWS)) and bool(columns & marker_columns)
+            sees_square = any(rows & set(range(sy, sy + PATTERN)) and columns & set(range(sx, sx + PATTERN))
+                              for sy, sx in SQUARES_AT.values())  # fmt: skip
+            if sees_marker and sees_square:
+                return True
+    return False
+
+
+def predicted_depth(fields: list[Field]) -> int | None:
+    """The least depth (1-based block) whose units can read the label, from each block's field; None if none can."""
+    return next((depth for depth, field in enumerate(fields, 1) if reads_marker_and_square(field)), None)

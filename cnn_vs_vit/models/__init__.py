@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from ..errors import CnnvitError, unknown_name, validation_message
 from .bag import BagOfLocalFeatures, BagSpec
 from .interface import Backbone, FeatureLayer, capture_outputs, explicit_attention
-from .resnet import ResNet, ResNetSpec
+from .resnet import Field, ResNet, ResNetSpec, receptive_fields
 from .torchvision_models import TORCHVISION_MODELS, build_torchvision
 from .vit import ViT, ViTSpec, patch_size_for
 
@@ -91,7 +91,7 @@ def _train_flops(name: str, image_shape: tuple[int, int, int], num_classes: int,
 
 
 __all__ = [
-    "BagOfLocalFeatures", "BagSpec", "Backbone", "FeatureLayer", "MODEL_NAMES", "PRESETS", "ResNet", "ResNetSpec", "ViT", "ViTSpec",
+    "BagOfLocalFeatures", "BagSpec", "Backbone", "FeatureLayer", "Field", "MODEL_NAMES", "PRESETS", "ResNet", "ResNetSpec", "ViT", "ViTSpec", "receptive_fields",
     "build_model", "capture_outputs", "explicit_attention", "model_spec", "patch_size_for", "resolved_options",
     "train_flops",
 ]  # fmt: skip

@@ -6,6 +6,7 @@ stage; each later stage halves the grid. Two options exist because the shift pro
 circular shifts) and `blur_pool=True` (Zhang 2019: low-pass filter before every subsampling).
 """
 
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
@@ -36,6 +37,45 @@ class ResNetSpec(BaseModel):
     def model_post_init(self, _context) -> None:
         if len(self.widths) != len(self.blocks):
             raise ValueError(f"widths {self.widths} and blocks {self.blocks} must have one entry per stage")
+
+
+@dataclass(frozen=True)
+class Field:
+    """The input pixels a unit of a feature map sees, along each axis: unit i (0-based) sees pixels
+    i * jump - reach ... i * jump + reach, clipped to the image (zero padding adds nothing)."""
+
+    reach: int  # pixels on either side of the unit's centre
+    jump: int  # input pixels between neighbouring units
+
+    @property
+    def size(self) -> int:
+        return 2 * self.reach + 1
+
+    def pixels(self, unit: int, image_size: int) -> range:
+        return range(max(0, unit * self.jump - self.reach), min(image_size, unit * self.jump + self.reach + 1))
+
+
+def receptive_fields(spec: ResNetSpec) -> list[Field]:
+    """Each block's exact receptive field (block order), from the architecture alone: every 3x3 convolution
+    widens the field by one unit of its input on each side, a stride multiplies the jump, and the
+    shortcut's 1x1 convolution sees a subset of what the main path sees. Zero padding only: circular
+    padding wraps the field around the image."""
+    if spec.padding_mode != "zeros":
+        raise ValueError("receptive_fields assumes zero padding; circular padding wraps fields around the image")
+    fields, reach, jump = [], 1, 1  # the stem: one 3x3 convolution at stride 1
+    for stage, n_blocks in enumerate(spec.blocks):
+        for i in range(n_blocks):
+            stride = 2 if (spec.downsample and stage > 0 and i == 0) else 1
+            if stride > 1 and spec.blur_pool:  # a 3x3 blur subsamples, then conv1 runs at stride 1
+                reach += jump
+                jump *= stride
+                reach += jump
+            else:  # conv1 subsamples at its output
+                reach += jump
+                jump *= stride
+            reach += jump  # conv2, on the block's output grid
+            fields.append(Field(reach, jump))
+    return fields
 
 
 class BlurPool(nn.Module):

@@ -4,6 +4,9 @@ Image -> P x P patches -> linear projection -> optional [CLS] token -> positiona
 (learned | sincos2d | none) -> pre-norm encoder blocks -> LayerNorm -> pool ([CLS] or mean) -> head.
 Attention uses the fused `scaled_dot_product_attention`; `interface.explicit_attention` switches
 to the explicit softmax path whose weights probes can read from each block's `attn.attend`.
+`attention="normsoftmax"` is Hoffmann et al.'s remedy for loss plateaus (ICML 2024, "Eureka-moments in
+transformers"; their code's `norm_softmax_std`): each query's logits q.k are divided by min(sqrt(d), their
+standard deviation over the keys) instead of by sqrt(d), so attention cannot start out nearly uniform.
 """
 
 import math
@@ -17,6 +20,7 @@ from torch import nn
 from .interface import Backbone, FeatureLayer
 
 PosEmbed = Literal["learned", "sincos2d", "none"]
+AttentionKind = Literal["softmax", "normsoftmax"]
 
 
 class ViTSpec(BaseModel):
@@ -31,10 +35,12 @@ class ViTSpec(BaseModel):
     mlp_ratio: float = Field(2.0, gt=0)
     pool: Literal["cls", "mean"] = "cls"
     pos_embed: PosEmbed = "learned"
+    attention: AttentionKind = "softmax"
 
     def describe(self) -> str:
+        kind = "" if self.attention == "softmax" else f", {self.attention} attention"
         return (f"patch {self.patch_size}, dim {self.dim}, depth {self.depth}, heads {self.heads}, "
-                f"{self.pool} pooling, {self.pos_embed} positions")  # fmt: skip
+                f"{self.pool} pooling, {self.pos_embed} positions{kind}")  # fmt: skip
 
     def model_post_init(self, _context) -> None:
         if self.dim % self.heads:
@@ -73,9 +79,10 @@ def patch_size_for(image_hw: tuple[int, int], nominal: int) -> int:
 class Attention(nn.Module):
     """Multi-head self-attention over all tokens."""
 
-    def __init__(self, dim: int, heads: int):
+    def __init__(self, dim: int, heads: int, kind: AttentionKind = "softmax"):
         super().__init__()
         self.heads = heads
+        self.kind = kind
         self.qkv = nn.Linear(dim, 3 * dim)
         self.proj = nn.Linear(dim, dim)
         self.attend = nn.Identity()  # sees the (B, heads, T, T) probabilities on the explicit path
@@ -84,22 +91,32 @@ class Attention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, T, D = x.shape
         q, k, v = self.qkv(x).view(B, T, 3, self.heads, D // self.heads).permute(2, 0, 3, 1, 4)  # each (B, h, T, hd)
-        if self.explicit:
-            weights = self.attend((q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])).softmax(dim=-1))  # (B, h, T, T)
+        if self.explicit or self.kind == "normsoftmax":  # the fused kernel only divides by sqrt(d)
+            weights = self.attend(attention_weights(q, k, self.kind))  # (B, h, T, T)
             out = weights @ v
         else:
             out = F.scaled_dot_product_attention(q, k, v)
         return self.proj(out.transpose(1, 2).reshape(B, T, D))
 
 
+def attention_weights(q: torch.Tensor, k: torch.Tensor, kind: AttentionKind = "softmax") -> torch.Tensor:
+    """(B, h, T, T) attention probabilities of queries and keys (B, h, T, hd): softmax(q.k / sqrt(hd)), or
+    NormSoftmax's softmax(q.k / min(sqrt(hd), std of q.k over the keys))."""
+    logits = q @ k.transpose(-2, -1)
+    temperature = math.sqrt(q.shape[-1])
+    if kind == "normsoftmax":
+        temperature = logits.std(dim=-1, keepdim=True).clamp(max=temperature)
+    return (logits / temperature).softmax(dim=-1)
+
+
 class Block(nn.Module):
     """Pre-norm Transformer encoder block: x + MSA(LN(x)), then x + MLP(LN(x))."""
 
-    def __init__(self, dim: int, heads: int, mlp_ratio: float):
+    def __init__(self, dim: int, heads: int, mlp_ratio: float, attention: AttentionKind = "softmax"):
         super().__init__()
         hidden = int(dim * mlp_ratio)
         self.norm1 = nn.LayerNorm(dim)
-        self.attn = Attention(dim, heads)
+        self.attn = Attention(dim, heads, attention)
         self.norm2 = nn.LayerNorm(dim)
         self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
 
@@ -148,7 +165,7 @@ class ViT(Backbone):
             n_tokens = self.prefix_tokens + self.grid[0] * self.grid[1]
             self.pos_embed = nn.Parameter(torch.randn(1, n_tokens, spec.dim) * 0.02)
         self.embed_out = nn.Identity()  # hook point: tokens entering the first block
-        self.blocks = nn.ModuleList(Block(spec.dim, spec.heads, spec.mlp_ratio) for _ in range(spec.depth))
+        self.blocks = nn.ModuleList(Block(spec.dim, spec.heads, spec.mlp_ratio, spec.attention) for _ in range(spec.depth))
         self.norm = nn.LayerNorm(spec.dim)
         self.pool_out = nn.Identity()  # hook point: the pooled (B, D) representation
         self.head = nn.Linear(spec.dim, num_classes)
