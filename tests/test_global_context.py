@@ -118,34 +118,39 @@ def test_the_control_is_registered_with_its_own_recipe(name):
 # ------------------------------------------------------------------------------- row 3's verdict rule
 
 
-def task_run(root, name, *, arch, seed, accuracy, model=None, **options):
-    """A finished run on the global-context task (make_run writes mnist5k runs; the dataset is swapped)."""
+def task_run(root, name, *, arch, seed, accuracy, model=None, task="global-context", **options):
+    """A finished run on a row-3 task (make_run writes mnist5k runs; the dataset is swapped)."""
     from test_report import make_run
 
     run = make_run(root, name, arch=arch, seed=seed, accuracy=accuracy, model=model, **options)
     for file_name in ("summary.json", "config.yaml"):
         path = run / file_name
-        path.write_text(path.read_text().replace("mnist5k", "global-context"))
+        path.write_text(path.read_text().replace("mnist5k", task))
     return run
 
 
-def depth_sweep(root, cnn: dict, vit: dict, control: float | None = 0.5, seeds=(0, 1, 2)):
-    """Runs at each depth {depth: mean accuracy} (seeds spread by ±0.01), plus mnist5k runs for the other rows."""
+def depth_sweep(root, cnn: dict, vit: dict, control: float | None = 0.5, seeds=(0, 1, 2), task="reach",
+                main_dataset=True):  # fmt: skip
+    """Runs on `task` at each depth {depth: mean accuracy} (seeds spread by ±0.01), plus mnist5k runs for the
+    other rows."""
     from test_report import make_run
 
-    resnet_depths = {1: ([16], [1]), 2: ([16, 32], [1, 1]), 4: (None, None)}
+    resnet_depths = {1: ([64], [1]), 2: ([48, 96], [1, 1]), 3: ([32, 64, 128], [1, 1, 1]), 4: (None, None)}
     for seed in seeds:
         jitter = 0.01 * (seed - 1)
         for d, accuracy in cnn.items():
             widths, blocks = resnet_depths[d]
             options = {"widths": widths, "blocks": blocks} if widths else {}
-            task_run(root, f"cnn_d{d}_s{seed}", arch="resnet", seed=seed, accuracy=accuracy + jitter, **options)
+            task_run(root, f"{task}_cnn_d{d}_s{seed}", arch="resnet", seed=seed, accuracy=accuracy + jitter, task=task,
+                     **options)  # fmt: skip
         for d, accuracy in vit.items():
             options = {"depth": d} if d != 4 else {}
-            task_run(root, f"vit_d{d}_s{seed}", arch="vit", seed=seed, accuracy=accuracy + jitter, **options)
+            task_run(root, f"{task}_vit_d{d}_s{seed}", arch="vit", seed=seed, accuracy=accuracy + jitter, task=task,
+                     **options)  # fmt: skip
         if control is not None:
-            task_run(root, f"bag_s{seed}", arch="bag", model="bagnet-7", seed=seed, accuracy=control + jitter / 2)
-        for arch in ("resnet", "vit"):  # the main dataset still holds most runs
+            task_run(root, f"{task}_bag_s{seed}", arch="bag", model="bagnet-7", seed=seed, accuracy=control + jitter / 2,
+                     task=task)  # fmt: skip
+        for arch in ("resnet", "vit") if main_dataset else ():  # the main dataset still holds most runs
             for fraction in (0.5, 1.0):
                 make_run(root, f"{arch}_f{fraction}_s{seed}", arch=arch, seed=seed, fraction=fraction)
 
@@ -160,16 +165,61 @@ def depth_sweep(root, cnn: dict, vit: dict, control: float | None = 0.5, seeds=(
         ({1: 0.5, 2: 0.5, 4: 0.95}, {1: 0.5, 2: 0.5, 4: 0.5}, 0.5, "inconclusive"),  # the ViT learns at no depth
     ],
 )
-def test_global_context_verdicts(tmp_path, cnn, vit, control, expected):
+@pytest.mark.parametrize("task, row", [("reach", "3"), ("global-context", "3-relational")])
+def test_global_context_verdicts(tmp_path, cnn, vit, control, expected, task, row):
     from test_report import verdicts
 
-    depth_sweep(tmp_path, cnn, vit, control)
-    claim = verdicts(tmp_path)["3"]
+    depth_sweep(tmp_path, cnn, vit, control, task=task)
+    claim = verdicts(tmp_path)[row]
     assert claim.verdict == expected, claim.details
     assert claim.effect.mean == pytest.approx(vit[1] - cnn[1])  # at depth 1, paired over seeds
     assert claim.effect.method == "paired"
     other = verdicts(tmp_path)["9"]
     assert other.verdict != "not measured"  # the task's runs do not displace the main dataset's rows
+
+
+def test_each_task_has_its_own_row_and_a_study_without_the_relational_task_has_no_such_row(tmp_path):
+    from test_report import verdicts
+
+    depth_sweep(tmp_path, {1: 0.5, 2: 0.52, 4: 0.95}, {1: 0.9, 2: 0.93, 4: 0.95}, task="reach")
+    found = verdicts(tmp_path)
+    assert found["3"].verdict == "supported" and "3-relational" not in found
+    depth_sweep(tmp_path, {1: 0.9, 2: 0.92, 4: 0.95}, {1: 0.9, 2: 0.9, 4: 0.92}, task="global-context",
+                main_dataset=False)  # fmt: skip
+    found = verdicts(tmp_path)
+    assert found["3"].verdict == "supported" and found["3-relational"].verdict == "contradicted"
+    assert "relation" in found["3-relational"].claim
+
+
+def test_the_normsoftmax_side_experiment_stays_out_of_the_verdict_and_is_reported_beside_it(tmp_path):
+    from test_report import verdicts
+
+    cnn, vit = {1: 0.5, 2: 0.5, 4: 1.0}, {1: 0.5, 2: 0.5, 4: 0.5}
+    depth_sweep(tmp_path, cnn, vit, task="global-context")
+    for seed in (0, 1, 2):  # a remedied ViT that learns the task at depth 1 would flip the verdict if counted
+        task_run(tmp_path, f"remedy_s{seed}", arch="vit", seed=seed, accuracy=0.99, depth=1, attention="normsoftmax")
+    claim = verdicts(tmp_path)["3-relational"]
+    assert claim.verdict == "inconclusive" and claim.effect.mean == pytest.approx(0.0)
+    assert "| 1 | 50.0% (n=3) | 99.0% (n=3) |" in claim.details
+
+
+def test_the_reach_row_sets_each_cnn_depth_beside_its_geometry_and_reports_both_controls(tmp_path):
+    from test_report import verdicts
+
+    depth_sweep(tmp_path, {1: 0.74, 2: 0.75, 3: 0.99, 4: 1.0}, {1: 0.98, 2: 0.99, 4: 0.99}, control=0.5)
+    for arch, model, options in (("resnet", "resnet-s", {"widths": [64], "blocks": [1]}), ("vit", "vit-s", {"depth": 1})):
+        for seed in (0, 1, 2):
+            task_run(tmp_path, f"local_{arch}_s{seed}", arch=arch, model=model, seed=seed, accuracy=0.99,
+                     task="reach-local", **options)  # fmt: skip
+    claim = verdicts(tmp_path)["3"]
+    text = "\n".join(claim.details)
+    assert claim.verdict == "supported"
+    rows = {line.split(" | ")[0]: line for line in claim.details if line.startswith("| ") and "%" in line}
+    assert "| 7 | ≤ 75.0% |" in rows["| 1"] and "| 13 | ≤ 75.0% |" in rows["| 2"]  # field px, what it predicts
+    assert "| 25 | can read the label |" in rows["| 3"] and "| 49 | can read the label |" in rows["| 4"]
+    assert "least depth at which a unit of the last block sees a pixel of the marker's bar and one of a square is 3" in text
+    assert "3 of 3 runs inside the band" in text and "47.8%–52.2%" in text
+    assert "resnet depth 1: 99.0% (n=3); vit depth 1: 99.0% (n=3)" in text
 
 
 def test_global_context_without_task_runs_is_not_measured(tmp_path):
@@ -178,4 +228,4 @@ def test_global_context_without_task_runs_is_not_measured(tmp_path):
     make_run(tmp_path, "cnn", arch="resnet")
     make_run(tmp_path, "vit", arch="vit")
     claim = verdicts(tmp_path)["3"]
-    assert claim.verdict == "not measured" and "global_context" in claim.rule
+    assert claim.verdict == "not measured" and "reach" in claim.rule

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from cnn_vs_vit.errors import CnnvitError
-from cnn_vs_vit.models import MODEL_NAMES, PRESETS, build_model, explicit_attention
+from cnn_vs_vit.models import MODEL_NAMES, PRESETS, ResNetSpec, build_model, explicit_attention, receptive_fields
+from cnn_vs_vit.models.vit import attention_weights
 
 SHAPES = [(1, 28, 28), (3, 56, 56)]
 
@@ -59,11 +60,14 @@ def test_zero_padded_resnet_is_not_exactly_equivariant():
     assert not torch.allclose(stem, torch.roll(model.features(x)["stem"], 3, dims=3), atol=1e-3)
 
 
-def test_vit_without_positions_is_equivariant_to_whole_patch_shifts():
+@pytest.mark.parametrize("attention", ["softmax", "normsoftmax"])
+def test_vit_without_positions_is_equivariant_to_whole_patch_shifts(attention):
     """Self-attention without positional embeddings is permutation-equivariant: rolling the image by a
-    multiple of the patch size permutes the patch tokens and leaves the [CLS] output unchanged."""
+    multiple of the patch size permutes the patch tokens and leaves the [CLS] output unchanged. NormSoftmax
+    only rescales each query's logits by a statistic over all keys, which a permutation leaves alone."""
     torch.manual_seed(0)
-    model = build_model("vit-xs", image_shape=(1, 28, 28), num_classes=10, options={"pos_embed": "none"}).eval()
+    options = {"pos_embed": "none", "attention": attention}
+    model = build_model("vit-xs", image_shape=(1, 28, 28), num_classes=10, options=options).eval()
     x = torch.randn(2, 1, 28, 28)
     original, moved = model.features(x), model.features(torch.roll(x, shifts=(7, 14), dims=(2, 3)))  # patch size 7
     for layer in model.feature_layers():
@@ -96,6 +100,44 @@ def test_explicit_attention_path_matches_fused_kernel_and_exposes_weights():
     (weights,) = seen
     assert weights.shape == (2, 4, 17, 17)  # [CLS] + 4x4 patches of 7 px
     torch.testing.assert_close(weights.sum(-1), torch.ones(2, 4, 17))
+
+
+def test_normsoftmax_is_softmax_when_the_logits_spread_more_than_sqrt_d_and_gives_them_unit_spread_otherwise():
+    torch.manual_seed(0)
+    q, k = torch.randn(2, 4, 17, 16), torch.randn(2, 4, 17, 16)  # head dim 16: sqrt(d) = 4
+    wide, narrow = 10 * q, 0.01 * q  # q.k spreads ~40 and ~0.04 over the keys
+    torch.testing.assert_close(attention_weights(wide, k, "normsoftmax"), attention_weights(wide, k, "softmax"))
+    logits = narrow @ k.transpose(-2, -1)
+    unit = logits / logits.std(dim=-1, keepdim=True)
+    torch.testing.assert_close(attention_weights(narrow, k, "normsoftmax"), unit.softmax(dim=-1))
+    assert not torch.allclose(attention_weights(narrow, k, "softmax"), unit.softmax(dim=-1), atol=1e-2)
+    torch.testing.assert_close(unit.std(dim=-1), torch.ones(2, 4, 17))
+
+
+@pytest.mark.parametrize("blur_pool", [False, True])
+def test_each_resnet_block_sees_exactly_its_computed_receptive_field(blur_pool):
+    """What receptive_fields says a unit sees is what it sees: changing every pixel outside the field leaves
+    the unit's output unchanged, and the gradient reaches every row and column of the field."""
+    torch.manual_seed(0)
+    spec = ResNetSpec(widths=(8, 8, 8, 8), blur_pool=blur_pool)
+    model = build_model("resnet-s", image_shape=(1, 56, 56), num_classes=2,
+                        options={"widths": list(spec.widths), "blur_pool": blur_pool}).eval()  # fmt: skip
+    names = [layer.name for layer in model.feature_layers() if layer.name.startswith("stage")]
+    x = torch.randn(4, 1, 56, 56, requires_grad=True)
+    features = model.features(x)
+    for name, field in zip(names, receptive_fields(spec), strict=True):
+        unit = features[name].shape[-1] // 2
+        rows = cols = field.pixels(unit, 56)
+        inside = torch.zeros(56, 56, dtype=torch.bool)
+        inside[rows.start : rows.stop, cols.start : cols.stop] = True
+        elsewhere = torch.where(inside, x.detach(), torch.randn_like(x))
+        with torch.no_grad():
+            moved = model.features(elsewhere)[name][..., unit, unit]
+        torch.testing.assert_close(moved, features[name][..., unit, unit].detach(), atol=1e-5, rtol=1e-5)
+        (grad,) = torch.autograd.grad(features[name][..., unit, unit].sum(), x, retain_graph=True)
+        seen = grad.abs().sum(dim=(0, 1)) > 0
+        assert seen.any(dim=1).nonzero().squeeze(1).tolist() == list(rows), name
+        assert seen.any(dim=0).nonzero().squeeze(1).tolist() == list(cols), name
 
 
 @pytest.mark.parametrize("pos_embed", ["learned", "sincos2d", "none"])

@@ -105,7 +105,9 @@ def attention_weights(q: torch.Tensor, k: torch.Tensor, kind: AttentionKind = "s
     logits = q @ k.transpose(-2, -1)
     temperature = math.sqrt(q.shape[-1])
     if kind == "normsoftmax":
-        temperature = logits.std(dim=-1, keepdim=True).clamp(max=temperature)
+        # The floor: a query of zeros (the zero-initialised [CLS] token at step 0) has logits of spread 0,
+        # and any temperature then gives the same uniform attention.
+        temperature = logits.std(dim=-1, keepdim=True).clamp(min=1e-6, max=temperature)
     return (logits / temperature).softmax(dim=-1)
 
 

@@ -15,6 +15,7 @@ import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from .. import rundir as layout
@@ -30,6 +31,7 @@ CLAIM_COLUMNS = ["claim_id", "claim", "cnn_evidence", "vit_evidence", "verdict",
 PLOTS = {  # file -> (drawing function, the claims it illustrates)
     "accuracy_vs_train_size.png": (plots.accuracy_vs_size, ("9", "5")),
     "accuracy_vs_depth.png": (plots.accuracy_vs_depth, ("3",)),
+    "accuracy_vs_depth_relational.png": (partial(plots.accuracy_vs_depth, claim_id="3-relational"), ("3-relational",)),
     "reach_by_layer.png": (plots.reach_by_layer, ("4", "1")),
     "error_vs_shift.png": (plots.error_vs_shift, ("2", "14", "15a", "15b", "15c")),
     "vit_ablations.png": (plots.ablation_bars, ("11", "12")),

@@ -2,7 +2,8 @@
 
 Each measured claim's verdict rule lives next to its metric: rows 5, 9, 11, 12 in
 accuracy_claims.py, rows 2, 14, 15, 16 in shift_claims.py, rows 1, 4, 6, 7, 8, 10, 13 in
-probe_claims.py (7 and 10 are structural: counted from the built models), row 3 in context_claims.py.
+probe_claims.py (7 and 10 are structural: counted from the built models), rows 3 and 3-relational in
+context_claims.py.
 `evaluate_claims` runs them all.
 """
 
@@ -48,6 +49,8 @@ BUDGETS = {
     "flops": "equal training FLOPs",
     "plateau": "each to its validation plateau",
 }
+# Rows measured a second time on a task of their own, as "3-relational" (report/context_claims.py).
+TASK_VARIANTS = {"relational": "task: a same/different relation, global-context"}
 
 
 @dataclass
@@ -92,7 +95,8 @@ class ClaimResult:
 
     @property
     def claim(self) -> str:
-        text = CLAIM_TEXT[self.claim_id.split("-")[0]]
+        base, _, variant = self.claim_id.partition("-")
+        text = CLAIM_TEXT[base] + (f" [{TASK_VARIANTS[variant]}]" if variant in TASK_VARIANTS else "")
         return f"{text} [budget: {BUDGETS[self.budget]}]" if self.budget else text
 
 
@@ -169,6 +173,10 @@ def evaluate_claims(runs: list[Run]) -> list[ClaimResult]:
     results["1"] = inductive_bias(context, results["2"], results["9"])  # row 1 rests on rows 2 and 9
     budgets = context.budgets()
     order = [claim_id for claim_id, _ in CLAIMS]
+    relational = global_context(context, "3-relational")
+    if relational.verdict != "not measured":  # a study without the relational task has no such row
+        results["3-relational"] = relational
+        order.insert(order.index("3") + 1, "3-relational")
     if len(budgets) > 1:  # rows 5 and 9 under every rule the study trained for
         for claim_id, rule in (("5", scalability), ("9", data_efficiency)):
             results[claim_id].budget = "steps"

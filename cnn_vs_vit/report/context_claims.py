@@ -1,25 +1,49 @@
-"""Row 3, global context: accuracy vs depth on the global-context task (data/global_context.py),
-whose label is the relation between the left and right edges of the image, for both architectures,
-with a bag-of-local-features control (models/bag.py) that must sit at chance for the task to count.
+"""Row 3, global context: accuracy vs depth on a task that needs reach, both architectures, with controls.
+
+Two tasks, each through the same rule, reported as two rows:
+- row 3, `reach` (data/reach.py): a marker on the left says which of two squares on the right holds the
+  label. First-order evidence reaches every model from step 0 (the top square alone is right in 3/4 of
+  the scenes); the last quarter needs one feature that sees the marker and a square, 24 px apart. The
+  CNN's need for depth is predicted from its geometry before training (models.resnet.receptive_fields,
+  reach.predicted_depth): below the predicted depth no unit sees two patterns, its pooled linear head is
+  additive over them and capped at reach.UP_SHARE. Controls: a bag of local features (models/bag.py, at
+  chance by construction) and the first-order task `reach-local` (the marker always up), which both
+  architectures must learn for a failure on `reach` to mean anything.
+- row 3-relational, `global-context` (data/global_context.py): the label is a same/different relation of
+  two far squares with no first-order signal, a harder task on which transformers are known to sit on a
+  loss plateau (Hoffmann et al. 2024). A side experiment outside its verdict trains the ViT with
+  NormSoftmax attention, their remedy (models/vit.py).
 
 Depth is the number of blocks: the ResNet's BasicBlocks (its stem apart), the ViT's Transformer blocks.
 """
 
+import math
 from collections import defaultdict
 
-from ..data.global_context import CLASSES, NAME as TASK
-from ..models import BagSpec, ResNetSpec, model_spec
+from ..data import global_context as relational
+from ..data import reach
+from ..models import BagSpec, ResNetSpec, model_spec, receptive_fields
 from .accuracy_claims import accuracy_text, by_key, percent
 from .claims import ClaimResult, Context, not_measured
 from .runs import Run
 from .statistics import difference, format_estimate, t_interval
 
-CHANCE = 1 / len(CLASSES)
+TASKS = {"3": reach.REACH, "3-relational": relational.NAME}  # row -> the task it is measured on
+TEST_SIZES = {reach.REACH: reach.TEST_SIZE, relational.NAME: relational.TEST_SIZE}
+FIRST_ORDER_CONTROL = {reach.REACH: reach.REACH_LOCAL}
+CHANCE = 1 / 2  # both tasks have two balanced classes
 MANY = 0.10  # the rule's "≫": the ViT at least 10 points above the CNN at depth 1 or 2
 SHALLOW = (1, 2)  # "at depth 1–2"
-HINT = "train the global_context group of experiments/default.yaml (cnnvit run experiments/default.yaml)"
+DEPTH_OPTIONS = ("depth", "widths", "blocks")  # what a row-3 model may choose besides its preset
+REMEDY = {"attention": "normsoftmax"}  # the side experiment's option on the relational task
+HINT = "train the reach and global_context groups of experiments/default.yaml (cnnvit run experiments/default.yaml)"
 ANCHOR = ("Dosovitskiy et al. 2020 (Fig. 7): some ViT heads attend across most of the image already in the "
           "lowest layers; Luo et al. 2016: a CNN's receptive field grows with depth.")  # fmt: skip
+RULE = (f"supported if at depth 1 or 2 the ViT's accuracy exceeds the CNN's by at least {100 * MANY:g} points with "
+        f"a 95% interval above 0, and the CNN's deepest model beats its depth-1 model (interval above 0); "
+        f"contradicted if at every shared depth of 1–2 the interval of ViT − CNN lies below {100 * MANY:g} points "
+        f"while the ViT learns the task at some depth; inconclusive otherwise, and whenever the bag-of-local-features "
+        f"control is above chance ({percent(CHANCE)}), or the ViT learns the task at no depth")  # fmt: skip
 
 
 def depth(run: Run) -> int | None:
@@ -32,8 +56,17 @@ def depth(run: Run) -> int | None:
     return spec.depth
 
 
-def task_runs(ctx: Context, arch: str) -> list[Run]:
-    return [run for run in ctx.all_runs if run.arch == arch and run.summary.get("dataset") == TASK]
+def task_runs(ctx: Context, arch: str, task: str = reach.REACH) -> list[Run]:
+    """Finished runs of `arch` on `task` whose models differ from their preset in depth and width only."""
+    return [run for run in ctx.all_runs if run.arch == arch and run.summary.get("dataset") == task
+            and run.is_baseline_except(*DEPTH_OPTIONS)]  # fmt: skip
+
+
+def remedy_runs(ctx: Context, task: str = relational.NAME) -> list[Run]:
+    """The side experiment's ViTs on `task`: REMEDY's options, otherwise differing in depth only."""
+    return [run for run in ctx.all_runs if run.arch == "vit" and run.summary.get("dataset") == task
+            and all(run.options.get(k) == v for k, v in REMEDY.items())
+            and run.is_baseline_except(*DEPTH_OPTIONS, *REMEDY)]  # fmt: skip
 
 
 def by_depth(runs: list[Run]) -> dict[int, list[Run]]:
@@ -43,18 +76,27 @@ def by_depth(runs: list[Run]) -> dict[int, list[Run]]:
     return dict(sorted(groups.items()))
 
 
-def global_context(ctx: Context) -> ClaimResult:
-    """Row 3. effect = ViT − CNN test accuracy at the shallowest depth both were trained at."""
-    rule = (f"supported if at depth 1 or 2 the ViT's accuracy exceeds the CNN's by at least {100 * MANY:g} points with "
-            f"a 95% interval above 0, and the CNN's deepest model beats its depth-1 model (interval above 0); "
-            f"contradicted if at every shared depth of 1–2 the interval of ViT − CNN lies below {100 * MANY:g} points "
-            f"while the ViT learns the task at some depth; inconclusive otherwise, and whenever the bag-of-local-features "
-            f"control is above chance ({percent(CHANCE)}), or the ViT learns the task at no depth")  # fmt: skip
-    cnn, vit = by_depth(task_runs(ctx, "resnet")), by_depth(task_runs(ctx, "vit"))
-    control = task_runs(ctx, "bag")
+def cnn_prediction(runs: list[Run]) -> tuple[int, int | None]:
+    """(the receptive field of the model's last block in px, the least depth whose units can read the reach
+    task's label) of a CNN depth group, from its architecture alone."""
+    fields = receptive_fields(model_spec(runs[0].model, runs[0].options))
+    return fields[-1].size, reach.predicted_depth(fields)
+
+
+def binomial_band(n: int) -> tuple[float, float]:
+    """The accuracies a classifier at chance reaches on n test images in 95% of draws (normal approximation)."""
+    half = 1.96 * math.sqrt(CHANCE * (1 - CHANCE) / n)
+    return CHANCE - half, CHANCE + half
+
+
+def global_context(ctx: Context, claim_id: str = "3") -> ClaimResult:
+    """Row 3 (or 3-relational). effect = ViT − CNN test accuracy at the shallowest depth both were trained at."""
+    task = TASKS[claim_id]
+    cnn, vit = by_depth(task_runs(ctx, "resnet", task)), by_depth(task_runs(ctx, "vit", task))
+    control = task_runs(ctx, "bag", task)
     shared = sorted(set(cnn) & set(vit))
     if not shared:
-        return not_measured("3", f"needs ResNet and ViT runs on the {TASK} task at the same depths; {HINT}")
+        return not_measured(claim_id, f"needs ResNet and ViT runs on the {task} task at the same depths; {HINT}")
     shallow = [d for d in shared if d in SHALLOW] or shared[:1]
     effects = {d: difference(by_key(vit[d], Run.accuracy), by_key(cnn[d], Run.accuracy)) for d in shallow}
     effect = effects[shallow[0]]
@@ -66,7 +108,7 @@ def global_context(ctx: Context) -> ClaimResult:
 
     reasons = []
     if not control:
-        reasons.append(f"no bag-of-local-features control was trained (model bagnet-7 on {TASK}), so nothing shows "
+        reasons.append(f"no bag-of-local-features control was trained (model bagnet-7 on {task}), so nothing shows "
                        "that the task needs more than pooled local evidence")  # fmt: skip
     elif not control_estimate.has_interval or control_estimate.ci_low > CHANCE:
         reasons.append(f"the control is not shown to be at chance ({accuracy_text(control)}): the task may be "
@@ -90,23 +132,92 @@ def global_context(ctx: Context) -> ClaimResult:
         return "inconclusive"
 
     verdict = decide(estimates)
-
-    table = ["", "| depth (blocks) | CNN accuracy | ViT accuracy | ViT − CNN [95% CI] |", "|---|---|---|---|"]
-    for d in sorted(set(cnn) | set(vit)):
-        gap = difference(by_key(vit[d], Run.accuracy), by_key(cnn[d], Run.accuracy)) if d in shared else None
-        table.append(f"| {d} | {accuracy_text(cnn.get(d, []))} | {accuracy_text(vit.get(d, []))} | "
-                     f"{format_estimate(gap, '+.3f') if gap else '—'} |")  # fmt: skip
     details = [
-        f"Effect: ViT − CNN test accuracy on the {TASK} task at depth {shallow[0]} ({effect.method} comparison). "
-        f"Chance is {percent(CHANCE)}; the bag-of-local-features control (7x7 windows, mean-pooled) reached "
-        f"{accuracy_text(control) if control else 'n/a (not trained)'}. The CNN's deepest model ({deepest} blocks) "
-        f"vs its shallowest: {format_estimate(cnn_gain, '+.3f')}.",
+        f"Effect: ViT − CNN test accuracy on the {task} task at depth {shallow[0]} ({effect.method} comparison). "
+        f"Chance is {percent(CHANCE)}. The CNN's deepest model ({deepest} blocks) vs its shallowest: "
+        f"{format_estimate(cnn_gain, '+.3f')}.",
         *[f"Inconclusive because {reason}." for reason in reasons],
-        *table,
+        *depth_table(cnn, vit, shared, task),
+        "",
+        *control_lines(ctx, control, task),
+        *(remedy_lines(ctx, vit, task) if task == relational.NAME else []),
     ]
     evidence = lambda groups: ", ".join(f"depth {d}: {accuracy_text(runs)}" for d, runs in groups.items())  # noqa: E731
-    return ClaimResult("3", verdict, effect, evidence(cnn), evidence(vit), rule,
+    return ClaimResult(claim_id, verdict, effect, evidence(cnn), evidence(vit), RULE,
                        f"ViT − CNN test accuracy (fraction of test images) at depth {shallow[0]}",
                        ANCHOR, details, [*cnn.get(shallow[0], []), *vit.get(shallow[0], []), *control],
                        estimates=estimates, decide=decide)  # fmt: skip
 
+
+def depth_table(cnn: dict[int, list[Run]], vit: dict[int, list[Run]], shared: list[int], task: str) -> list[str]:
+    """Accuracy and parameters per depth; on the reach task, beside what the CNN's geometry predicts."""
+    predicts = task == reach.REACH
+    lines = []
+    if predicts:
+        predicted = {cnn_prediction(runs)[1] for runs in cnn.values()}
+        cap = percent(reach.UP_SHARE)
+        lines += ["", f"What the CNN's geometry predicts, before training (models.resnet.receptive_fields, "
+                      f"reach.predicted_depth): the least depth at which a unit of the last block sees a pixel of the "
+                      f"marker's bar and one of a square is {', '.join(map(str, sorted(predicted, key=str)))}. Below "
+                      f"it no unit sees two patterns, so the pooled linear head adds up what it sees of each, and such "
+                      f"a model is right in at most {cap} of the scenes (the top square's share); from it on, nothing "
+                      f"in the geometry stops it (tests/test_reach.py checks both on the built models)."]  # fmt: skip
+    header = "| depth (blocks) | CNN parameters | ViT parameters | CNN / ViT |"
+    rule = "|---|---|---|---|"
+    if predicts:
+        header += " CNN field (px) | geometry predicts |"
+        rule += "---|---|"
+    lines += ["", header + " CNN accuracy | ViT accuracy | ViT − CNN [95% CI] |", rule + "---|---|---|"]
+    for d in sorted(set(cnn) | set(vit)):
+        params = {arch: groups[d][0].summary.get("params") if d in groups else None
+                  for arch, groups in (("cnn", cnn), ("vit", vit))}  # fmt: skip
+        ratio = f"{params['cnn'] / params['vit']:.2f}" if params["cnn"] and params["vit"] else "—"
+        row = f"| {d} | {_count(params['cnn'])} | {_count(params['vit'])} | {ratio} |"
+        if predicts:
+            size, least = cnn_prediction(cnn[d]) if d in cnn else (None, None)
+            expected = "—" if size is None else (f"≤ {percent(reach.UP_SHARE)}" if least is None or d < least
+                                                 else "can read the label")  # fmt: skip
+            row += f" {size or '—'} | {expected} |"
+        gap = difference(by_key(vit[d], Run.accuracy), by_key(cnn[d], Run.accuracy)) if d in shared else None
+        row += (f" {accuracy_text(cnn.get(d, []))} | {accuracy_text(vit.get(d, []))} | "
+                f"{format_estimate(gap, '+.3f') if gap else '—'} |")  # fmt: skip
+        lines.append(row)
+    return lines
+
+
+def _count(n: int | None) -> str:
+    return f"{n:,}" if n else "—"
+
+
+def control_lines(ctx: Context, control: list[Run], task: str) -> list[str]:
+    """The bag of local features against chance's binomial band, and the first-order control task."""
+    low, high = binomial_band(TEST_SIZES[task])
+    inside = sum(low <= run.accuracy() <= high for run in control)
+    lines = [f"Bag-of-local-features control (7x7 windows, mean-pooled): "
+             + (f"{accuracy_text(control)}; {inside} of {len(control)} runs inside the band a classifier at chance "
+                f"reaches on {TEST_SIZES[task]:,} test images in 95% of draws, {percent(low)}–{percent(high)}."
+                if control else "not trained.")]  # fmt: skip
+    first_order = FIRST_ORDER_CONTROL.get(task)
+    if first_order:
+        groups = {arch: by_depth(task_runs(ctx, arch, first_order)) for arch in ("resnet", "vit")}
+        learned = "; ".join(f"{arch} depth {d}: {accuracy_text(runs)}" for arch, by in groups.items()
+                            for d, runs in by.items())  # fmt: skip
+        lines.append(f"First-order control, the {first_order} task (the marker always points up, so the top square "
+                     f"alone gives every label): {learned or 'not trained'}. A model that learns it but not {task} "
+                     "can learn at all and fails on the reach itself.")  # fmt: skip
+    return lines
+
+
+def remedy_lines(ctx: Context, vit: dict[int, list[Run]], task: str) -> list[str]:
+    """The side experiment: the ViT with NormSoftmax attention beside the plain ViT, per depth (not in the verdict)."""
+    remedied = by_depth(remedy_runs(ctx, task))
+    if not remedied:
+        return []
+    lines = ["", "Side experiment, not in the verdict: does a published remedy for transformers' loss plateaus lift "
+                 "the ViT off this task's? NormSoftmax (Hoffmann et al. 2024, 'Eureka-moments in transformers'): "
+                 "attention logits divided by min(√d, their standard deviation over the keys), otherwise the same "
+                 "model, recipe and budget.", "",
+             "| depth (blocks) | ViT | ViT with NormSoftmax |", "|---|---|---|"]  # fmt: skip
+    for d in sorted(set(vit) | set(remedied)):
+        lines.append(f"| {d} | {accuracy_text(vit.get(d, []))} | {accuracy_text(remedied.get(d, []))} |")
+    return lines

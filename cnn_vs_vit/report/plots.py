@@ -14,9 +14,11 @@ import numpy as np  # noqa: E402
 from safetensors.torch import load_file  # noqa: E402
 
 from .. import rundir as layout  # noqa: E402
+from ..data import global_context as relational  # noqa: E402
+from ..data import reach  # noqa: E402
 from .budget import budget_cells, curves  # noqa: E402
 from .claims import BUDGETS, ClaimResult, Context  # noqa: E402
-from .context_claims import CHANCE, by_depth, task_runs  # noqa: E402
+from .context_claims import CHANCE, TASKS, by_depth, cnn_prediction, remedy_runs, task_runs  # noqa: E402
 from .probe_claims import first_block, probed_pair  # noqa: E402
 from .runs import BASELINE_OPTIONS  # noqa: E402
 from .shift_claims import MODE, last_block, probed, reference_vit, value  # noqa: E402
@@ -71,29 +73,41 @@ def accuracy_vs_size(ctx: Context, path: Path) -> bool:
     return True
 
 
-def accuracy_vs_depth(ctx: Context, path: Path) -> bool:
-    """Row 3: accuracy on the global-context task vs depth, both architectures, the control and chance."""
-    cnn, vit = by_depth(task_runs(ctx, "resnet")), by_depth(task_runs(ctx, "vit"))
+def accuracy_vs_depth(ctx: Context, path: Path, claim_id: str = "3") -> bool:
+    """Rows 3 and 3-relational: accuracy on the row's task vs depth, both architectures, the bag-of-local-features
+    control and chance; on the reach task the cap the CNN's geometry predicts below its predicted depth, on the
+    relational task the ViT with NormSoftmax (the side experiment)."""
+    task = TASKS[claim_id]
+    cnn, vit = by_depth(task_runs(ctx, "resnet", task)), by_depth(task_runs(ctx, "vit", task))
     if not (cnn and vit):
         return False
     figure, ax = plt.subplots(figsize=(6.5, 4.2))
     # The lines may coincide (a ViT, the control and chance all at 50%): the two architectures are dodged
     # sideways and drawn with their own markers, the control is a band, chance a thin dotted line.
-    for (arch, groups), dodge, marker in ((("resnet", cnn), -DODGE, "o"), (("vit", vit), DODGE, "s")):
-        band(ax, [d + dodge for d in groups], [[r.accuracy() for r in runs] for runs in groups.values()],
-             groups[min(groups)][0].model, COLORS[arch], marker)  # fmt: skip
-    control = task_runs(ctx, "bag")
+    lines = [("resnet", cnn, -DODGE, "o", COLORS["resnet"], None), ("vit", vit, DODGE, "s", COLORS["vit"], None)]
+    remedied = by_depth(remedy_runs(ctx, task)) if task == relational.NAME else {}
+    if remedied:
+        lines.append(("vit", remedied, 2 * DODGE, "^", "tab:red", "with NormSoftmax (side experiment)"))
+    for _arch, groups, dodge, marker, color, note in lines:
+        label = groups[min(groups)][0].model + (f" {note}" if note else "")
+        band(ax, [d + dodge for d in groups], [[r.accuracy() for r in runs] for runs in groups.values()], label,
+             color, marker)  # fmt: skip
+    control = task_runs(ctx, "bag", task)
     if control:
         e = t_interval([r.accuracy() for r in control])
         ax.axhspan(e.ci_low if e.has_interval else e.mean, e.ci_high if e.has_interval else e.mean, color="tab:gray",
                    alpha=0.25, linewidth=0)  # fmt: skip
         ax.axhline(e.mean, color="tab:gray", linestyle="--", linewidth=2.5,
                    label=f"{control[0].model}: bag of 7x7 local features (control)")  # fmt: skip
+    if task == reach.REACH:
+        least = min((p for p in (cnn_prediction(runs)[1] for runs in cnn.values()) if p is not None), default=None)
+        if least is not None and least > min(cnn):
+            ax.plot([min(cnn) - 0.3, least - 0.5], [reach.UP_SHARE] * 2, color=COLORS["resnet"], linestyle=":",
+                    linewidth=2, label=f"CNN's cap below depth {least}, from its geometry ({reach.UP_SHARE:.0%})")  # fmt: skip
     ax.axhline(CHANCE, color="black", linewidth=1, linestyle=":", label=f"chance ({CHANCE:.0%})")
     ax.set(xlabel="depth (blocks)", ylabel="test accuracy", xticks=sorted(set(cnn) | set(vit)), ylim=(0.4, 1.03))
-    ax.set_title(f"global-context task: accuracy vs depth\n({BAND_NOTE}; points dodged ±{DODGE} sideways)",
-                 fontsize=10)  # fmt: skip
-    ax.legend(fontsize=8, loc="center left")
+    ax.set_title(f"{task} task: accuracy vs depth\n({BAND_NOTE}; points dodged sideways)", fontsize=10)
+    ax.legend(fontsize=8, loc="lower right" if task == reach.REACH else "center left")
     figure.tight_layout()
     save(figure, path)
     return True
