@@ -44,7 +44,7 @@ def user_errors():
 def train(
     overrides: Annotated[Optional[list[str]], typer.Argument(help="Dotted overrides, e.g. train.lr=1e-3 model.pos_embed=none.", show_default=False)] = None,
     model: Annotated[Optional[str], typer.Option("--model", "-m", help=f"Model preset (see `cnnvit models`). (default {DEFAULTS.model.name})")] = None,
-    dataset: Annotated[Optional[str], typer.Option("--dataset", "-d", help=f"mnist5k, digits, shapes, global-context, cifar10, cifar100, mnist, fashion-mnist, svhn or imagefolder:PATH. (default {DEFAULTS.data.name})")] = None,
+    dataset: Annotated[Optional[str], typer.Option("--dataset", "-d", help=f"mnist5k, digits, shapes, global-context, reach, reach-local, cifar10, cifar100, mnist, fashion-mnist, svhn or imagefolder:PATH. (default {DEFAULTS.data.name})")] = None,
     fraction: Annotated[Optional[float], typer.Option(help=f"Fraction of the training split in (0, 1], stratified and nested. (default {DEFAULTS.data.fraction:g})")] = None,
     seed: Annotated[Optional[int], typer.Option(help=f"Training seed: initialisation, data order, augmentation. (default {DEFAULTS.seed})")] = None,
     data_seed: Annotated[Optional[int], typer.Option(help=f"Seed of the data subset, independent of --seed. (default {DEFAULTS.data.data_seed})")] = None,

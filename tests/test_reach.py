@@ -1,6 +1,11 @@
 """The reach task (claim 3) on facts: the marker names the square that holds the label; the top square alone
 gives the label in exactly the marker's up share of scenes; a bag of local features cannot tell a scene from
-its twin with the right squares exchanged; the control task is first-order."""
+its twin with the right squares exchanged; the control task is first-order; the CNN's geometry predicts the
+depth it needs (below it the network adds up what it sees of each pattern), and the default study's CNN and
+ViT are matched in parameters at every depth."""
+
+from collections import defaultdict
+from pathlib import Path
 
 import torch
 
@@ -15,8 +20,13 @@ from cnn_vs_vit.data.reach import (
     TEXTURE,
     UP_SHARE,  # fmt: skip
     draw_scenes,
+    predicted_depth,
+    reads_marker_and_square,
 )
-from cnn_vs_vit.models import build_model
+from cnn_vs_vit.matrix.experiment import expand, load_experiment
+from cnn_vs_vit.models import ResNetSpec, build_model, model_spec, receptive_fields
+from cnn_vs_vit.report.context_claims import depth
+from cnn_vs_vit.report.runs import Run
 from cnn_vs_vit.training.inputs import to_model_input
 
 SHAPE = (1, IMAGE_SIZE, IMAGE_SIZE)
@@ -97,3 +107,77 @@ def test_the_tasks_load_by_name_with_new_scenes_in_the_test_split():
         assert dataset.image_shape == SHAPE and dataset.classes == ("low", "high")
         train = {bytes(image.numpy()) for image in dataset.train_images[:2000]}
         assert not any(bytes(image.numpy()) in train for image in dataset.test_images)
+
+
+# ------------------------------------------------------------------- the CNN's geometry and the study's pairs
+
+DEFAULT = Path(__file__).parent.parent / "experiments" / "default.yaml"
+
+
+def reach_cells() -> dict[str, dict[int, object]]:
+    """The default study's reach group: {arch: {depth: the cell's config}} (seed 0; the control apart)."""
+    cells = defaultdict(dict)
+    for cell in expand(load_experiment(DEFAULT)):
+        if "reach" in cell.groups and cell.config.seed == 0 and not cell.config.model.name.startswith("bagnet"):
+            run = Run(path=cell.name, status="done", config={}, summary={"model": cell.config.model.name,
+                      "model_options": cell.config.model.options})  # fmt: skip
+            cells[run.arch][depth(run)] = cell.config
+    return cells
+
+
+def cnn_specs() -> dict[int, ResNetSpec]:
+    return {d: model_spec(c.model.name, c.model.options) for d, c in reach_cells()["resnet"].items()}
+
+
+def with_marker(images: torch.Tensor, up: bool) -> torch.Tensor:
+    """The scenes with the marker's bar lit on its top (up) or bottom row."""
+    images = images.clone()
+    y, x = MARKER_AT
+    images[:, 0, y : y + PATTERN, x : x + PATTERN] = 0
+    images[:, 0, y if up else y + PATTERN - 1, x : x + PATTERN] = 255
+    return images
+
+
+def test_the_default_study_pairs_cnn_and_vit_at_depths_1_to_4_within_1_5x_in_parameters():
+    cells = reach_cells()
+    assert set(cells["resnet"]) == set(cells["vit"]) == {1, 2, 3, 4}
+    for d in (1, 2, 3, 4):
+        counts = {}
+        for arch, config in ((arch, cells[arch][d]) for arch in ("resnet", "vit")):
+            model = build_model(config.model.name, image_shape=SHAPE, num_classes=2, options=config.model.options)
+            counts[arch] = sum(p.numel() for p in model.parameters())
+        assert 1 / 1.5 <= counts["resnet"] / counts["vit"] <= 1.5, (d, counts)
+
+
+def test_the_geometry_predicts_three_blocks_for_every_cnn_of_the_study_whatever_its_widths():
+    for d, spec in cnn_specs().items():
+        fields = receptive_fields(spec)
+        assert len(fields) == d
+        assert [reads_marker_and_square(f) for f in fields] == [False, False, True, True][:d]
+        assert predicted_depth(fields) == (3 if d >= 3 else None)
+    assert [f.size for f in receptive_fields(cnn_specs()[4])] == [7, 13, 25, 49]
+
+
+def test_below_the_predicted_depth_the_cnn_adds_up_what_it_sees_of_each_pattern_and_from_it_on_a_unit_sees_both():
+    """Below three blocks the interaction of marker and squares, f(up, s) − f(up, s') − f(down, s) + f(down, s')
+    with s' the squares exchanged, is exactly 0: the logit is a sum over units that each see one pattern, so no
+    weights can tell the last quarter of the scenes apart. From three blocks on, some unit of the last block
+    changes both when the marker flips and when the squares are exchanged."""
+    torch.manual_seed(0)
+    images, _, _ = draw_scenes(16, seed=4)
+    scenes = {(up, swapped): to_model_input(with_marker(exchange_squares(images) if swapped else images, up))
+              for up in (True, False) for swapped in (False, True)}  # fmt: skip
+    for d, config in reach_cells()["resnet"].items():
+        model = build_model(config.model.name, image_shape=SHAPE, num_classes=2, options=config.model.options).eval()
+        last = [layer.name for layer in model.feature_layers() if layer.name.startswith("stage")][-1]
+        with torch.no_grad():
+            outputs = {key: model.features(x) for key, x in scenes.items()}
+        logits = {key: out["logits"][:, 1] - out["logits"][:, 0] for key, out in outputs.items()}
+        interaction = logits[True, False] - logits[True, True] - logits[False, False] + logits[False, True]
+        units = {key: out[last] for key, out in outputs.items()}
+        moved_by_marker = (units[True, False] - units[False, False]).abs().amax(dim=1) > 1e-6  # (B, H, W)
+        moved_by_squares = (units[True, False] - units[True, True]).abs().amax(dim=1) > 1e-6
+        sees_both = (moved_by_marker & moved_by_squares).any().item()
+        assert sees_both == (d >= 3), d
+        if d < 3:
+            assert interaction.abs().max() <= 1e-5 * torch.stack(list(logits.values())).abs().max(), d

@@ -12,6 +12,7 @@ from cnn_vs_vit.cli import app
 from cnn_vs_vit.errors import CnnvitError
 from cnn_vs_vit.probes.shift import COLUMNS
 from cnn_vs_vit.report import CLAIMS, build_report, evaluate_claims, load_runs
+from cnn_vs_vit.report.build import effect_text
 from cnn_vs_vit.report.statistics import difference, t_interval
 
 P = 7  # the hand-made ViTs' patch size
@@ -248,6 +249,14 @@ def test_holds_counts_the_settings_that_agree_among_those_that_measured(settings
     assert ClaimResult("2", headline, settings=settings).holds == holds
 
 
+def test_the_headline_names_which_verdict_holds_in_which_setting_when_they_disagree():
+    from cnn_vs_vit.report.claims import ClaimResult
+
+    split = {"mnist5k": "supported", "digits": "supported", "shapes": "inconclusive", "cifar": "not measured"}
+    assert ClaimResult("2", "supported", settings=split).by_setting == "supported on mnist5k, digits; inconclusive on shapes"
+    assert ClaimResult("2", "supported", settings={"a": "supported", "b": "not measured"}).by_setting == ""
+
+
 def test_a_report_over_two_settings_counts_a_shared_run_once_and_shows_each_verdict(tmp_path):
     import shutil
 
@@ -269,6 +278,8 @@ def test_a_report_over_two_settings_counts_a_shared_run_once_and_shows_each_verd
     assert f"one: {claim.settings['one']}; two: {claim.settings['two']}" in row and row.endswith(claim.holds)
     report = (tmp_path / "both" / "report.md").read_text()
     assert "| verdict | one | two | holds |" in report and "Settings: one: " in report
+    assert f"one: {claim.settings['one']} ({effect_text(claim.setting_effects['one'])})" in report
+    assert (tmp_path / "both" / "robustness.png").stat().st_size > 0 and "![robustness.png](robustness.png)" in report
 
 
 # ----------------------------------------------------------------------- rows 11 and 12: ViT ablations

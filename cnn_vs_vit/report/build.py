@@ -69,8 +69,9 @@ def build_report(results_dirs: Path | str | Sequence[Path | str], out_dir: Path 
     settings = {name: evaluate_claims(setting_runs) for name, setting_runs in per_setting.items()} if len(dirs) > 1 \
         else {names[0]: claims}  # fmt: skip
     for claim in claims:  # by id: a setting without a second budget rule lacks its rows
-        claim.settings = {name: next((c.verdict for c in results if c.claim_id == claim.claim_id), "not measured")
-                          for name, results in settings.items()}  # fmt: skip
+        own = {name: next((c for c in results if c.claim_id == claim.claim_id), None) for name, results in settings.items()}
+        claim.settings = {name: c.verdict if c else "not measured" for name, c in own.items()}
+        claim.setting_effects = {name: c.effect for name, c in own.items() if c and c.verdict != "not measured"}
         claim.provisional = provisional
     context = Context.of(runs)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -81,6 +82,8 @@ def build_report(results_dirs: Path | str | Sequence[Path | str], out_dir: Path 
             for claim in claims:
                 if claim.claim_id in claim_ids and claim.verdict != "not measured":
                     claim.plots.append(name)
+    if len(dirs) > 1 and plots.robustness(claims, out_dir / "robustness.png"):
+        paths.append(out_dir / "robustness.png")
     table = runs_table(runs)
     layout.atomic_write_text(out_dir / "runs.csv", table.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
     layout.atomic_write_text(out_dir / "claims.csv", claims_csv(claims))
@@ -126,10 +129,16 @@ def flip_cell(c: ClaimResult) -> str:
 
 
 def settings_text(c: ClaimResult) -> str:
-    """Each setting's verdict, and which ones differ from the headline."""
-    listed = "; ".join(f"{name}: {verdict}" for name, verdict in c.settings.items())
+    """Each setting's verdict and effect, which ones differ from the headline, and by how much."""
+    listed = "; ".join(f"{name}: {verdict}" + (f" ({effect_text(c.setting_effects[name])})" if name in c.setting_effects
+                                               else "") for name, verdict in c.settings.items())  # fmt: skip
     differing = [name for name, verdict in c.settings.items() if verdict not in (c.verdict, "not measured")]
     flips = f" **Flips** in {', '.join(differing)}." if differing else ""
+    if c.by_setting:
+        effects = {name: e.mean for name, e in c.setting_effects.items() if math.isfinite(e.mean)}
+        low, high = min(effects, key=effects.get), max(effects, key=effects.get)
+        flips += (f" By setting: {c.by_setting}; the effect ranges from {effects[low]:+.3g} ({low}) to "
+                  f"{effects[high]:+.3g} ({high}), {effects[high] - effects[low]:.3g} apart.")  # fmt: skip
     return f"Settings: {listed} (holds {c.holds}).{flips}"
 
 
@@ -186,17 +195,19 @@ def markdown(claims: list[ClaimResult], runs: list[Run], context: Context, exper
               f"Flip rate: {FLIP_NOTE}.", ""]  # fmt: skip
     if several:
         lines += [f"Settings: {', '.join(experiments)}. The verdict column is the headline, over every run of every "
-                  "setting (a run directory found in several counts once); each setting's own verdict follows, and "
-                  "holds counts the settings that agree with the headline among those where the claim was "
-                  "measured.", ""]  # fmt: skip
+                  "setting (a run directory found in several counts once), followed, where the settings disagree, by "
+                  "which verdict holds in which; each setting's own verdict follows, and holds counts the settings "
+                  "that agree with the headline among those where the claim was measured. robustness.png draws "
+                  "each setting's verdict and effect.", "", "![robustness.png](robustness.png)", ""]  # fmt: skip
     setting_columns = "".join(f" {name} |" for name in experiments) if several else ""
     lines += [f"| # | claim (as the notes state it) | CNN evidence | ViT evidence | verdict |{setting_columns}"
               f"{' holds |' if several else ''} effect [95% CI] | n | flip rate |",
               "|---|---|---|---|---|" + "---|" * (len(experiments) + 1 if several else 0) + "---|---|---|"]  # fmt: skip
     for c in claims:
         per_setting = "".join(f" {verdict} |" for verdict in c.settings.values()) if several else ""
+        split = f" ({c.by_setting})" if several and c.by_setting else ""
         lines.append(f"| {c.claim_id} | {cell(c.claim)} | {cell(c.cnn_evidence)} | "
-                     f"{cell(c.vit_evidence)} | **{c.verdict}**{c.provisional_mark} |{per_setting}"
+                     f"{cell(c.vit_evidence)} | **{c.verdict}**{c.provisional_mark}{split} |{per_setting}"
                      f"{f' {c.holds} |' if several else ''} "
                      f"{effect_text(c.effect)} | {c.effect.n} | {flip_cell(c)} |")  # fmt: skip
     for c in claims:

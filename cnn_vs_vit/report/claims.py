@@ -74,6 +74,7 @@ class ClaimResult:
     decide: Callable[[Mapping[str, Estimate]], str] | None = None
     flip_rate: float | None = None  # set by evaluate_claims
     settings: dict[str, str] = field(default_factory=dict)  # setting name -> its verdict (set by build_report)
+    setting_effects: dict[str, Estimate] = field(default_factory=dict)  # setting name -> its effect (likewise)
     provisional: bool = False  # built between an experiment's waves (set by build_report)
     budget: str = ""  # the budget rule (a BUDGETS key) when the study holds more than one; "" otherwise
 
@@ -89,6 +90,16 @@ class ClaimResult:
         if self.verdict == "not measured" or not measured:
             return "—"
         return f"{sum(verdict == self.verdict for verdict in measured)}/{len(measured)}"
+
+    @property
+    def by_setting(self) -> str:
+        """'' when every setting that measured the claim agrees; else which verdict holds where, e.g.
+        'supported on mnist5k, digits; inconclusive on shapes'."""
+        named: dict[str, list[str]] = {}
+        for name, verdict in self.settings.items():
+            if verdict != "not measured":
+                named.setdefault(verdict, []).append(name)
+        return "" if len(named) < 2 else "; ".join(f"{verdict} on {', '.join(names)}" for verdict, names in named.items())
 
     def __post_init__(self):
         assert self.verdict in VERDICTS, self.verdict

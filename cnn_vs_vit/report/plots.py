@@ -263,3 +263,43 @@ def accuracy_vs_compute(ctx: Context, path: Path) -> bool:
     figure.tight_layout(rect=(0, 0.09, 1, 1))
     save(figure, path)
     return True
+
+
+VERDICT_COLORS = {"supported": "#8fd19e", "contradicted": "#f1a3a3", "inconclusive": "#e6e6e6",
+                  "not reached at this scale": "#c9b8e8", "not measured": "white"}  # fmt: skip
+
+
+def robustness(claims: list[ClaimResult], path: Path) -> bool:
+    """Claims down, settings across: each cell coloured by the setting's verdict, its effect and 95% interval
+    written in it; the last column is the headline over every setting's runs."""
+    settings = list(dict.fromkeys(name for c in claims for name in c.settings))
+    if not claims or not settings:
+        return False
+    columns = [*settings, "headline"]
+    figure, ax = plt.subplots(figsize=(2.3 * len(columns) + 1.2, 0.42 * len(claims) + 1.4))
+    for row, claim in enumerate(claims):
+        for col, name in enumerate(columns):
+            verdict = claim.verdict if name == "headline" else claim.settings.get(name, "not measured")
+            effect = claim.effect if name == "headline" else claim.setting_effects.get(name)
+            ax.add_patch(plt.Rectangle((col, row), 1, 1, facecolor=VERDICT_COLORS[verdict], edgecolor="white", linewidth=2))
+            text = "—" if verdict == "not measured" or effect is None else _effect_label(effect)
+            ax.text(col + 0.5, row + 0.5, text, ha="center", va="center", fontsize=7)
+    ax.set(xlim=(0, len(columns)), ylim=(len(claims), 0))
+    ax.set_xticks([i + 0.5 for i in range(len(columns))], columns, fontsize=8)
+    ax.xaxis.tick_top()
+    ax.set_yticks([i + 0.5 for i in range(len(claims))], [c.claim_id for c in claims], fontsize=8)
+    ax.tick_params(length=0)
+    for side in ax.spines.values():
+        side.set_visible(False)
+    handles = [plt.Rectangle((0, 0), 1, 1, facecolor=color, edgecolor="gray", linewidth=0.5) for color in VERDICT_COLORS.values()]
+    ax.legend(handles, VERDICT_COLORS, loc="upper center", bbox_to_anchor=(0.5, 0), ncol=3, fontsize=7, frameon=False)
+    ax.set_title("verdict and effect [95% CI] of each claim in each setting", fontsize=10, pad=22)
+    figure.tight_layout()
+    save(figure, path)
+    return True
+
+
+def _effect_label(e) -> str:
+    if not np.isfinite(e.mean):
+        return "—"
+    return f"{e.mean:+.3g}\n[{e.ci_low:+.3g}, {e.ci_high:+.3g}]" if e.has_interval else f"{e.mean:+.3g}"
