@@ -178,6 +178,19 @@ def test_global_context_verdicts(tmp_path, cnn, vit, control, expected, task, ro
     assert other.verdict != "not measured"  # the task's runs do not displace the main dataset's rows
 
 
+@pytest.mark.parametrize("task, row, expected", [("reach", "3", "inconclusive"), ("global-context", "3-relational", "contradicted")])
+def test_learning_the_task_means_more_than_a_model_gets_without_reach(tmp_path, task, row, expected):
+    """75% is the top square's share on reach, no learning of the reach; on the relational task it is learning."""
+    from test_report import verdicts
+
+    depth_sweep(tmp_path, {1: 0.75, 2: 0.75, 4: 1.0}, {1: 0.75, 2: 0.75, 4: 0.76}, task=task)
+    claim = verdicts(tmp_path)[row]
+    assert claim.verdict == expected, claim.details
+    if task == "reach":
+        assert any("learned the task at no depth within the budget (no interval above 75.0%)" in line
+                   for line in claim.details)  # fmt: skip
+
+
 def test_each_task_has_its_own_row_and_a_study_without_the_relational_task_has_no_such_row(tmp_path):
     from test_report import verdicts
 

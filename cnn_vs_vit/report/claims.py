@@ -184,10 +184,13 @@ def evaluate_claims(runs: list[Run]) -> list[ClaimResult]:
     results["1"] = inductive_bias(context, results["2"], results["9"])  # row 1 rests on rows 2 and 9
     budgets = context.budgets()
     order = [claim_id for claim_id, _ in CLAIMS]
-    relational = global_context(context, "3-relational")
-    if relational.verdict != "not measured":  # a study without the relational task has no such row
-        results["3-relational"] = relational
-        order.insert(order.index("3") + 1, "3-relational")
+    for extra in ("3-plateau", "3-relational"):  # a study without their runs has no such rows
+        result = global_context(context, extra)
+        if result.verdict != "not measured":
+            results[extra], result.budget = result, "plateau" if extra.endswith("plateau") else ""
+            order.insert(order.index("3") + 1 + ("3-plateau" in order), extra)
+    if "3-plateau" in results:
+        results["3"].budget = "steps"
     if len(budgets) > 1:  # rows 5 and 9 under every rule the study trained for
         for claim_id, rule in (("5", scalability), ("9", data_efficiency)):
             results[claim_id].budget = "steps"

@@ -28,10 +28,13 @@ from .claims import ClaimResult, Context, not_measured
 from .runs import Run
 from .statistics import difference, format_estimate, t_interval
 
-TASKS = {"3": reach.REACH, "3-relational": relational.NAME}  # row -> the task it is measured on
+TASKS = {"3": reach.REACH, "3-plateau": reach.REACH, "3-relational": relational.NAME}  # row -> its task
 TEST_SIZES = {reach.REACH: reach.TEST_SIZE, relational.NAME: relational.TEST_SIZE}
 FIRST_ORDER_CONTROL = {reach.REACH: reach.REACH_LOCAL}
 CHANCE = 1 / 2  # both tasks have two balanced classes
+# What a model reaches on each task without relating two far regions: "learning the task" means more.
+# On reach, the first-order share (the top square alone); on the relational task, chance.
+WITHOUT_REACH = {reach.REACH: reach.UP_SHARE, relational.NAME: CHANCE}
 MANY = 0.10  # the rule's "≫": the ViT at least 10 points above the CNN at depth 1 or 2
 SHALLOW = (1, 2)  # "at depth 1–2"
 DEPTH_OPTIONS = ("depth", "widths", "blocks")  # what a row-3 model may choose besides its preset
@@ -39,11 +42,16 @@ REMEDY = {"attention": "normsoftmax"}  # the side experiment's option on the rel
 HINT = "train the reach and global_context groups of experiments/default.yaml (cnnvit run experiments/default.yaml)"
 ANCHOR = ("Dosovitskiy et al. 2020 (Fig. 7): some ViT heads attend across most of the image already in the "
           "lowest layers; Luo et al. 2016: a CNN's receptive field grows with depth.")  # fmt: skip
-RULE = (f"supported if at depth 1 or 2 the ViT's accuracy exceeds the CNN's by at least {100 * MANY:g} points with "
-        f"a 95% interval above 0, and the CNN's deepest model beats its depth-1 model (interval above 0); "
-        f"contradicted if at every shared depth of 1–2 the interval of ViT − CNN lies below {100 * MANY:g} points "
-        f"while the ViT learns the task at some depth; inconclusive otherwise, and whenever the bag-of-local-features "
-        f"control is above chance ({percent(CHANCE)}), or the ViT learns the task at no depth")  # fmt: skip
+
+
+def rule(task: str) -> str:
+    return (f"supported if at depth 1 or 2 the ViT's accuracy exceeds the CNN's by at least {100 * MANY:g} points with "
+            f"a 95% interval above 0, and the CNN's deepest model beats its depth-1 model (interval above 0); "
+            f"contradicted if at every shared depth of 1–2 the interval of ViT − CNN lies below {100 * MANY:g} points "
+            f"while the ViT learns the task at some depth; inconclusive otherwise, and whenever the "
+            f"bag-of-local-features control is above chance ({percent(CHANCE)}), or the ViT learns the task at no "
+            f"depth (its interval above {percent(WITHOUT_REACH[task])}, "
+            + ("the share the top square alone gives" if task == reach.REACH else "chance") + ")")  # fmt: skip
 
 
 def depth(run: Run) -> int | None:
@@ -56,10 +64,25 @@ def depth(run: Run) -> int | None:
     return spec.depth
 
 
-def task_runs(ctx: Context, arch: str, task: str = reach.REACH) -> list[Run]:
-    """Finished runs of `arch` on `task` whose models differ from their preset in depth and width only."""
+def task_runs(ctx: Context, arch: str, task: str = reach.REACH, budget: str = "steps") -> list[Run]:
+    """Finished runs of `arch` on `task` whose models differ from their preset in depth and width only, trained
+    under `budget`: "steps", the study's equal steps; "plateau", the ViT's long runs (evaluated along the way)
+    and every other architecture's equal-steps runs (see plateau_note)."""
+    long = budget == "plateau" and arch == "vit"
     return [run for run in ctx.all_runs if run.arch == arch and run.summary.get("dataset") == task
-            and run.is_baseline_except(*DEPTH_OPTIONS)]  # fmt: skip
+            and run.is_baseline_except(*DEPTH_OPTIONS) and run.match_flops is None
+            and (run.evaluations is not None) == long]  # fmt: skip
+
+
+def plateau_note(predicted: int | None, vit: dict[int, list[Run]]) -> str:
+    """Why row 3-plateau pairs the ViT's long runs with the CNN's equal-steps runs."""
+    below = f"below depth {predicted}" if predicted else "at every depth trained"
+    steps = "/".join(sorted({str(r.summary.get("steps")) for runs in vit.values() for r in runs}))
+    return (f"Each to its plateau: the ViTs trained for {steps} steps, evaluated along the way (accuracy where those "
+            f"runs end); the CNNs at the study's "
+            f"steps, because {below} no budget lifts them above the top square's "
+            f"{percent(reach.UP_SHARE)} (their logit adds up what each unit sees of one pattern: tests/test_reach.py), "
+            f"and the CNN's deepest model is compared only as far as it beats its shallowest.")  # fmt: skip
 
 
 def remedy_runs(ctx: Context, task: str = relational.NAME) -> list[Run]:
@@ -78,9 +101,14 @@ def by_depth(runs: list[Run]) -> dict[int, list[Run]]:
 
 def cnn_prediction(runs: list[Run]) -> tuple[int, int | None]:
     """(the receptive field of the model's last block in px, the least depth whose units can read the reach
-    task's label) of a CNN depth group, from its architecture alone."""
+    task's label, None when none of its blocks' can) of a CNN depth group, from its architecture alone."""
     fields = receptive_fields(model_spec(runs[0].model, runs[0].options))
     return fields[-1].size, reach.predicted_depth(fields)
+
+
+def predicted_depth(cnn: dict[int, list[Run]]) -> int | None:
+    """The least depth at which any of the CNNs' units can read the reach task's label; None if none can."""
+    return min((least for runs in cnn.values() if (least := cnn_prediction(runs)[1]) is not None), default=None)
 
 
 def binomial_band(n: int) -> tuple[float, float]:
@@ -91,8 +119,8 @@ def binomial_band(n: int) -> tuple[float, float]:
 
 def global_context(ctx: Context, claim_id: str = "3") -> ClaimResult:
     """Row 3 (or 3-relational). effect = ViT − CNN test accuracy at the shallowest depth both were trained at."""
-    task = TASKS[claim_id]
-    cnn, vit = by_depth(task_runs(ctx, "resnet", task)), by_depth(task_runs(ctx, "vit", task))
+    task, budget = TASKS[claim_id], "plateau" if claim_id.endswith("-plateau") else "steps"
+    cnn, vit = by_depth(task_runs(ctx, "resnet", task)), by_depth(task_runs(ctx, "vit", task, budget))
     control = task_runs(ctx, "bag", task)
     shared = sorted(set(cnn) & set(vit))
     if not shared:
@@ -104,7 +132,8 @@ def global_context(ctx: Context, claim_id: str = "3") -> ClaimResult:
     cnn_gain = difference(by_key(cnn[deepest], Run.accuracy), by_key(cnn[min(cnn)], Run.accuracy))
     control_estimate = t_interval([run.accuracy() for run in control])
     vit_depths = {d: t_interval([r.accuracy() for r in runs]) for d, runs in vit.items()}
-    vit_learns = any(e.ci_low > CHANCE for e in vit_depths.values())
+    floor = WITHOUT_REACH[task]
+    vit_learns = any(e.ci_low > floor for e in vit_depths.values())
 
     reasons = []
     if not control:
@@ -114,15 +143,15 @@ def global_context(ctx: Context, claim_id: str = "3") -> ClaimResult:
         reasons.append(f"the control is not shown to be at chance ({accuracy_text(control)}): the task may be "
                        "solvable from local evidence")  # fmt: skip
     if not vit_learns:
-        reasons.append("the ViT learned the task at no depth within the budget, so its shallow failure says "
-                       "nothing about reach")  # fmt: skip
+        reasons.append(f"the ViT learned the task at no depth within the budget (no interval above "
+                       f"{percent(floor)}), so its shallow failure says nothing about reach")  # fmt: skip
     estimates = {"cnn gain": cnn_gain, "control": control_estimate, **{f"depth {d}": e for d, e in effects.items()},
                  **{f"vit depth {d}": e for d, e in vit_depths.items()}}  # fmt: skip
 
     def decide(e) -> str:
         shallow_effects = [e[f"depth {d}"] for d in shallow]
         control_at_chance = bool(control) and e["control"].has_interval and e["control"].ci_low <= CHANCE
-        learns = any(e[f"vit depth {d}"].ci_low > CHANCE for d in vit_depths)
+        learns = any(e[f"vit depth {d}"].ci_low > floor for d in vit_depths)
         if not control_at_chance or not learns:
             return "inconclusive"
         if any(x.ci_low > 0 and x.mean >= MANY for x in shallow_effects) and e["cnn gain"].ci_low > 0:
@@ -137,13 +166,14 @@ def global_context(ctx: Context, claim_id: str = "3") -> ClaimResult:
         f"Chance is {percent(CHANCE)}. The CNN's deepest model ({deepest} blocks) vs its shallowest: "
         f"{format_estimate(cnn_gain, '+.3f')}.",
         *[f"Inconclusive because {reason}." for reason in reasons],
+        *([plateau_note(predicted_depth(cnn), vit)] if budget == "plateau" else []),
         *depth_table(cnn, vit, shared, task),
         "",
         *control_lines(ctx, control, task),
         *(remedy_lines(ctx, vit, task) if task == relational.NAME else []),
     ]
     evidence = lambda groups: ", ".join(f"depth {d}: {accuracy_text(runs)}" for d, runs in groups.items())  # noqa: E731
-    return ClaimResult(claim_id, verdict, effect, evidence(cnn), evidence(vit), RULE,
+    return ClaimResult(claim_id, verdict, effect, evidence(cnn), evidence(vit), rule(task),
                        f"ViT − CNN test accuracy (fraction of test images) at depth {shallow[0]}",
                        ANCHOR, details, [*cnn.get(shallow[0], []), *vit.get(shallow[0], []), *control],
                        estimates=estimates, decide=decide)  # fmt: skip
@@ -154,11 +184,10 @@ def depth_table(cnn: dict[int, list[Run]], vit: dict[int, list[Run]], shared: li
     predicts = task == reach.REACH
     lines = []
     if predicts:
-        predicted = {cnn_prediction(runs)[1] for runs in cnn.values()}
-        cap = percent(reach.UP_SHARE)
+        predicted, cap = predicted_depth(cnn), percent(reach.UP_SHARE)
         lines += ["", f"What the CNN's geometry predicts, before training (models.resnet.receptive_fields, "
                       f"reach.predicted_depth): the least depth at which a unit of the last block sees a pixel of the "
-                      f"marker's bar and one of a square is {', '.join(map(str, sorted(predicted, key=str)))}. Below "
+                      f"marker's bar and one of a square is {predicted or 'beyond the depths trained'}. Below "
                       f"it no unit sees two patterns, so the pooled linear head adds up what it sees of each, and such "
                       f"a model is right in at most {cap} of the scenes (the top square's share); from it on, nothing "
                       f"in the geometry stops it (tests/test_reach.py checks both on the built models)."]  # fmt: skip

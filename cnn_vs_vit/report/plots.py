@@ -18,7 +18,7 @@ from ..data import global_context as relational  # noqa: E402
 from ..data import reach  # noqa: E402
 from .budget import budget_cells, curves  # noqa: E402
 from .claims import BUDGETS, ClaimResult, Context  # noqa: E402
-from .context_claims import CHANCE, TASKS, by_depth, cnn_prediction, remedy_runs, task_runs  # noqa: E402
+from .context_claims import CHANCE, TASKS, WITHOUT_REACH, by_depth, predicted_depth, remedy_runs, task_runs  # noqa: E402
 from .probe_claims import first_block, probed_pair  # noqa: E402
 from .runs import BASELINE_OPTIONS  # noqa: E402
 from .shift_claims import MODE, last_block, probed, reference_vit, value  # noqa: E402
@@ -88,6 +88,10 @@ def accuracy_vs_depth(ctx: Context, path: Path, claim_id: str = "3") -> bool:
     remedied = by_depth(remedy_runs(ctx, task)) if task == relational.NAME else {}
     if remedied:
         lines.append(("vit", remedied, 2 * DODGE, "^", "tab:red", "with NormSoftmax (side experiment)"))
+    longer = by_depth(task_runs(ctx, "vit", task, "plateau"))
+    if longer:
+        steps = "/".join(sorted({str(r.summary.get("steps")) for runs in longer.values() for r in runs}))
+        lines.append(("vit", longer, 2 * DODGE, "D", "tab:red", f"at {steps} steps (row 3-plateau)"))
     for _arch, groups, dodge, marker, color, note in lines:
         label = groups[min(groups)][0].model + (f" {note}" if note else "")
         band(ax, [d + dodge for d in groups], [[r.accuracy() for r in runs] for runs in groups.values()], label,
@@ -99,11 +103,14 @@ def accuracy_vs_depth(ctx: Context, path: Path, claim_id: str = "3") -> bool:
                    alpha=0.25, linewidth=0)  # fmt: skip
         ax.axhline(e.mean, color="tab:gray", linestyle="--", linewidth=2.5,
                    label=f"{control[0].model}: bag of 7x7 local features (control)")  # fmt: skip
+    if WITHOUT_REACH[task] != CHANCE:
+        ax.axhline(WITHOUT_REACH[task], color="tab:green", linewidth=1.5, linestyle="-.",
+                   label=f"without reach: the top square alone ({WITHOUT_REACH[task]:.0%})")  # fmt: skip
     if task == reach.REACH:
-        least = min((p for p in (cnn_prediction(runs)[1] for runs in cnn.values()) if p is not None), default=None)
-        if least is not None and least > min(cnn):
-            ax.plot([min(cnn) - 0.3, least - 0.5], [reach.UP_SHARE] * 2, color=COLORS["resnet"], linestyle=":",
-                    linewidth=2, label=f"CNN's cap below depth {least}, from its geometry ({reach.UP_SHARE:.0%})")  # fmt: skip
+        least = predicted_depth(cnn)
+        if least is not None:
+            ax.axvline(least - 0.5, color=COLORS["resnet"], linestyle=":", linewidth=1.5,
+                       label=f"CNN's geometry: no unit sees marker and square below depth {least}")  # fmt: skip
     ax.axhline(CHANCE, color="black", linewidth=1, linestyle=":", label=f"chance ({CHANCE:.0%})")
     ax.set(xlabel="depth (blocks)", ylabel="test accuracy", xticks=sorted(set(cnn) | set(vit)), ylim=(0.4, 1.03))
     ax.set_title(f"{task} task: accuracy vs depth\n({BAND_NOTE}; points dodged sideways)", fontsize=10)
