@@ -255,6 +255,10 @@ def test_the_headline_names_which_verdict_holds_in_which_setting_when_they_disag
     split = {"mnist5k": "supported", "digits": "supported", "shapes": "inconclusive", "cifar": "not measured"}
     assert ClaimResult("2", "supported", settings=split).by_setting == "supported on mnist5k, digits; inconclusive on shapes"
     assert ClaimResult("2", "supported", settings={"a": "supported", "b": "not measured"}).by_setting == ""
+    # a row whose experiment is the default study's own says so where another setting lacks it
+    settings = {"a": "supported", "b": "not measured"}
+    assert ClaimResult("3", "supported", settings=settings).in_setting("b") == "one setting by design"
+    assert ClaimResult("2", "supported", settings=settings).in_setting("b") == "not measured"
 
 
 def test_a_report_over_two_settings_counts_a_shared_run_once_and_shows_each_verdict(tmp_path):

@@ -130,8 +130,8 @@ def flip_cell(c: ClaimResult) -> str:
 
 def settings_text(c: ClaimResult) -> str:
     """Each setting's verdict and effect, which ones differ from the headline, and by how much."""
-    listed = "; ".join(f"{name}: {verdict}" + (f" ({effect_text(c.setting_effects[name])})" if name in c.setting_effects
-                                               else "") for name, verdict in c.settings.items())  # fmt: skip
+    listed = "; ".join(f"{name}: {c.in_setting(name)}" + (f" ({effect_text(c.setting_effects[name])})"
+                                                         if name in c.setting_effects else "") for name in c.settings)  # fmt: skip
     differing = [name for name, verdict in c.settings.items() if verdict not in (c.verdict, "not measured")]
     flips = f" **Flips** in {', '.join(differing)}." if differing else ""
     if c.by_setting:
@@ -204,7 +204,7 @@ def markdown(claims: list[ClaimResult], runs: list[Run], context: Context, exper
               f"{' holds |' if several else ''} effect [95% CI] | n | flip rate |",
               "|---|---|---|---|---|" + "---|" * (len(experiments) + 1 if several else 0) + "---|---|---|"]  # fmt: skip
     for c in claims:
-        per_setting = "".join(f" {verdict} |" for verdict in c.settings.values()) if several else ""
+        per_setting = "".join(f" {c.in_setting(name)} |" for name in c.settings) if several else ""
         split = f" ({c.by_setting})" if several and c.by_setting else ""
         lines.append(f"| {c.claim_id} | {cell(c.claim)} | {cell(c.cnn_evidence)} | "
                      f"{cell(c.vit_evidence)} | **{c.verdict}**{c.provisional_mark}{split} |{per_setting}"

@@ -49,6 +49,10 @@ BUDGETS = {
     "flops": "equal training FLOPs",
     "plateau": "each to its validation plateau",
 }
+# Rows whose experiment is the default study's own by nature: the reach and relational tasks, the architecture
+# count (the same models whatever the data) and the multimodal check. In a report over several settings, a
+# setting without them shows "one setting by design" rather than "not measured".
+ONE_SETTING_BY_DESIGN = ("3", "3-plateau", "3-relational", "7", "10")
 # Rows measured a second time on a task of their own, as "3-relational" (report/context_claims.py).
 TASK_VARIANTS = {"relational": "task: a same/different relation, global-context"}
 
@@ -90,6 +94,11 @@ class ClaimResult:
         if self.verdict == "not measured" or not measured:
             return "—"
         return f"{sum(verdict == self.verdict for verdict in measured)}/{len(measured)}"
+
+    def in_setting(self, name: str) -> str:
+        """The verdict of setting `name` as a report shows it."""
+        verdict = self.settings.get(name, "not measured")
+        return "one setting by design" if verdict == "not measured" and self.claim_id in ONE_SETTING_BY_DESIGN else verdict
 
     @property
     def by_setting(self) -> str:

@@ -81,7 +81,7 @@ def accuracy_vs_depth(ctx: Context, path: Path, claim_id: str = "3") -> bool:
     cnn, vit = by_depth(task_runs(ctx, "resnet", task)), by_depth(task_runs(ctx, "vit", task))
     if not (cnn and vit):
         return False
-    figure, ax = plt.subplots(figsize=(6.5, 4.2))
+    figure, ax = plt.subplots(figsize=(7.5, 5.6))
     # The lines may coincide (a ViT, the control and chance all at 50%): the two architectures are dodged
     # sideways and drawn with their own markers, the control is a band, chance a thin dotted line.
     lines = [("resnet", cnn, -DODGE, "o", COLORS["resnet"], None), ("vit", vit, DODGE, "s", COLORS["vit"], None)]
@@ -114,7 +114,7 @@ def accuracy_vs_depth(ctx: Context, path: Path, claim_id: str = "3") -> bool:
     ax.axhline(CHANCE, color="black", linewidth=1, linestyle=":", label=f"chance ({CHANCE:.0%})")
     ax.set(xlabel="depth (blocks)", ylabel="test accuracy", xticks=sorted(set(cnn) | set(vit)), ylim=(0.4, 1.03))
     ax.set_title(f"{task} task: accuracy vs depth\n({BAND_NOTE}; points dodged sideways)", fontsize=10)
-    ax.legend(fontsize=8, loc="lower right" if task == reach.REACH else "center left")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)  # below: the lines fill the axes
     figure.tight_layout()
     save(figure, path)
     return True
@@ -290,6 +290,8 @@ def robustness(claims: list[ClaimResult], path: Path) -> bool:
             effect = claim.effect if name == "headline" else claim.setting_effects.get(name)
             ax.add_patch(plt.Rectangle((col, row), 1, 1, facecolor=VERDICT_COLORS[verdict], edgecolor="white", linewidth=2))
             text = "—" if verdict == "not measured" or effect is None else _effect_label(effect)
+            if name != "headline" and claim.in_setting(name) == "one setting by design":
+                text = "one setting\nby design"
             ax.text(col + 0.5, row + 0.5, text, ha="center", va="center", fontsize=7)
     ax.set(xlim=(0, len(columns)), ylim=(len(claims), 0))
     ax.set_xticks([i + 0.5 for i in range(len(columns))], columns, fontsize=8)
