@@ -222,7 +222,7 @@ def control_lines(ctx: Context, control: list[Run], task: str) -> list[str]:
     """The bag of local features against chance's binomial band, and the first-order control task."""
     low, high = binomial_band(TEST_SIZES[task])
     inside = sum(low <= run.accuracy() <= high for run in control)
-    lines = [f"Bag-of-local-features control (7x7 windows, mean-pooled): "
+    lines = ["Bag-of-local-features control (7x7 windows, mean-pooled): "
              + (f"{accuracy_text(control)}; {inside} of {len(control)} runs inside the band a classifier at chance "
                 f"reaches on {TEST_SIZES[task]:,} test images in 95% of draws, {percent(low)}–{percent(high)}."
                 if control else "not trained.")]  # fmt: skip
