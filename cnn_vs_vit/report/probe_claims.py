@@ -320,8 +320,9 @@ def transfer_learning(ctx: Context) -> ClaimResult:
                f"points) of models pretrained on {source} at fraction {fraction:g} ({effect.method} comparison over "
                f"seeds). The same difference of linear-probe gains: {points(linear_effect)} pts.",
                f"Budget: every variant trains for the pretraining run's own budget, {steps} steps of {batch} images "
-               f"({steps * batch / n_train:.1f} epochs of the {n_train} {target} training images, resized to the run's "
-               "image size), with the run's recipe (AdamW, warm-up then cosine, its learning rate, weight decay and "
+               f"({steps * batch / n_train:.1f} epochs of {n_train} {target} training images, resized to the run's "
+               "image size: probes/transfer.py keeps a share of the target's training split, TARGET_FRACTION, small "
+               "enough that training from scratch leaves both architectures room for a gain), with the run's recipe (AdamW, warm-up then cosine, its learning rate, weight decay and "
                "augmentation), and is tested on "
                f"{int(first['n_test'].iloc[0])} {target} test images. Scratch is the same model built afresh with the "
                "run's seed; fine-tune starts from the pretrained weights with a new head; linear freezes the "
