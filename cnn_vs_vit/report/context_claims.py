@@ -68,10 +68,9 @@ def task_runs(ctx: Context, arch: str, task: str = reach.REACH, budget: str = "s
     """Finished runs of `arch` on `task` whose models differ from their preset in depth and width only, trained
     under `budget`: "steps", the study's equal steps; "plateau", the ViT's long runs (evaluated along the way)
     and every other architecture's equal-steps runs (see plateau_note)."""
-    long = budget == "plateau" and arch == "vit"
+    rule = ctx.under("plateau" if budget == "plateau" and arch == "vit" else "steps")
     return [run for run in ctx.all_runs if run.arch == arch and run.summary.get("dataset") == task
-            and run.is_baseline_except(*DEPTH_OPTIONS) and run.match_flops is None
-            and (run.evaluations is not None) == long]  # fmt: skip
+            and run.is_baseline_except(*DEPTH_OPTIONS) and rule.in_budget(run)]  # fmt: skip
 
 
 def plateau_note(predicted: int | None, vit: dict[int, list[Run]]) -> str:
