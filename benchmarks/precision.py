@@ -21,7 +21,6 @@ import tempfile
 from pathlib import Path
 
 import torch
-
 from experiment_floor import peak_flops  # benchmarks/ is on the path when this script runs
 
 from cnn_vs_vit.config import build_config

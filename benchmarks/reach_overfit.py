@@ -19,9 +19,9 @@ import time
 import torch
 import torch.nn.functional as F
 
+from cnn_vs_vit.data.model_input import to_model_input
 from cnn_vs_vit.data.reach import draw_scenes
 from cnn_vs_vit.models import build_model
-from cnn_vs_vit.training.inputs import to_model_input
 from cnn_vs_vit.training.recipes import RECIPES
 
 IMAGES, MAX_STEPS, EVERY = 256, 1500, 25

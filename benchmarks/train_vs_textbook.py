@@ -26,6 +26,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from experiment_floor import peak_flops  # noqa: E402  (same folder)
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
@@ -34,8 +35,6 @@ from cnn_vs_vit.data import load_dataset
 from cnn_vs_vit.models import build_model
 from cnn_vs_vit.training import train_run
 from cnn_vs_vit.training.recipes import RECIPES
-
-from experiment_floor import peak_flops  # noqa: E402  (same folder)
 
 MODELS = ("resnet-s", "vit-s")
 BATCH = 64

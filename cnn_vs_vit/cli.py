@@ -1,7 +1,6 @@
 """The `cnnvit` command line: parse, validate, call the library, print. No logic of its own."""
 
 import json
-import signal
 import sys
 from collections import Counter
 from contextlib import contextmanager
@@ -42,21 +41,74 @@ def user_errors():
 
 @app.command()
 def train(
-    overrides: Annotated[Optional[list[str]], typer.Argument(help="Dotted overrides, e.g. train.lr=1e-3 model.pos_embed=none.", show_default=False)] = None,
-    model: Annotated[Optional[str], typer.Option("--model", "-m", help=f"Model preset (see `cnnvit models`). (default {DEFAULTS.model.name})")] = None,
-    dataset: Annotated[Optional[str], typer.Option("--dataset", "-d", help=f"mnist5k, digits, shapes, global-context, reach, reach-local, cifar10, cifar100, mnist, fashion-mnist, svhn or imagefolder:PATH. (default {DEFAULTS.data.name})")] = None,
-    fraction: Annotated[Optional[float], typer.Option(help=f"Fraction of the training split in (0, 1], stratified and nested. (default {DEFAULTS.data.fraction:g})")] = None,
-    seed: Annotated[Optional[int], typer.Option(help=f"Training seed: initialisation, data order, augmentation. (default {DEFAULTS.seed})")] = None,
-    data_seed: Annotated[Optional[int], typer.Option(help=f"Seed of the data subset, independent of --seed. (default {DEFAULTS.data.data_seed})")] = None,
-    steps: Annotated[Optional[int], typer.Option(help="Optimiser steps (the budget). (default 600: training/recipes.py)")] = None,
-    epochs: Annotated[Optional[float], typer.Option(help="Budget in epochs of the subset instead of --steps (with train.min_steps / max_steps to bound it).")] = None,
-    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Run directory (default results/runs/<model>_<dataset>_...).")] = None,
-    config: Annotated[Optional[Path], typer.Option("--config", help="YAML file with any of the keys; options and overrides win.")] = None,
+    overrides: Annotated[
+        Optional[list[str]],
+        typer.Argument(help="Dotted overrides, e.g. train.lr=1e-3 model.pos_embed=none.", show_default=False),
+    ] = None,
+    model: Annotated[
+        Optional[str],
+        typer.Option("--model", "-m", help=f"Model preset (see `cnnvit models`). (default {DEFAULTS.model.name})"),
+    ] = None,
+    dataset: Annotated[
+        Optional[str],
+        typer.Option(
+            "--dataset",
+            "-d",
+            help=f"mnist5k, digits, shapes, global-context, reach, reach-local, cifar10, cifar100, mnist, fashion-mnist, svhn or imagefolder:PATH. (default {DEFAULTS.data.name})",
+        ),
+    ] = None,
+    fraction: Annotated[
+        Optional[float],
+        typer.Option(
+            help=f"Fraction of the training split in (0, 1], stratified and nested. (default {DEFAULTS.data.fraction:g})"
+        ),
+    ] = None,
+    seed: Annotated[
+        Optional[int],
+        typer.Option(help=f"Training seed: initialisation, data order, augmentation. (default {DEFAULTS.seed})"),
+    ] = None,
+    data_seed: Annotated[
+        Optional[int],
+        typer.Option(help=f"Seed of the data subset, independent of --seed. (default {DEFAULTS.data.data_seed})"),
+    ] = None,
+    steps: Annotated[
+        Optional[int], typer.Option(help="Optimiser steps (the budget). (default 600: training/recipes.py)")
+    ] = None,
+    epochs: Annotated[
+        Optional[float],
+        typer.Option(
+            help="Budget in epochs of the subset instead of --steps (with train.min_steps / max_steps to bound it)."
+        ),
+    ] = None,
+    out_dir: Annotated[
+        Optional[Path], typer.Option("--out", help="Run directory (default results/runs/<model>_<dataset>_...).")
+    ] = None,
+    config: Annotated[
+        Optional[Path], typer.Option("--config", help="YAML file with any of the keys; options and overrides win.")
+    ] = None,
     data_root: Annotated[Optional[Path], typer.Option(help="Where file-based datasets live (default ./data).")] = None,
-    download: Annotated[bool, typer.Option("--download", help="Allow downloading a torchvision dataset into --data-root.", metavar="")] = False,
-    skip_corrupt: Annotated[bool, typer.Option("--skip-corrupt", help="Image folders: leave unreadable images out (counted in the summary) instead of stopping.", metavar="")] = False,
-    restart: Annotated[bool, typer.Option("--restart", help="Discard this run directory's results and train from scratch.", metavar="")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", help="Print nothing but errors: no progress bar, result line or path (cnnvit run reports its cells itself).", metavar="")] = False,
+    download: Annotated[
+        bool, typer.Option("--download", help="Allow downloading a torchvision dataset into --data-root.", metavar="")
+    ] = False,
+    skip_corrupt: Annotated[
+        bool,
+        typer.Option(
+            "--skip-corrupt",
+            help="Image folders: leave unreadable images out (counted in the summary) instead of stopping.",
+            metavar="",
+        ),
+    ] = False,
+    restart: Annotated[
+        bool, typer.Option("--restart", help="Discard this run directory's results and train from scratch.", metavar="")
+    ] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet",
+            help="Print nothing but errors: no progress bar, result line or path (cnnvit run reports its cells itself).",
+            metavar="",
+        ),
+    ] = False,
 ) -> None:
     """Train one run into a run directory and print its path.
 
@@ -71,10 +123,18 @@ def train(
 
     with user_errors():
         tree = read_yaml(config) if config else {}
-        options = {"model.name": model, "data.name": dataset, "data.fraction": fraction, "seed": seed,
-                   "data.data_seed": data_seed, "train.steps": steps, "train.epochs": epochs,
-                   "data.root": str(data_root) if data_root else None, "data.download": download or None,
-                   "data.skip_corrupt": skip_corrupt or None}  # fmt: skip
+        options = {
+            "model.name": model,
+            "data.name": dataset,
+            "data.fraction": fraction,
+            "seed": seed,
+            "data.data_seed": data_seed,
+            "train.steps": steps,
+            "train.epochs": epochs,
+            "data.root": str(data_root) if data_root else None,
+            "data.download": download or None,
+            "data.skip_corrupt": skip_corrupt or None,
+        }
         from_options = [f"{key}={json.dumps(value)}" for key, value in options.items() if value is not None]
         run_config = build_config(tree, [*from_options, *(overrides or [])], where=str(config or "options"))
         run_dir = out_dir or Path("results") / "runs" / run_name(run_config)
@@ -91,8 +151,20 @@ def train(
 
 @app.command()
 def models(
-    dataset: Annotated[str, typer.Option("--dataset", "-d", help="Size the models for this dataset's images and classes (read without loading it).")] = "mnist5k",
-    image_size: Annotated[Optional[int], typer.Option("--image-size", help="Images resized to N x N, as data.image_size=N does (default: the dataset's own size).", show_default=False)] = None,
+    dataset: Annotated[
+        str,
+        typer.Option(
+            "--dataset", "-d", help="Size the models for this dataset's images and classes (read without loading it)."
+        ),
+    ] = "mnist5k",
+    image_size: Annotated[
+        Optional[int],
+        typer.Option(
+            "--image-size",
+            help="Images resized to N x N, as data.image_size=N does (default: the dataset's own size).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """List the model presets resolved for a dataset: patch size and tokens (ViTs), parameters, training FLOPs.
 
@@ -107,9 +179,16 @@ def models(
     with user_errors():
         shape, classes = dataset_shape(dataset, image_size=image_size)
         table = Table(title=f"models for {dataset} ({'x'.join(map(str, shape))}, {classes} classes)")
-        for column, justify in (("model", "left"), ("arch", "left"), ("patch", "right"), ("tokens", "right"),
-                                ("parameters", "right"), ("vs pair", "right"), ("train MFLOPs/image", "right"),
-                                ("specification", "left")):  # fmt: skip
+        for column, justify in (
+            ("model", "left"),
+            ("arch", "left"),
+            ("patch", "right"),
+            ("tokens", "right"),
+            ("parameters", "right"),
+            ("vs pair", "right"),
+            ("train MFLOPs/image", "right"),
+            ("specification", "left"),
+        ):
             table.add_column(column, justify=justify, no_wrap=column == "model")
         built = {}
         for name in MODEL_NAMES:
@@ -127,13 +206,23 @@ def models(
             paired = partner is not None and not isinstance(partner, CnnvitError)
             ratio = f"{model.num_params / partner.num_params:.2f}x" if paired else ""
             if name in PRESETS:
-                described = type(PRESETS[name]).model_validate({**PRESETS[name].model_dump(),
-                                                                **resolved_options(name, {}, shape)}).describe()  # fmt: skip
+                described = (
+                    type(PRESETS[name])
+                    .model_validate({**PRESETS[name].model_dump(), **resolved_options(name, {}, shape)})
+                    .describe()
+                )
             else:
                 described = "adapted to the image size"
-            table.add_row(name, model.arch, str(grid[0]) if grid else "", f"{grid[1] * grid[2]}" if grid else "",
-                          f"{model.num_params:,}", ratio, f"{model.train_flops_per_image(shape) / 1e6:,.1f}",
-                          described)  # fmt: skip
+            table.add_row(
+                name,
+                model.arch,
+                str(grid[0]) if grid else "",
+                f"{grid[1] * grid[2]}" if grid else "",
+                f"{model.num_params:,}",
+                ratio,
+                f"{model.train_flops_per_image(shape) / 1e6:,.1f}",
+                described,
+            )
         wide = out if out.is_terminal else Console(width=200)  # a file or pipe gets whole rows, not 80 columns
         wide.print(table)
 
@@ -148,16 +237,58 @@ def _pair_of(name: str) -> str:
 
 @app.command("run")
 def run_command(
-    experiment_file: Annotated[Path, typer.Argument(metavar="EXPERIMENT.yaml", help="An experiment file (see experiments/).")],
-    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Results directory (default results/<experiment name>).")] = None,
-    jobs: Annotated[int, typer.Option("--jobs", min=1, help="Cells trained at once, each with an equal share of the CPU threads.")] = 1,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan (cells and their state) and stop; with --download, fetch the data first.", metavar="")] = False,
-    full_plan: Annotated[bool, typer.Option("--full-plan", help="Print the plan cell by cell instead of counted by group and state.", metavar="")] = False,
-    estimate_time: Annotated[bool, typer.Option("--estimate/--no-estimate", help="Estimate the time it will take from this machine's training speed, measured first (a second or two per model shape); the estimate is corrected as the run goes.", metavar="")] = True,
+    experiment_file: Annotated[
+        Path, typer.Argument(metavar="EXPERIMENT.yaml", help="An experiment file (see experiments/).")
+    ],
+    out_dir: Annotated[
+        Optional[Path], typer.Option("--out", help="Results directory (default results/<experiment name>).")
+    ] = None,
+    jobs: Annotated[
+        int, typer.Option("--jobs", min=1, help="Cells trained at once, each with an equal share of the CPU threads.")
+    ] = 1,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Print the plan (cells and their state) and stop; with --download, fetch the data first.",
+            metavar="",
+        ),
+    ] = False,
+    full_plan: Annotated[
+        bool,
+        typer.Option(
+            "--full-plan", help="Print the plan cell by cell instead of counted by group and state.", metavar=""
+        ),
+    ] = False,
+    estimate_time: Annotated[
+        bool,
+        typer.Option(
+            "--estimate/--no-estimate",
+            help="Estimate the time it will take from this machine's training speed, measured first (a second or two per model shape); the estimate is corrected as the run goes.",
+            metavar="",
+        ),
+    ] = True,
     data_root: Annotated[Optional[Path], typer.Option(help="Where file-based datasets live (default ./data).")] = None,
-    download: Annotated[bool, typer.Option("--download", help="Fetch missing torchvision datasets into --data-root first.", metavar="")] = False,
-    wait: Annotated[bool, typer.Option("--wait", help="If another cnnvit run is writing the same results directory, start when it ends instead of stopping (exit code 4).", metavar="")] = False,
-    shard: Annotated[Optional[str], typer.Option("--shard", metavar="I/N", help="Only shard I of N (1 <= I <= N): a fixed 1/N of the cells, whatever is done already, so that N machines sharing the results directory (e.g. a Slurm job array) run the matrix together. A shard trains and probes its cells and writes no report: run cnnvit report RESULTS_DIR once every shard has finished.", show_default=False)] = None,
+    download: Annotated[
+        bool, typer.Option("--download", help="Fetch missing torchvision datasets into --data-root first.", metavar="")
+    ] = False,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait",
+            help="If another cnnvit run is writing the same results directory, start when it ends instead of stopping (exit code 4).",
+            metavar="",
+        ),
+    ] = False,
+    shard: Annotated[
+        Optional[str],
+        typer.Option(
+            "--shard",
+            metavar="I/N",
+            help="Only shard I of N (1 <= I <= N): a fixed 1/N of the cells, whatever is done already, so that N machines sharing the results directory (e.g. a Slurm job array) run the matrix together. A shard trains and probes its cells and writes no report: run cnnvit report RESULTS_DIR once every shard has finished.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run a whole experiment matrix: train the missing cells, probe them, write the report.
 
@@ -166,15 +297,18 @@ def run_command(
     """
     from .locks import directory_lock
     from .matrix.experiment import load_experiment
+    from .matrix.run import pending_waves, run_matrix
     from .matrix.runner import fetch_datasets, plan
     from .matrix.shards import parse_shard
     from .torchrun import placement
 
     with user_errors():
         if placement().world_size > 1:
-            raise CnnvitError("cnnvit run starts a process per cell and is not started by torchrun: train one run on "
-                              "several GPUs with torchrun ... -m cnn_vs_vit train, or spread a matrix over machines "
-                              "with cnnvit run --shard I/N")  # fmt: skip
+            raise CnnvitError(
+                "cnnvit run starts a process per cell and is not started by torchrun: train one run on "
+                "several GPUs with torchrun ... -m cnn_vs_vit train, or spread a matrix over machines "
+                "with cnnvit run --shard I/N"
+            )
         part = parse_shard(shard) if shard is not None else None
         experiment = load_experiment(experiment_file, data_root=data_root)
         out_path = out_dir or Path("results") / experiment.name
@@ -194,13 +328,23 @@ def run_command(
             return
         say = lambda text: err.print(text, highlight=False, soft_wrap=True)  # noqa: E731
         # Shards share the results directory with each other, an unsharded run holds it alone.
-        with directory_lock(out_path, shared=part is not None, wait=wait, on_wait=lambda who: say(f"waiting for {who} to finish"),
-                            on_take_over=lambda who: say(f"note: {who} ended without finishing; going on from where it stopped")):  # fmt: skip
-            _run_matrix(experiment, out_path, [p for p in plan(experiment, out_path) if p.cell.name in mine], jobs,
-                        report=part is None, planned=planned)  # fmt: skip
+        with directory_lock(
+            out_path,
+            shared=part is not None,
+            wait=wait,
+            on_wait=lambda who: say(f"waiting for {who} to finish"),
+            on_take_over=lambda who: say(f"note: {who} ended without finishing; going on from where it stopped"),
+        ):
+            cells = [p for p in plan(experiment, out_path) if p.cell.name in mine]
+            with run_progress(planned, sum(map(len, pending_waves(cells))), len(pending_waves(cells))) as progress:
+                run_matrix(
+                    experiment, out_path, cells, jobs, report=part is None, progress=progress, on_report=print_report
+                )
         if part:
-            say(f"shard {part}: its {len(cells)} cells are finished; once every shard's are, cnnvit report {out_path} "
-                "writes the report")  # fmt: skip
+            say(
+                f"shard {part}: its {len(cells)} cells are finished; once every shard's are, cnnvit report {out_path} "
+                "writes the report"
+            )
 
 
 STATES = ("done", "resumable", "to do", "corrupted", "failed")
@@ -213,8 +357,9 @@ def plan_table(experiment, cells, title: str, *, full: bool) -> Table:
         for column in ("cell", "groups", "probes", "state"):
             table.add_column(column, no_wrap=column == "state", overflow="fold")
         for planned in cells:
-            table.add_row(planned.cell.name, ", ".join(planned.cell.groups), ", ".join(sorted(planned.cell.probes)),
-                          planned.state)  # fmt: skip
+            table.add_row(
+                planned.cell.name, ", ".join(planned.cell.groups), ", ".join(sorted(planned.cell.probes)), planned.state
+            )
         return table
     groups: dict[str, list] = {}
     for planned in cells:
@@ -242,65 +387,14 @@ def _estimate(experiment, cells, jobs: int):
         task = bar.add_task("measuring this machine's training speed", total=None)
 
         def measuring(index: int, total: int, shape: str) -> None:
-            bar.update(task, description=f"measuring this machine's training speed: {shape}", completed=index - 1,
-                       total=total)  # fmt: skip
+            bar.update(
+                task, description=f"measuring this machine's training speed: {shape}", completed=index - 1, total=total
+            )
 
         planned = estimate(experiment, cells, jobs, measuring)
     if planned.total_seconds > 0:
         out.print(planned.describe(), markup=False, highlight=False, soft_wrap=True)  # "[depth=1]" is no markup
     return planned
-
-
-def _run_matrix(experiment, out_path: Path, cells, jobs: int, *, report: bool, planned=None) -> None:
-    """Train, probe and (with `report`) report, holding the results directory's lock (with the plan made under it).
-
-    `planned`: the time estimate, for the live progress line (cells done, wave, elapsed, time left)."""
-    from .matrix.runner import probe_cells, train_cells, waves, write_experiment
-    from .report import build_report
-
-    write_experiment(experiment, out_path)
-    failed = {p.cell.name: "failed before" for p in cells if p.state == "failed"}
-    batches = waves([p for p in cells if p.state in ("to do", "resumable", "corrupted")])
-    total = sum(map(len, batches))
-
-    with run_progress(planned, total, len(batches)) as progress:
-
-        def finished(cell, code: int) -> None:
-            if code in (130, 143):
-                raise typer.Exit(code)  # interrupted: checkpoints are saved, the same command resumes
-            if code != 0:
-                failed[cell.cell.name] = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
-            progress.cell_done(cell, code)
-
-        def terminated(_signum, _frame) -> None:  # `kill PID`: stop the cells cleanly, as Ctrl-C does
-            raise typer.Exit(143)
-
-        def probe_and_report(provisional: bool) -> None:
-            probe_cells(experiment, cells, progress.probe_step)
-            if report:
-                progress.say(f"building the {'provisional ' if provisional else ''}report (verdicts, flip-rate "
-                             "simulations, plots) ...")  # fmt: skip
-                built = build_report(out_path, provisional=provisional)
-                with progress.paused():
-                    print_report(built)
-
-        previous = signal.signal(signal.SIGTERM, terminated)
-        try:
-            for number, wave in enumerate(batches, 1):
-                progress.wave = number
-                train_cells(wave, jobs, finished)
-                if number < len(batches):  # every claim from the seeds finished so far; a stop keeps this report
-                    progress.say(f"wave {number} of {len(batches)} trained (seed {wave[0].cell.config.seed})")
-                    probe_and_report(provisional=True)
-        finally:
-            signal.signal(signal.SIGTERM, previous)
-        probe_and_report(provisional=False)
-    if failed:
-        err.print(f"[bold red]error:[/] {len(failed)} of {len(cells)} cells failed: "
-                  + ", ".join(f"{name} ({why})" for name, why in failed.items())
-                  + "; see their run directories (failed.json, metrics.jsonl), fix and rerun: finished cells are kept",
-                  highlight=False, soft_wrap=True)  # fmt: skip
-        raise typer.Exit(3)
 
 
 class RunProgress:
@@ -322,8 +416,11 @@ class RunProgress:
         from .matrix.estimate import minutes
 
         left = f", about {minutes(self.clock.remaining)} left" if self.clock else ""
-        self.bar.update(self.task, completed=self.done,
-                        description=f"cells {self.done}/{self.total}, wave {self.wave} of {self.waves}{left}")  # fmt: skip
+        self.bar.update(
+            self.task,
+            completed=self.done,
+            description=f"cells {self.done}/{self.total}, wave {self.wave} of {self.waves}{left}",
+        )
 
     def say(self, text: str) -> None:
         self.bar.console.print(text, markup=False, highlight=False, soft_wrap=True)
@@ -339,7 +436,9 @@ class RunProgress:
     def probe_step(self, step) -> None:
         where = f"probe {step.probe} on {step.run_dir.name} ({step.index}/{step.total})"
         if step.seconds is None:
-            self.bar.update(self.probe_task, description=where, completed=step.index - 1, total=step.total, visible=True)
+            self.bar.update(
+                self.probe_task, description=where, completed=step.index - 1, total=step.total, visible=True
+            )
             return
         if self.clock:
             self.clock.probe_finished(step.run_dir.name, step.probe)
@@ -380,49 +479,111 @@ def run_progress(planned, total: int, waves: int):
 
 @app.command("probe")
 def probe_command(
-    name: Annotated[str, typer.Argument(metavar="PROBE", help="receptive_field, attention_distance, mixing, introspection, resolution, transfer or multimodal (for shifts: cnnvit probe-shift).")],
-    run_dirs: Annotated[list[Path], typer.Argument(metavar="RUN_DIR", help="Finished run directories (made by cnnvit train).")],
-    force: Annotated[bool, typer.Option("--force", help="Recompute even when a saved result has the same arguments.", metavar="")] = False,
+    name: Annotated[
+        str,
+        typer.Argument(
+            metavar="PROBE",
+            help="shift, receptive_field, attention_distance, mixing, introspection, resolution, transfer or multimodal.",
+        ),
+    ],
+    run_dirs: Annotated[
+        list[Path], typer.Argument(metavar="RUN_DIR", help="Finished run directories (made by cnnvit train).")
+    ],
+    option: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--option",
+            "-o",
+            help="A probe option as KEY=VALUE (the value read as YAML), e.g. images=256 or target=mnist5k; repeatable.",
+            show_default=False,
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Recompute even when a saved result has the same arguments.", metavar="")
+    ] = False,
 ) -> None:
-    """Probe trained runs: effective receptive field, attention distance (ViTs; also at initialisation),
-    input-dependence of token mixing, architecture counts, accuracy at other resolutions, transfer to another
-    dataset (trains twice at the run's budget: minutes per run), a token-sequence task on the model's body
-    with a new embedding (multimodal: structural count + four short trainings).
+    """Probe trained runs: translation equivariance (shift; cnnvit probe-shift prints its tables), effective
+    receptive field, attention distance (ViTs; also at initialisation), input-dependence of token mixing,
+    architecture counts, accuracy at other resolutions, transfer to another dataset (trains twice at the run's
+    budget: minutes per run), a token-sequence task on the model's body with a new embedding (multimodal:
+    structural count + four short trainings).
 
     Writes RUN_DIR/probes/<PROBE>.csv and <PROBE>_summary.json; the same arguments reuse them.
     """
-    from .errors import unknown_name
-    from .probes import PROBES
-    from .probes.by_name import applies, run_probe
+    from .config import parse_override, set_dotted
+    from .probes.plugin import applies, find, run_probe
 
     with user_errors():
-        if name not in PROBES[1:]:
-            raise unknown_name("probe", name, PROBES[1:])
+        probe = find(name)
+        given = {}
+        for text in option or []:
+            set_dotted(given, *parse_override(text))
+        options = probe.validated(given)
         for run_dir in run_dirs:
             if not (Path(run_dir) / "summary.json").exists():
-                raise CnnvitError(f"{run_dir} is not a finished run directory (no summary.json); train it with cnnvit train first")
+                raise CnnvitError(
+                    f"{run_dir} is not a finished run directory (no summary.json); train it with cnnvit train first"
+                )
             if not applies(name, run_dir):
-                err.print(f"{run_dir}: skipped, {name} does not apply to this architecture", highlight=False, soft_wrap=True)
+                err.print(
+                    f"{run_dir}: skipped, {name} does not apply to this architecture", highlight=False, soft_wrap=True
+                )
                 continue
-            run_probe(name, run_dir, force=force)
+            run_probe(name, run_dir, options, force=force)
             out.print(f"{run_dir}/probes/{name}.csv", highlight=False, soft_wrap=True)
 
 
 @app.command("probe-shift")
 def probe_shift_command(
-    run_dirs: Annotated[Optional[list[Path]], typer.Argument(metavar="RUN_DIR", help="Finished run directories (made by cnnvit train).", show_default=False)] = None,
-    shifts: Annotated[Optional[list[str]], typer.Option("--shifts", help="Diagonal shifts (s, s) in px, e.g. 0,1,2,4; 0 is always added. Default 0..K, K = the ViT patch size (for a CNN: vit-s's).", show_default=False)] = None,
-    mode: Annotated[str, typer.Option("--mode", help="circular (torch.roll), crop (black canvas, moving window) or both.")] = "both",
-    images: Annotated[int, typer.Option("--images", help="Probe N test images: a fixed class-stratified sample of the test split, the same for every model (the whole split when N is larger).")] = 512,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Images per forward pass (each pass holds one copy per shift).")] = 64,
-    model: Annotated[Optional[str], typer.Option("--model", help="Probe a model not trained here, e.g. torchvision:resnet18 or torchvision:vit_b_16.")] = None,
-    weights: Annotated[Optional[Path], typer.Option("--weights", help="With --model: a .safetensors file or torch state dict (default: random init, seed 0).")] = None,
-    dataset: Annotated[Optional[str], typer.Option("--dataset", "-d", help="With --model: the dataset whose test images are shifted.")] = None,
+    run_dirs: Annotated[
+        Optional[list[Path]],
+        typer.Argument(metavar="RUN_DIR", help="Finished run directories (made by cnnvit train).", show_default=False),
+    ] = None,
+    shifts: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--shifts",
+            help="Diagonal shifts (s, s) in px, e.g. 0,1,2,4; 0 is always added. Default 0..K, K = the ViT patch size (for a CNN: vit-s's).",
+            show_default=False,
+        ),
+    ] = None,
+    mode: Annotated[
+        str, typer.Option("--mode", help="circular (torch.roll), crop (black canvas, moving window) or both.")
+    ] = "both",
+    images: Annotated[
+        int,
+        typer.Option(
+            "--images",
+            help="Probe N test images: a fixed class-stratified sample of the test split, the same for every model (the whole split when N is larger).",
+        ),
+    ] = 512,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", help="Images per forward pass (each pass holds one copy per shift).")
+    ] = 64,
+    model: Annotated[
+        Optional[str],
+        typer.Option(
+            "--model", help="Probe a model not trained here, e.g. torchvision:resnet18 or torchvision:vit_b_16."
+        ),
+    ] = None,
+    weights: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--weights", help="With --model: a .safetensors file or torch state dict (default: random init, seed 0)."
+        ),
+    ] = None,
+    dataset: Annotated[
+        Optional[str], typer.Option("--dataset", "-d", help="With --model: the dataset whose test images are shifted.")
+    ] = None,
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="With --model: results go to OUT/probes/.")] = None,
     data_root: Annotated[Optional[Path], typer.Option(help="With --model: where file-based datasets live.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
-    plot: Annotated[bool, typer.Option("--plot", help="Also write probes/shift.png (error vs shift per layer).", metavar="")] = False,
-    force: Annotated[bool, typer.Option("--force", help="Recompute even when a saved result has the same arguments.", metavar="")] = False,
+    plot: Annotated[
+        bool, typer.Option("--plot", help="Also write probes/shift.png (error vs shift per layer).", metavar="")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Recompute even when a saved result has the same arguments.", metavar="")
+    ] = False,
 ) -> None:
     """Measure translation equivariance layer by layer, and prediction consistency under shifts.
 
@@ -431,9 +592,11 @@ def probe_shift_command(
     from rich.progress import Progress
 
     from .errors import unknown_name
-    from .probes.shift import parse_modes, parse_shifts
-    from .probes.shift_report import shift_tables
-    from .probes.shift_runs import probe_named_model, probe_run_dir
+    from .probes.named_model import named_model_run
+    from .probes.plugin import find, probe_loaded, run_probe
+    from .probes.shift import PLOT_FILE, ShiftResult, parse_modes, parse_shifts
+    from .probes.shift_report import plot_shift, shift_tables
+    from .rundir import PROBES
     from .training.device import select_device
 
     with user_errors():
@@ -448,35 +611,72 @@ def probe_shift_command(
             raise CnnvitError("--weights, --dataset and --out go with --model; a run directory knows its own")
         if model is not None and (dataset is None or out_dir is None):
             raise CnnvitError(f"--model {model} needs --dataset NAME and --out DIR")
-        common = dict(shifts=parse_shifts(shifts), modes=modes, images=images, batch_size=batch_size,
-                      device=select_device(device), force=force, plot=plot)  # fmt: skip
-        targets = [None] if model is not None else run_dirs
-        for target in targets:
+        probe = find("shift")
+        options = probe.validated(
+            {"shifts": parse_shifts(shifts), "modes": modes, "images": images, "batch_size": batch_size}
+        )
+        chosen = select_device(device)
+        for target in [None] if model is not None else run_dirs:
             with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
                 task = bar.add_task(f"probe-shift {target or model}", total=None)
-                common["progress"] = lambda done, total: bar.update(task, completed=done, total=total)
+
+                def progress(done: int, total: int, task=task) -> None:
+                    bar.update(task, completed=done, total=total)
+
                 if target is None:
-                    probe = probe_named_model(model, dataset=dataset, out=out_dir, weights=weights,
-                                              data_root=data_root, **common)  # fmt: skip
+                    loaded = named_model_run(
+                        model, dataset=dataset, weights=weights, data_root=data_root, device=chosen
+                    )
+                    saved = probe_loaded(
+                        probe, loaded, out_dir / PROBES, options, device=chosen, force=force, progress=progress
+                    )
                 else:
-                    probe = probe_run_dir(target, **common)
-            where = probe.directory
-            if probe.reused:
-                err.print(f"reused the saved result in {where} (same arguments); pass --force to recompute",
-                          highlight=False, soft_wrap=True)  # fmt: skip
+                    saved = run_probe("shift", target, options, device=chosen, force=force, progress=progress)
+            where = saved.directory
+            if saved.reused:
+                err.print(
+                    f"reused the saved result in {where} (same arguments); pass --force to recompute",
+                    highlight=False,
+                    soft_wrap=True,
+                )
             if model is not None and weights is None:
-                err.print(f"{model} has random weights (seed 0): give --weights FILE to probe a trained model",
-                          highlight=False, soft_wrap=True)  # fmt: skip
-            for table in shift_tables(probe.result, probe.result.summary["model"]):
+                err.print(
+                    f"{model} has random weights (seed 0): give --weights FILE to probe a trained model",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+            for table in shift_tables(ShiftResult(saved.rows, saved.summary), saved.summary["model"]):
                 out.print(table)
-            files = [where / "shift.csv", where / "shift_summary.json", *([probe.plot] if probe.plot else [])]
-            err.print(f"{'kept' if probe.reused else 'wrote'} {', '.join(map(str, files))}", highlight=False, soft_wrap=True)
+            files = [where / "shift.csv", where / "shift_summary.json"]
+            if plot:
+                files.append(where / PLOT_FILE)
+                plot_shift(
+                    saved.rows,
+                    files[-1],
+                    title=f"{saved.summary['model']} on {saved.summary['dataset']}: shift equivariance",
+                )
+            err.print(
+                f"{'kept' if saved.reused else 'wrote'} {', '.join(map(str, files))}", highlight=False, soft_wrap=True
+            )
 
 
 @app.command()
 def report(
-    results_dirs: Annotated[list[Path], typer.Argument(metavar="RESULTS_DIR...", help="Directories holding run directories (made by cnnvit train or cnnvit run); several are settings of one study (e.g. other seeds), compared claim by claim.")],
-    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Where report.md, claims.csv, runs.csv and plots go (default RESULTS_DIR; required with several).", show_default=False)] = None,
+    results_dirs: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="RESULTS_DIR...",
+            help="Directories holding run directories (made by cnnvit train or cnnvit run); several are settings of one study (e.g. other seeds), compared claim by claim.",
+        ),
+    ],
+    out_dir: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--out",
+            help="Where report.md, claims.csv, runs.csv and plots go (default RESULTS_DIR; required with several).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Reproduce the notes' CNN-vs-ViT table from finished runs: a verdict per claim, computed from the numbers.
 
@@ -493,13 +693,21 @@ def print_report(built) -> None:
     """The claims table on stdout, the files written on stderr."""
     from .report.build import effect_text
 
-    table = Table(title=f"claims ({sum(r.status == 'done' for r in built.runs)} finished runs)", box=None, pad_edge=False)
+    table = Table(
+        title=f"claims ({sum(r.status == 'done' for r in built.runs)} finished runs)", box=None, pad_edge=False
+    )
     several = len(built.settings) > 1
     for column in ("#", "claim", "verdict", *(("holds",) if several else ()), "effect [95% CI]", "n"):
         table.add_column(column, overflow="fold")
     for claim in built.claims:
-        table.add_row(claim.claim_id, claim.claim, claim.verdict + claim.provisional_mark, *((claim.holds,) if several else ()),
-                      effect_text(claim.effect), str(claim.effect.n))  # fmt: skip
+        table.add_row(
+            claim.claim_id,
+            claim.claim,
+            claim.verdict + claim.provisional_mark,
+            *((claim.holds,) if several else ()),
+            effect_text(claim.effect),
+            str(claim.effect.n),
+        )
     out.print(table)
     err.print("wrote " + ", ".join(map(str, built.paths)), highlight=False, soft_wrap=True)
 

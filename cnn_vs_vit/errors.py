@@ -46,9 +46,7 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
 def unknown_name(kind: str, name: str, choices: Iterable[str]) -> CnnvitError:
     """The error for an unknown model, dataset, mode...: names the choices and the closest one."""
     choices = sorted(choices)
-    return CnnvitError(
-        f'unknown {kind} "{name}"{did_you_mean(name, choices)}; choose one of: {", ".join(choices)}'
-    )
+    return CnnvitError(f'unknown {kind} "{name}"{did_you_mean(name, choices)}; choose one of: {", ".join(choices)}')
 
 
 def validation_message(error, where: str) -> str:

@@ -30,9 +30,14 @@ LOCK = ".lock"
 
 
 @contextmanager
-def directory_lock(directory: Path, *, shared: bool = False, wait: bool = False,
-                   on_wait: Callable[[str], None] | None = None,
-                   on_take_over: Callable[[str], None] | None = None) -> Iterator[None]:  # fmt: skip
+def directory_lock(
+    directory: Path,
+    *,
+    shared: bool = False,
+    wait: bool = False,
+    on_wait: Callable[[str], None] | None = None,
+    on_take_over: Callable[[str], None] | None = None,
+) -> Iterator[None]:
     """Hold DIR/.lock for the block, exclusively or `shared` with other shared holders. Busy:
     DirectoryBusy naming the holder, or with `wait`, block until it is free (`on_wait(holder)` is
     told first). `on_take_over(holder)` hears of a lock file whose holder died without finishing
@@ -50,16 +55,24 @@ def directory_lock(directory: Path, *, shared: bool = False, wait: bool = False,
         except BlockingIOError:
             holder = _describe(_read(fd))
             if not wait:
-                raise DirectoryBusy(f"{directory} is in use by {holder}; wait until it ends, or rerun with --wait "
-                                    "to start when it does") from None  # fmt: skip
+                raise DirectoryBusy(
+                    f"{directory} is in use by {holder}; wait until it ends, or rerun with --wait to start when it does"
+                ) from None
             if on_wait:
                 on_wait(holder)
             fcntl.flock(fd, mode)
         previous = _read(fd)
         if previous and on_take_over and not shared:  # a holder that released cleanly empties the file
             on_take_over(_describe(previous))
-        _write(fd, {"pid": os.getpid(), "host": socket.gethostname(), "command": " ".join(sys.argv),
-                    "since": time.strftime("%Y-%m-%d %H:%M:%S")})  # fmt: skip
+        _write(
+            fd,
+            {
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
+                "command": " ".join(sys.argv),
+                "since": time.strftime("%Y-%m-%d %H:%M:%S"),
+            },
+        )
         try:
             yield
         finally:

@@ -14,6 +14,7 @@ in the same directory, flushed, fsync'ed and renamed over the final name.
 """
 
 import errno
+import functools
 import hashlib
 import json
 import os
@@ -83,8 +84,10 @@ def _no_space_message(path: Path, file: IO[bytes], size: int | None) -> str:
     except (OSError, ValueError):
         needed = "more space"
     free = shutil.disk_usage(path.parent).free
-    return (f"no space left on the device holding {path.parent} while writing {path.name} ({needed} needed, "
-            f"{free:,} free); free some space and run the same command again: what was saved before is intact")  # fmt: skip
+    return (
+        f"no space left on the device holding {path.parent} while writing {path.name} ({needed} needed, "
+        f"{free:,} free); free some space and run the same command again: what was saved before is intact"
+    )
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -101,11 +104,23 @@ def read_json(path: Path) -> dict:
 
 def file_fingerprint(path: Path) -> dict:
     """Identity of a file: name, size and SHA-256 (detects truncation and bit rot alike)."""
+    status = Path(path).stat()
+    return {
+        "file": Path(path).name,
+        "bytes": status.st_size,
+        "sha256": _sha256(str(Path(path).resolve()), status.st_ino, status.st_size, status.st_mtime_ns),
+    }
+
+
+@functools.lru_cache(maxsize=4096)
+def _sha256(path: str, inode: int, size: int, mtime_ns: int) -> str:
+    """SHA-256 of a file, read once per process while it keeps its inode, size and modification time (a rerun
+    checks each run's weights several times: its plan, then every probe's saved result)."""
     digest = hashlib.sha256()
     with open(path, "rb") as file:
         for chunk in iter(lambda: file.read(1 << 20), b""):
             digest.update(chunk)
-    return {"file": Path(path).name, "bytes": Path(path).stat().st_size, "sha256": digest.hexdigest()}
+    return digest.hexdigest()
 
 
 def _fsync_directory(directory: Path) -> None:
@@ -204,8 +219,12 @@ class RunDir:
     def truncate_metrics(self, after_step: int) -> None:
         """Keep only the records up to `after_step`: a resumed run re-logs the steps after its checkpoint and
         re-evaluates from it (evaluations at `after_step` itself are dropped too)."""
-        kept = [r for r in self.metrics() if r.get("step", 0) <= after_step
-                and not (r.get("split") in ("test", "validation") and r.get("step", 0) >= after_step)]  # fmt: skip
+        kept = [
+            r
+            for r in self.metrics()
+            if r.get("step", 0) <= after_step
+            and not (r.get("split") in ("test", "validation") and r.get("step", 0) >= after_step)
+        ]
         atomic_write_text(self.path / METRICS, "".join(json.dumps(r) + "\n" for r in kept))
 
 
@@ -216,7 +235,9 @@ def run_name(config) -> str:
     How the run executes (threads, device, data root...) is left out: it does not change the result.
     """
     digest = hashlib.sha256(json.dumps(semantic_keys(config), sort_keys=True).encode()).hexdigest()[:8]
-    model = config.model.name.replace(":", "-") + "".join(f".{k}-{_name_part(v)}" for k, v in sorted(config.model.options.items()))
+    model = config.model.name.replace(":", "-") + "".join(
+        f".{k}-{_name_part(v)}" for k, v in sorted(config.model.options.items())
+    )
     dataset = config.data.name.replace("/", "_").replace(":", "-")
     return f"{model}_{dataset}_f{config.data.fraction:g}_s{config.seed}_{digest}"
 

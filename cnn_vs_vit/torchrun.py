@@ -18,8 +18,9 @@ class Placement(NamedTuple):
 
 def placement() -> Placement:
     """This process's place among torchrun's workers; rank 0 of 1 when torchrun did not start it."""
-    return Placement(int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)),
-                     int(os.environ.get("LOCAL_RANK", 0)))  # fmt: skip
+    return Placement(
+        int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
+    )
 
 
 def is_main_process() -> bool:

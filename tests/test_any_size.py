@@ -132,7 +132,7 @@ FIXTURES = {  # dataset -> (writer of its real on-disk files under root, overrid
 
 @pytest.mark.parametrize("fixture", FIXTURES)
 def test_real_on_disk_formats_train_the_default_presets_and_take_the_shift_probe(tmp_path, fixture):
-    from cnn_vs_vit.probes.shift_runs import probe_run_dir
+    from cnn_vs_vit.probes.plugin import run_probe
     from cnn_vs_vit.training import train_run
 
     write, overrides = FIXTURES[fixture]
@@ -145,17 +145,16 @@ def test_real_on_disk_formats_train_the_default_presets_and_take_the_shift_probe
         run = tmp_path / model
         summary = train_run(config, run)
         assert math.isfinite(summary["test_loss"])
-        probe = probe_run_dir(run, images=4, modes=["circular"])
+        probe = run_probe("shift", run, {"images": 4, "modes": ["circular"]})
         side = summary["image_shape"][1]
         expected_shifts = patch_size_for((side, side), 7)  # the vit-s patch at this size, for both models
-        assert sorted(probe.result.rows["shift"].unique()) == list(range(min(expected_shifts, side - 1) + 1))
+        assert sorted(probe.rows["shift"].unique()) == list(range(min(expected_shifts, side - 1) + 1))
 
 
 def test_every_probe_and_the_report_run_on_32px_rgb(tmp_path):
     """shapes at its natural 32x32x3: both presets trained briefly, every probe, then the report."""
     from cnn_vs_vit.probes import PROBES
-    from cnn_vs_vit.probes.by_name import applies, run_probe
-    from cnn_vs_vit.probes.shift_runs import probe_run_dir
+    from cnn_vs_vit.probes.plugin import applies, run_probe
     from cnn_vs_vit.report import build_report
     from cnn_vs_vit.training import train_run
 
@@ -163,12 +162,14 @@ def test_every_probe_and_the_report_run_on_32px_rgb(tmp_path):
         run = tmp_path / "runs" / model
         train_run(build_config({}, [f"model.name={model}", "data.name=shapes", "train.steps=2", "train.batch_size=8",
                                     "threads=1"]), run)  # fmt: skip
-        probe_run_dir(run, images=8, modes=["circular"])
-        for name in PROBES[1:]:
+        options = {"shift": {"images": 8, "modes": ["circular"]}}
+        for name in PROBES:
             if applies(name, run):
-                run_probe(name, run)
+                run_probe(name, run, options.get(name))
         transfer = json.loads((run / "probes" / "transfer_summary.json").read_text())
         assert transfer["target_dataset"] == "digits" and transfer["image_size"] == 32  # grey digits as RGB
-    build_report(tmp_path)
+    built = build_report(tmp_path)
     report = (tmp_path / "report.md").read_text()
     assert "vit-xs" in report and "## Probe samples" in report
+    similarity = next(claim for claim in built.claims if claim.claim_id == "17")
+    assert similarity.verdict != "not measured" and (tmp_path / "cka.png").exists()  # CKA within and across

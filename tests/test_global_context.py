@@ -9,10 +9,10 @@ import torch
 from cnn_vs_vit.config import RunConfig
 from cnn_vs_vit.data import load_dataset
 from cnn_vs_vit.data.global_context import IMAGE_SIZE, PATTERN, draw_scenes
+from cnn_vs_vit.data.model_input import to_model_input
 from cnn_vs_vit.models import build_model
 from cnn_vs_vit.training import train_run
 from cnn_vs_vit.training.evaluate import evaluate
-from cnn_vs_vit.training.inputs import to_model_input
 
 HALF = IMAGE_SIZE // 2
 
@@ -94,9 +94,10 @@ def test_the_trained_control_is_at_chance_on_the_tasks_own_test_set(tmp_path, on
     )
     train_run(config, tmp_path / "bag")
     model_dir = tmp_path / "bag"
-    from cnn_vs_vit.training import load_trained
+    from cnn_vs_vit.trained_run import load_run
 
-    model, _, dataset = load_trained(model_dir)
+    run = load_run(model_dir)
+    model, dataset = run.model, run.dataset
     result = evaluate(model, dataset.test_images, dataset.test_labels, device=torch.device("cpu"))
     n = len(dataset.test_labels)
     # At chance: within the 99.9% binomial band around 1/2 (±3.3 points at n = 2000).

@@ -188,3 +188,16 @@ def test_bad_model_requests_are_one_line_errors(name, options, message):
     with pytest.raises(CnnvitError, match=message) as info:
         build_model(name, image_shape=(1, 28, 28), num_classes=10, options=options)
     assert "\n" not in str(info.value)
+
+
+def test_adamw_decays_kernels_only_and_never_what_a_model_declares():
+    from cnn_vs_vit.models.interface import decayed_parameters
+
+    for name, declared in (("vit-s", {"cls_token", "pos_embed"}), ("resnet-s", set()),
+                           ("torchvision:vit_b_16", {"net.class_token", "net.encoder.pos_embedding"})):  # fmt: skip
+        model = build_model(name, image_shape=(3, 32, 32), num_classes=10)
+        decayed = {id(p) for p in decayed_parameters(model)[0]}
+        for parameter_name, parameter in model.named_parameters():
+            expected = parameter.ndim >= 2 and parameter_name not in declared
+            assert (id(parameter) in decayed) == expected, (name, parameter_name)
+        assert declared <= {n for n, _ in model.named_parameters()}  # the declared names exist

@@ -18,8 +18,8 @@ from cnn_vs_vit.probes.attention_distance import (
     COLUMNS,
     mean_attention_distance,
     multihead_attention_probabilities,
-    probe_attention_distance_run_dir,
 )  # fmt: skip
+from cnn_vs_vit.probes.plugin import run_probe
 
 SIDE, PATCH = 16, 4  # a 4x4 grid of patches
 
@@ -132,7 +132,7 @@ def test_run_dir_probe_measures_init_and_trained_and_reuses_its_files(tmp_path, 
 
     run = tmp_path / "run"
     train_run(tiny("model.name=vit-xs", "model.patch_size=4", "train.steps=2"), run)
-    first = probe_attention_distance_run_dir(run, images=4)
+    first = run_probe("attention_distance", run, {"images": 4})
     rows = first.rows
     assert not first.reused and set(rows["weights"]) == {"init", "trained"}
     init, trained = (rows[rows["weights"] == w]["mean_distance_px"].to_numpy() for w in ("init", "trained"))
@@ -149,6 +149,6 @@ def test_run_dir_probe_measures_init_and_trained_and_reuses_its_files(tmp_path, 
     assert (run / "probes" / "attention_distance.csv").exists()
     assert first.summary["cls_handling"] == CLS_HANDLING
 
-    again = probe_attention_distance_run_dir(run, images=4)
+    again = run_probe("attention_distance", run, {"images": 4})
     assert again.reused and again.rows.equals(first.rows)
-    assert not probe_attention_distance_run_dir(run, images=4, include_init=False).reused
+    assert not run_probe("attention_distance", run, {"images": 4, "include_init": False}).reused

@@ -7,7 +7,8 @@ import torch
 
 from cnn_vs_vit.errors import CnnvitError
 from cnn_vs_vit.models import Backbone, FeatureLayer, build_model
-from cnn_vs_vit.probes.introspection import COLUMNS, introspect, probe_introspection_run_dir
+from cnn_vs_vit.probes.introspection import COLUMNS, introspect
+from cnn_vs_vit.probes.plugin import run_probe
 
 SHAPE = (1, 28, 28)
 
@@ -95,8 +96,8 @@ def test_run_dir_probe_writes_and_reuses_its_files(tmp_path, tiny):
 
     run = tmp_path / "run"
     train_run(tiny("train.steps=1"), run)  # resnet-xs on 16x16 shapes
-    first = probe_introspection_run_dir(run)
+    first = run_probe("introspection", run)
     assert not first.reused and len(first.rows) == 1 and first.rows.iloc[0]["blocks"] == 4
     assert first.summary["leaf_module_types"] and (run / "probes" / "introspection.csv").exists()
-    again = probe_introspection_run_dir(run)
+    again = run_probe("introspection", run)
     assert again.reused and again.rows.equals(first.rows)

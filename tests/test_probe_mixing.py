@@ -14,10 +14,10 @@ from cnn_vs_vit.probes.mixing import (
     mixing_matrices,
     module_function,
     probe_mixing,
-    probe_mixing_run_dir,
     sampled_rows,
     variation,
 )  # fmt: skip
+from cnn_vs_vit.probes.plugin import run_probe
 
 ROUND_OFF = 1e-12  # float64 round-off of a variation that is 0 in exact arithmetic
 
@@ -122,8 +122,8 @@ def test_run_dir_probe_writes_and_reuses_its_files(tmp_path, tiny):
 
     run = tmp_path / "run"
     train_run(tiny("train.steps=2"), run)  # resnet-xs on 16x16 shapes
-    first = probe_mixing_run_dir(run, images=3, rows=1)
+    first = run_probe("mixing", run, {"images": 3, "rows": 1})
     assert not first.reused and (run / "probes" / "mixing.csv").exists()
     assert first.summary["arguments"]["rows"] == 1 and first.summary["arguments"]["images"] == 3
-    again = probe_mixing_run_dir(run, images=3, rows=1)
+    again = run_probe("mixing", run, {"images": 3, "rows": 1})
     assert again.reused and again.rows.equals(first.rows)

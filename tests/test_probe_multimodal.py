@@ -11,8 +11,8 @@ import pytest
 import torch
 from torch import nn
 
-from cnn_vs_vit.config import RunConfig
 from cnn_vs_vit.cli import main
+from cnn_vs_vit.config import RunConfig
 from cnn_vs_vit.errors import CnnvitError
 from cnn_vs_vit.models import Backbone, FeatureLayer, build_model
 from cnn_vs_vit.models.resnet import BlurPool
@@ -22,13 +22,13 @@ from cnn_vs_vit.probes.multimodal import (
     grid_modules,
     padding_only_share,
     probe_multimodal,
-    probe_multimodal_run_dir,
     sequence_config,
     sequence_model,
     sequence_variant,
     train_and_test,
     vit_sequence_model,
 )  # fmt: skip
+from cnn_vs_vit.probes.plugin import run_probe
 from cnn_vs_vit.probes.sequence_task import CHANCE, MarkerOrder
 from cnn_vs_vit.report.claims import Context, evaluate_claims
 from cnn_vs_vit.report.probe_claims import multimodal
@@ -181,12 +181,12 @@ def test_run_dir_probe_writes_and_reuses_its_files(tmp_path, tiny):
 
     run = tmp_path / "run"
     train_run(tiny("train.steps=1"), run)  # resnet-xs on 16x16 shapes
-    first = probe_multimodal_run_dir(run, steps=2, batch_size=4, test_sequences=10)
+    first = run_probe("multimodal", run, {"steps": 2, "batch_size": 4, "test_sequences": 10})
     assert not first.reused and len(first.rows) == 2 and (run / "probes" / "multimodal.csv").exists()
     assert first.summary["arch"] == "resnet" and first.summary["grid_modules"]["Conv2d"] >= 1
-    again = probe_multimodal_run_dir(run, steps=2, batch_size=4, test_sequences=10)
+    again = run_probe("multimodal", run, {"steps": 2, "batch_size": 4, "test_sequences": 10})
     assert again.reused and again.rows.equals(first.rows)
-    assert not probe_multimodal_run_dir(run, steps=3, batch_size=4, test_sequences=10).reused  # other arguments
+    assert not run_probe("multimodal", run, {"steps": 3, "batch_size": 4, "test_sequences": 10}).reused  # other arguments
 
 
 class NoConvolution(Backbone):

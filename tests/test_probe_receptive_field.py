@@ -12,14 +12,14 @@ from torch import nn
 
 from cnn_vs_vit.errors import CnnvitError
 from cnn_vs_vit.models import Backbone, FeatureLayer, build_model
+from cnn_vs_vit.probes.plugin import run_probe
 from cnn_vs_vit.probes.receptive_field import (
     COLUMNS,
     mass_area,
     mass_radius,
-    probe_receptive_field_run_dir,
     receptive_fields,
+    saved_maps,
 )  # fmt: skip
-
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -144,7 +144,8 @@ def test_run_dir_probe_writes_and_reuses_its_files(tmp_path, tiny):
 
     run = tmp_path / "run"
     train_run(tiny("model.name=vit-xs", "model.patch_size=4", "train.steps=2"), run)
-    first, maps = probe_receptive_field_run_dir(run, images=4)
+    first = run_probe("receptive_field", run, {"images": 4})
+    maps = saved_maps(first)
     probes = run / "probes"
     assert not first.reused and (probes / "receptive_field.csv").exists()
     assert (probes / "receptive_field_maps.safetensors").exists()
@@ -152,8 +153,9 @@ def test_run_dir_probe_writes_and_reuses_its_files(tmp_path, tiny):
     assert summary["arguments"]["images"] == 4 and summary["arguments"]["source"]["weights"]["sha256"]
     assert set(maps) == set(first.rows["layer"]) and maps["block1"].shape == (16, 16)
 
-    again, maps_again = probe_receptive_field_run_dir(run, images=4)
+    again = run_probe("receptive_field", run, {"images": 4})
+    maps_again = saved_maps(again)
     assert again.reused
     assert again.rows.equals(first.rows)
     assert all(torch.equal(maps[k], maps_again[k]) for k in maps)
-    assert not probe_receptive_field_run_dir(run, images=3)[0].reused
+    assert not run_probe("receptive_field", run, {"images": 3}).reused

@@ -6,18 +6,18 @@ trained embedding at its own grid position.
 import pytest
 import torch
 
+from cnn_vs_vit.data.model_input import to_model_input
 from cnn_vs_vit.errors import CnnvitError
 from cnn_vs_vit.models import Backbone, build_model
 from cnn_vs_vit.models.torchvision_models import TorchvisionViTB16
+from cnn_vs_vit.probes.plugin import run_probe
 from cnn_vs_vit.probes.resolution import (
     COLUMNS,
     default_sizes,
     placed_embedding,
     probe_resolution,
-    probe_resolution_run_dir,
     resolution_variant,
 )  # fmt: skip
-from cnn_vs_vit.training.inputs import to_model_input
 
 SIDE = 28  # vit-xs: patch 7, a 4x4 grid
 
@@ -122,8 +122,8 @@ def test_run_dir_probe_writes_and_reuses_its_files(tmp_path, tiny):
 
     run = tmp_path / "run"
     train_run(tiny("model.name=vit-xs", "model.patch_size=4", "train.steps=2"), run)  # 16x16 shapes
-    first = probe_resolution_run_dir(run, sizes=[24], images=20)
+    first = run_probe("resolution", run, {"sizes": [24], "images": 20})
     assert not first.reused and first.summary["arguments"]["sizes"] == [16, 24]
     assert set(first.rows["variant"]) == {"interpolated", "not_interpolated"} and len(first.rows) == 4
-    again = probe_resolution_run_dir(run, sizes=[24], images=20)
+    again = run_probe("resolution", run, {"sizes": [24], "images": 20})
     assert again.reused and again.rows.equals(first.rows)

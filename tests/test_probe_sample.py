@@ -90,9 +90,7 @@ def test_a_size_that_is_not_a_positive_whole_number_is_a_one_line_error(size):
 
 def test_probes_of_two_architectures_read_the_same_balanced_images_and_record_them(tmp_path, tiny):
     """Every probe's summary holds the sample record; a CNN's and a ViT's agree image for image."""
-    from cnn_vs_vit.probes.receptive_field import probe_receptive_field_run_dir
-    from cnn_vs_vit.probes.resolution import probe_resolution_run_dir
-    from cnn_vs_vit.probes.shift_runs import probe_run_dir
+    from cnn_vs_vit.probes.plugin import run_probe
     from cnn_vs_vit.training import train_run
 
     cnn, vit = tmp_path / "cnn", tmp_path / "vit"
@@ -100,23 +98,23 @@ def test_probes_of_two_architectures_read_the_same_balanced_images_and_record_th
     train_run(tiny("model.name=vit-xs", "model.patch_size=4", "train.steps=1"), vit)
     records = []
     for run in (cnn, vit):
-        records.append(probe_run_dir(run, images=16, shifts=[0, 1], modes=["circular"]).result.summary["sample"])
-        records.append(probe_receptive_field_run_dir(run, images=16)[0].summary["sample"])
-        records.append(probe_resolution_run_dir(run, images=16, sizes=[12]).summary["sample"])
+        records.append(run_probe("shift", run, {"images": 16, "shifts": [0, 1], "modes": ["circular"]}).summary["sample"])
+        records.append(run_probe("receptive_field", run, {"images": 16}).summary["sample"])
+        records.append(run_probe("resolution", run, {"images": 16, "sizes": [12]}).summary["sample"])
     assert all(record == records[0] for record in records)
     assert records[0]["size"] == 16 and sum(records[0]["class_counts"].values()) == 16
     assert sum(count > 0 for count in records[0]["class_counts"].values()) == len(records[0]["class_counts"])
 
 
 def test_the_report_states_each_probes_sample_once(tmp_path, tiny):
-    from cnn_vs_vit.probes.shift_runs import probe_run_dir
+    from cnn_vs_vit.probes.plugin import run_probe
     from cnn_vs_vit.report import build_report
     from cnn_vs_vit.training import train_run
 
     for seed in (0, 1):
         run = tmp_path / f"run{seed}"
         train_run(tiny("train.steps=1", f"seed={seed}"), run)
-        sample = probe_run_dir(run, images=16, shifts=[0, 1], modes=["circular"]).result.summary["sample"]
+        sample = run_probe("shift", run, {"images": 16, "shifts": [0, 1], "modes": ["circular"]}).summary["sample"]
     build_report(tmp_path)
     report = (tmp_path / "report.md").read_text()
     section = report.split("## Probe samples", 1)[1].split("\n## ", 1)[0]

@@ -184,7 +184,7 @@ def test_prediction_figures_match_a_direct_evaluation():
     net, (x, y) = model("vit-xs", patch_size=4), images(8)
     result = probe_shift(net, x, y, shifts=[0, 2], modes=["circular"], batch_size=3)
     predictions = result.summary["predictions"]["circular"]
-    from cnn_vs_vit.training.inputs import to_model_input
+    from cnn_vs_vit.data.model_input import to_model_input
 
     with torch.no_grad():
         plain = net(to_model_input(x)).argmax(1)
@@ -344,8 +344,10 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path, run_dir, monkeypatch):
     assert_user_error(cli(), "nothing to probe")
     assert_user_error(cli("--model", "torchvision:resnet18"), "needs --dataset NAME and --out DIR")
 
-    import cnn_vs_vit.training as training
+    import dataclasses
 
-    real_load = training.load_trained
-    monkeypatch.setattr(training, "load_trained", lambda path, device: (VectorOnly(), *real_load(path, device)[1:]))
+    from cnn_vs_vit.probes import plugin
+
+    real_load = plugin.load_run
+    monkeypatch.setattr(plugin, "load_run", lambda path, device: dataclasses.replace(real_load(path, device), model=VectorOnly()))
     assert_user_error(cli(run_dir, "--force"), "cannot be probed")

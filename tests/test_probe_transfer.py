@@ -12,24 +12,24 @@ from safetensors.torch import load_file, safe_open, save_file
 
 from cnn_vs_vit import rundir
 from cnn_vs_vit.config import build_config
+from cnn_vs_vit.data.model_input import to_model_input
 from cnn_vs_vit.errors import CnnvitError
 from cnn_vs_vit.models import Backbone, build_model
 from cnn_vs_vit.models.torchvision_models import TorchvisionViTB16
 from cnn_vs_vit.probes import transfer
-from cnn_vs_vit.probes.saved import load_run
+from cnn_vs_vit.probes.plugin import run_probe
 from cnn_vs_vit.probes.transfer import (
     COLUMNS,
     head_inputs,
     load_target,
-    probe_transfer_run_dir,
     train_variant,
     variant_model,
 )  # fmt: skip
 from cnn_vs_vit.report.claims import Context, evaluate_claims
 from cnn_vs_vit.report.probe_claims import transfer_learning
 from cnn_vs_vit.report.runs import Run
+from cnn_vs_vit.trained_run import load_run
 from cnn_vs_vit.training import train_run
-from cnn_vs_vit.training.inputs import to_model_input
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -155,7 +155,7 @@ def replace_weights(run_dir, scale: float) -> None:
 
 def test_the_probe_saves_reuses_and_recomputes_when_the_weights_change_and_scratch_ignores_them(tmp_path):
     run = pretrain(tmp_path / "run", "vit-xxs")
-    first = probe_transfer_run_dir(run)
+    first = run_probe("transfer", run)
     rows = first.rows
     assert not first.reused and list(rows.columns) == COLUMNS
     assert list(rows["variant"]) == ["scratch", "finetune", "linear"]
@@ -165,11 +165,11 @@ def test_the_probe_saves_reuses_and_recomputes_when_the_weights_change_and_scrat
     assert rows["gain"].tolist() == pytest.approx((100 * (rows["accuracy"] - rows.iloc[0]["accuracy"])).tolist())
     assert first.summary["arguments"]["recipe"]["lr"] == 1e-3 and first.summary["image_size"] == 28
 
-    again = probe_transfer_run_dir(run)
+    again = run_probe("transfer", run)
     assert again.reused and again.rows.equals(rows) and again.summary == first.summary
 
     replace_weights(run, 1.5)
-    changed = probe_transfer_run_dir(run)
+    changed = run_probe("transfer", run)
     assert not changed.reused
     scratch = lambda table: table[table["variant"] == "scratch"][["accuracy", "loss"]].to_numpy()  # noqa: E731
     assert (scratch(changed.rows) == scratch(rows)).all()  # other pretrained weights, same config and seed
@@ -188,7 +188,7 @@ def test_digits_transfers_to_mnist5k_at_the_runs_image_size(tmp_path):
 def test_torchvision_resnet18_run_directory(tmp_path):
     # 4 px images: the plumbing is under test here, not the accuracy
     run = pretrain(tmp_path / "run", "torchvision:resnet18", "data.image_size=4", "train.steps=2", "train.batch_size=8")
-    rows = probe_transfer_run_dir(run).rows
+    rows = run_probe("transfer", run).rows
     assert list(rows["variant"]) == ["scratch", "finetune", "linear"] and rows["accuracy"].between(0, 1).all()
 
 
@@ -203,7 +203,7 @@ def test_torchvision_vit_run_directory(tmp_path, monkeypatch):
     monkeypatch.setattr(models, "build_torchvision", tiny)
     run = pretrain(tmp_path / "run", "torchvision:vit_b_16", "data.image_size=16", "train.steps=2",
                    "train.batch_size=8")  # fmt: skip
-    rows = probe_transfer_run_dir(run).rows
+    rows = run_probe("transfer", run).rows
     assert list(rows["variant"]) == ["scratch", "finetune", "linear"] and rows["accuracy"].between(0, 1).all()
 
 

@@ -12,7 +12,7 @@ from cnn_vs_vit.cli import app
 from cnn_vs_vit.errors import CnnvitError
 from cnn_vs_vit.probes.shift import COLUMNS
 from cnn_vs_vit.report import CLAIMS, build_report, evaluate_claims, load_runs
-from cnn_vs_vit.report.build import effect_text
+from cnn_vs_vit.report.formatting import effect_text
 from cnn_vs_vit.report.statistics import difference, t_interval
 
 P = 7  # the hand-made ViTs' patch size
@@ -244,21 +244,21 @@ def test_equivariance_rule_at_its_edges(tmp_path, case):
     ({"a": "not measured", "b": "not measured"}, "not measured", "—"),
 ])  # fmt: skip
 def test_holds_counts_the_settings_that_agree_among_those_that_measured(settings, headline, holds):
-    from cnn_vs_vit.report.claims import ClaimResult
+    from cnn_vs_vit.report.claim_types import ClaimResult
 
-    assert ClaimResult("2", headline, settings=settings).holds == holds
+    assert ClaimResult(claim_id="2", verdict=headline, settings=settings).holds == holds
 
 
 def test_the_headline_names_which_verdict_holds_in_which_setting_when_they_disagree():
-    from cnn_vs_vit.report.claims import ClaimResult
+    from cnn_vs_vit.report.claim_types import ClaimResult
 
     split = {"mnist5k": "supported", "digits": "supported", "shapes": "inconclusive", "cifar": "not measured"}
-    assert ClaimResult("2", "supported", settings=split).by_setting == "supported on mnist5k, digits; inconclusive on shapes"
-    assert ClaimResult("2", "supported", settings={"a": "supported", "b": "not measured"}).by_setting == ""
+    assert ClaimResult(claim_id="2", verdict="supported", settings=split).by_setting == "supported on mnist5k, digits; inconclusive on shapes"
+    assert ClaimResult(claim_id="2", verdict="supported", settings={"a": "supported", "b": "not measured"}).by_setting == ""
     # a row whose experiment is the default study's own says so where another setting lacks it
     settings = {"a": "supported", "b": "not measured"}
-    assert ClaimResult("3", "supported", settings=settings).in_setting("b") == "one setting by design"
-    assert ClaimResult("2", "supported", settings=settings).in_setting("b") == "not measured"
+    assert ClaimResult(claim_id="3", verdict="supported", settings=settings).in_setting("b") == "one setting by design"
+    assert ClaimResult(claim_id="2", verdict="supported", settings=settings).in_setting("b") == "not measured"
 
 
 def test_a_report_over_two_settings_counts_a_shared_run_once_and_shows_each_verdict(tmp_path):
@@ -462,13 +462,15 @@ def distance_rows(init: float, trained: float, s: int) -> list[dict]:
     (6.0, "supported", "supported"), (6.0, "contradicted", "contradicted"), (12.0, "supported", "inconclusive"),
 ])  # fmt: skip
 def test_inductive_bias_needs_learned_locality_and_rows_2_and_9(tmp_path, trained, row2, expected):
-    from cnn_vs_vit.report.claims import ClaimResult, Context
+    from cnn_vs_vit.report.claim_types import ClaimResult
     from cnn_vs_vit.report.probe_claims import inductive_bias
+    from cnn_vs_vit.report.selection import Context
 
     for s in range(3):
         write_probe_table(make_run(tmp_path, f"vit_s{s}", arch="vit", seed=s), "attention_distance",
                           distance_rows(10.0, trained, s))  # fmt: skip
-    claim = inductive_bias(Context.of(load_runs(tmp_path)), ClaimResult("2", row2), ClaimResult("9", "supported"))
+    row_2, row_9 = ClaimResult(claim_id="2", verdict=row2), ClaimResult(claim_id="9", verdict="supported")
+    claim = inductive_bias(Context.of(load_runs(tmp_path)), row_2, row_9)
     assert claim.verdict == expected and claim.effect.mean == pytest.approx(10.0 - trained)
 
 

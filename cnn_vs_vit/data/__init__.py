@@ -1,9 +1,9 @@
 """Datasets as whole in-memory uint8 tensors, the subsets a run trains on, and batched augmentation.
 
-    load_dataset(name)            -> ImageDataset (train/test images and labels, classes)
-    stratified_subset(labels, f, data_seed) -> the indices a run trains on; subset_hash records them
-    probe_sample(dataset, n)      -> the class-stratified test images every probe reads, with its record
-    random_translate, random_flip -> per-image augmentation of a whole batch at once
+load_dataset(name)            -> ImageDataset (train/test images and labels, classes)
+stratified_subset(labels, f, data_seed) -> the indices a run trains on; subset_hash records them
+probe_sample(dataset, n)      -> the class-stratified test images every probe reads, with its record
+random_translate, random_flip -> per-image augmentation of a whole batch at once
 """
 
 from cnn_vs_vit.data.augment import random_flip, random_translate

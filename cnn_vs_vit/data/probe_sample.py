@@ -21,6 +21,7 @@ from cnn_vs_vit.data.subsets import subset_hash
 from cnn_vs_vit.errors import CnnvitError
 
 PROBE_SAMPLE_SEED = 0  # a constant: every probe of every run reads the same images of a given test split
+SAMPLE_RULE = "class-stratified (largest remainder), lowest SHA-256 of seed and pixels within a class"
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: tensor fields have no single truth value under ==
@@ -39,9 +40,14 @@ class ProbeSample:
         The hash is subset_hash of the indices, as a training run's subset_hash is: two probes averaged
         over the same images exactly when their records agree.
         """
-        return {"size": len(self.indices), "of": self.split_size, "class_counts": self.class_counts,
-                "hash": subset_hash(self.indices), "seed": PROBE_SAMPLE_SEED,
-                "rule": "class-stratified (largest remainder), lowest SHA-256 of seed and pixels within a class"}  # fmt: skip
+        return {
+            "size": len(self.indices),
+            "of": self.split_size,
+            "class_counts": self.class_counts,
+            "hash": subset_hash(self.indices),
+            "seed": PROBE_SAMPLE_SEED,
+            "rule": SAMPLE_RULE,
+        }
 
 
 def probe_sample(dataset: ImageDataset, size: int) -> ProbeSample:
@@ -53,8 +59,13 @@ def probe_sample(dataset: ImageDataset, size: int) -> ProbeSample:
     indices = stratified_sample(dataset.test_images, dataset.test_labels, size)
     labels = dataset.test_labels[indices]
     counts = torch.bincount(labels, minlength=dataset.num_classes).tolist()
-    return ProbeSample(images=dataset.test_images[indices], labels=labels, indices=indices,
-                       class_counts=dict(zip(dataset.classes, counts)), split_size=len(dataset.test_labels))  # fmt: skip
+    return ProbeSample(
+        images=dataset.test_images[indices],
+        labels=labels,
+        indices=indices,
+        class_counts=dict(zip(dataset.classes, counts)),
+        split_size=len(dataset.test_labels),
+    )
 
 
 def stratified_sample(images: torch.Tensor, labels: torch.Tensor, size: int) -> torch.Tensor:

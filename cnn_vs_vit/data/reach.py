@@ -71,8 +71,15 @@ def load_reach_local() -> ImageDataset:
 def _dataset(name: str, up_share: float) -> ImageDataset:
     train_images, train_labels, _ = draw_scenes(TRAIN_SIZE, _TRAIN_SEED, up_share)
     test_images, test_labels, _ = draw_scenes(TEST_SIZE, _TEST_SEED, up_share)
-    return ImageDataset(name=name, train_images=train_images, train_labels=train_labels, test_images=test_images,
-                        test_labels=test_labels, classes=CLASSES, flip_augment=False)  # fmt: skip
+    return ImageDataset(
+        name=name,
+        train_images=train_images,
+        train_labels=train_labels,
+        test_images=test_images,
+        test_labels=test_labels,
+        classes=CLASSES,
+        flip_augment=False,
+    )
 
 
 def draw_scenes(count: int, seed: int, up_share: float = UP_SHARE) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -112,8 +119,10 @@ def reads_marker_and_square(field: Field) -> bool:
         for x in units:
             columns = set(field.pixels(x, IMAGE_SIZE))
             sees_marker = bool(rows & set(MARKER_BAR_ROWS)) and bool(columns & marker_columns)
-            sees_square = any(rows & set(range(sy, sy + PATTERN)) and columns & set(range(sx, sx + PATTERN))
-                              for sy, sx in SQUARES_AT.values())  # fmt: skip
+            sees_square = any(
+                rows & set(range(sy, sy + PATTERN)) and columns & set(range(sx, sx + PATTERN))
+                for sy, sx in SQUARES_AT.values()
+            )
             if sees_marker and sees_square:
                 return True
     return False

@@ -28,12 +28,18 @@ DEFAULT_IMAGEFOLDER_SIZE = 32
 # (channels, side, classes) of every named dataset at its natural size, so models can be sized without
 # loading the data (tests/test_data.py checks each against the loaded dataset).
 NATURAL_SHAPES = {
-    "mnist5k": (1, 28, 10), "digits": (1, 32, 10), "shapes": (3, 32, len(SHAPES)),
+    "mnist5k": (1, 28, 10),
+    "digits": (1, 32, 10),
+    "shapes": (3, 32, len(SHAPES)),
     GLOBAL_CONTEXT: (1, GLOBAL_CONTEXT_SIZE, len(GLOBAL_CONTEXT_CLASSES)),
-    REACH: (1, REACH_SIZE, len(REACH_CLASSES)), REACH_LOCAL: (1, REACH_SIZE, len(REACH_CLASSES)),
-    "cifar10": (3, 32, 10), "cifar100": (3, 32, 100), "mnist": (1, 28, 10), "fashion-mnist": (1, 28, 10),
+    REACH: (1, REACH_SIZE, len(REACH_CLASSES)),
+    REACH_LOCAL: (1, REACH_SIZE, len(REACH_CLASSES)),
+    "cifar10": (3, 32, 10),
+    "cifar100": (3, 32, 100),
+    "mnist": (1, 28, 10),
+    "fashion-mnist": (1, 28, 10),
     "svhn": (3, 32, 10),
-}  # fmt: skip
+}
 
 
 def dataset_shape(name: str, *, image_size: int | None = None) -> tuple[tuple[int, int, int], int]:

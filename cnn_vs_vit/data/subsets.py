@@ -40,8 +40,9 @@ def stratified_subset(labels: torch.Tensor, fraction: float, data_seed: int) -> 
     return torch.cat(chosen).sort().values
 
 
-def training_split(labels: torch.Tensor, fraction: float, data_seed: int,
-                   validation: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+def training_split(
+    labels: torch.Tensor, fraction: float, data_seed: int, validation: float = 0.0
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(the run's training subset, its validation images): sorted int64 indices into the training split.
 
     With `validation` > 0 that share of every class is held out first, by a constant seed (VALIDATION_SEED),

@@ -8,7 +8,7 @@ calibration before anything runs: a few steps of the training step itself (train
 the loop's augmentation, precision, AdamW and clipping) on random images, once per model shape.
 
 Probes: each probe's time as a number of training steps of the run it probes, at the probe phase's
-threads (PROBE_STEPS). Probes run forward and backward passes through the same model, so that ratio
+threads (its plugin's `cost`, probes/plugin.py). Probes run forward and backward passes through the same model, so that ratio
 carries over from machine to machine far better than seconds do.
 
 While the run goes on, `Progress` scales what is left by the ratio of the wall time measured so far to
@@ -16,6 +16,7 @@ the time the estimate gave for the work already done: an estimate that was off c
 """
 
 import dataclasses
+import functools
 import json
 import multiprocessing
 import statistics
@@ -27,22 +28,14 @@ from pathlib import Path
 import torch
 
 from ..config import RunConfig
-from ..probes.by_name import ONLY_FOR
+from ..data.registry import dataset_shape
+from ..models import build_model
+from ..probes.plugin import find, is_saved
 from .experiment import Experiment
 from .runner import PlannedCell, cell_context, cell_threads, waves
 
 CALIBRATION_STEPS = 8  # steps per model shape; the median of all but the first (a warm-up) is kept
 CALIBRATION_IMAGES = 256  # random uint8 images the calibration batches are drawn from
-
-# A probe's time in training steps of the run it probes (same threads), measured on 2026-12-01 by
-# timing every probe on resnet-s and vit-s trained on mnist5k (2 threads, idle 2-core AMD EPYC; the
-# two architectures within 1.5x of each other except the multimodal check, where the larger is kept).
-# The shift probe's cost grows with its images and modes (circular, crop): per image and mode.
-# `transfer` trains three models on its target for the run's own budget: per step of the run.
-PROBE_STEPS = {"receptive_field": 2, "attention_distance": 3, "introspection": 1, "mixing": 110, "resolution": 50,
-               "multimodal": 150}  # fmt: skip
-SHIFT_STEPS_PER_IMAGE_AND_MODE = 0.05
-TRANSFER_STEPS_PER_RUN_STEP = 1.8
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,24 +81,36 @@ class Estimate:
 
     def describe(self) -> str:
         rates = ", ".join(f"{shape} {speed.flops_per_second / 1e9:.1f}" for shape, speed in sorted(self.speeds.items()))
-        return (f"estimated time from now on this machine: {minutes(self.total_seconds)} (training "
-                f"{minutes(self.training_seconds)} in {len(self.waves)} wave{'s' if len(self.waves) != 1 else ''}, "
-                f"probes {minutes(self.probe_seconds)}; reports not counted); measured training GFLOP/s: {rates}")  # fmt: skip
+        return (
+            f"estimated time from now on this machine: {minutes(self.total_seconds)} (training "
+            f"{minutes(self.training_seconds)} in {len(self.waves)} wave{'s' if len(self.waves) != 1 else ''}, "
+            f"probes {minutes(self.probe_seconds)}; reports not counted)"
+            + (f"; measured training GFLOP/s: {rates}" if rates else "")
+        )
 
 
 def minutes(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
 
 
-def estimate(experiment: Experiment, cells: list[PlannedCell], jobs: int,
-             on_calibrate: Callable[[int, int, str], None] | None = None) -> Estimate:  # fmt: skip
+def estimate(
+    experiment: Experiment,
+    cells: list[PlannedCell],
+    jobs: int,
+    on_calibrate: Callable[[int, int, str], None] | None = None,
+) -> Estimate:
     """Seconds for the runner to train the unfinished `cells` with `jobs` at a time and run the probes that
-    have no saved result (one that has is taken as reusable).
+    have no reusable saved result.
 
     `on_calibrate(i, n, shape)` is told as each model shape's speed is measured (a second or two each)."""
     probing = torch.get_num_threads()  # probes run in this process
     todo = [p for p in cells if p.state in ("to do", "resumable", "corrupted")]
-    probes = [(p, name) for p in cells for name in sorted(p.cell.probes) if not _saved(p, name)]
+    probes = [
+        (p, name)
+        for p in cells
+        for name in sorted(p.cell.probes)
+        if find(name).applies(model_arch(p)) and not is_saved(name, p.run_dir, experiment.probe_options(name))
+    ]
     training = {(shape_key(p.cell.config), _threads(p.cell.config, jobs)): p.cell.config for p in todo}
     probed = {(shape_key(p.cell.config), probing): p.cell.config for p, _ in probes}
     probed = {shape: config for shape, config in probed.items() if shape not in training}  # measured once
@@ -124,8 +129,6 @@ def estimate(experiment: Experiment, cells: list[PlannedCell], jobs: int,
     probe_seconds = {}
     for planned, name in probes:
         speed = speeds[shape_key(planned.cell.config), probing]
-        if ONLY_FOR.get(name, speed.arch) != speed.arch:  # e.g. no attention distance of a ResNet
-            continue
         probe_seconds[planned.cell.name, name] = probe_steps(name, planned.cell.config, experiment) * speed.step_seconds
     waved = [[p.cell.name for p in wave] for wave in waves(todo)]
     return Estimate(cell_seconds, waved, probe_seconds, jobs, {label(key): speeds[key, t] for key, t in training})
@@ -136,17 +139,41 @@ def _threads(config: RunConfig, jobs: int) -> int:
     return cell_threads(jobs) if jobs > 1 else config.threads or torch.get_num_threads()
 
 
-def _saved(planned: PlannedCell, probe: str) -> bool:
-    """Whether the cell's run directory holds a saved result of `probe` (taken as reusable)."""
+def model_arch(planned: PlannedCell) -> str:
+    """The architecture of a cell's model ("resnet", "vit", "bag"): a trained run's summary says it, otherwise
+    a build on the meta device (no weights) does."""
     from .. import rundir as layout
 
-    return layout.probe_files(planned.run_dir / layout.PROBES, probe)[1].exists()
+    run = layout.RunDir(planned.run_dir)
+    if run.is_trained:
+        return run.summary()["arch"]
+    config = planned.cell.config
+    return _built_arch(
+        config.model.name, json.dumps(config.model.options, sort_keys=True), config.data.name, config.data.image_size
+    )
+
+
+@functools.cache  # one build per model, whatever the number of cells
+def _built_arch(name: str, options: str, dataset: str, image_size: int | None) -> str:
+    shape, classes = dataset_shape(dataset, image_size=image_size)
+    with torch.device("meta"):
+        return build_model(name, image_shape=shape, num_classes=classes, options=json.loads(options)).arch
 
 
 def shape_key(config: RunConfig) -> str:
     """What a training step's cost depends on: model and options, image shape, batch, augmentation, precision."""
-    return json.dumps([config.model.name, config.model.options, config.data.name, config.data.image_size,
-                       config.train.batch_size, config.augment.model_dump(), config.train.precision], sort_keys=True)  # fmt: skip
+    return json.dumps(
+        [
+            config.model.name,
+            config.model.options,
+            config.data.name,
+            config.data.image_size,
+            config.train.batch_size,
+            config.augment.model_dump(),
+            config.train.precision,
+        ],
+        sort_keys=True,
+    )
 
 
 def label(key: str) -> str:
@@ -165,8 +192,12 @@ def steps_left(planned: PlannedCell) -> int:
     config = planned.cell.config
     labels = None
     if config.train.epochs is not None:  # the budget follows the subset's size
-        labels = load_dataset(config.data.name, root=config.data.root, image_size=config.data.image_size,
-                              skip_corrupt=config.data.skip_corrupt).train_labels  # fmt: skip
+        labels = load_dataset(
+            config.data.name,
+            root=config.data.root,
+            image_size=config.data.image_size,
+            skip_corrupt=config.data.skip_corrupt,
+        ).train_labels
     total = budget_steps(config, labels)
     if planned.state != "resumable":
         return total
@@ -175,21 +206,14 @@ def steps_left(planned: PlannedCell) -> int:
 
 
 def probe_steps(name: str, config: RunConfig, experiment: Experiment) -> float:
-    """A probe's cost in training steps of the run it probes (see PROBE_STEPS)."""
-    from ..probes.shift import MODES
-    from ..training.loop import budget_steps
-
-    if name == "shift":
-        options = experiment.probe_shift
-        modes = len(MODES) if options.mode == "both" else 1
-        return SHIFT_STEPS_PER_IMAGE_AND_MODE * options.images * modes
-    if name == "transfer":
-        return TRANSFER_STEPS_PER_RUN_STEP * budget_steps(config)
-    return PROBE_STEPS[name]
+    """A probe's cost in training steps of the run it probes (its plugin's `cost`)."""
+    probe = find(name)
+    return probe.cost(probe.validated(experiment.probe_options(name)), config)
 
 
-def measure_speeds(shapes: dict[tuple[str, int], RunConfig], jobs: int,
-                   told: Callable[[str], None]) -> dict[tuple[str, int], Speed]:  # fmt: skip
+def measure_speeds(
+    shapes: dict[tuple[str, int], RunConfig], jobs: int, told: Callable[[str], None]
+) -> dict[tuple[str, int], Speed]:
     """The speed of each (shape, threads), measured in `jobs` processes at once as the runner trains cells:
     on a 2-core machine two cells slow each other (a resnet-s step took 1.7x as long beside another cell
     as alone). Each process measures the same shape; the median step time is kept."""
@@ -220,8 +244,14 @@ def measure_cell_overhead(config: RunConfig, jobs: int) -> float:
     with tempfile.TemporaryDirectory(prefix="cnnvit-estimate-") as tmp:
         cells = []
         for seed in range(2 * jobs):
-            one_step = config.model_copy(update={"seed": seed, "train": config.train.model_copy(
-                update={"steps": 1, "epochs": None, "min_steps": None, "max_steps": None})})  # fmt: skip
+            one_step = config.model_copy(
+                update={
+                    "seed": seed,
+                    "train": config.train.model_copy(
+                        update={"steps": 1, "epochs": None, "min_steps": None, "max_steps": None}
+                    ),
+                }
+            )
             cells.append(PlannedCell(Cell(f"cell-{seed}", one_step), Path(tmp) / f"cell-{seed}", "to do"))
         train_cells(cells, jobs, lambda _cell, _code: finished.append(time.perf_counter()))
     return statistics.median(b - a for a, b in zip(finished[:jobs], finished[jobs:]))
@@ -234,7 +264,6 @@ def _measure(arguments: tuple[RunConfig, int]) -> Speed:
 def measure_speed(config: RunConfig, threads: int) -> Speed:
     """Time CALIBRATION_STEPS steps of `config`'s training step on random images with `threads` threads."""
     from ..data import load_dataset
-    from ..models import build_model
     from ..training.device import configure_threads, use_channels_last
     from ..training.evaluate import evaluate
     from ..training.finetune import augmented_inputs, fit
@@ -243,18 +272,31 @@ def measure_speed(config: RunConfig, threads: int) -> Speed:
     previous = torch.get_num_threads()
     configure_threads(threads)
     try:
-        dataset = load_dataset(config.data.name, root=config.data.root, image_size=config.data.image_size,
-                               skip_corrupt=config.data.skip_corrupt)  # fmt: skip
+        dataset = load_dataset(
+            config.data.name,
+            root=config.data.root,
+            image_size=config.data.image_size,
+            skip_corrupt=config.data.skip_corrupt,
+        )
         shape, classes = dataset.image_shape, dataset.num_classes
         generator = torch.Generator().manual_seed(0)
         torch.manual_seed(0)
         model = build_model(config.model.name, image_shape=shape, num_classes=classes, options=config.model.options)
         flops_per_image = model.train_flops_per_image(shape)
-        calibration = config.model_copy(update={
-            "train": with_recipe(config.train, model.arch).model_copy(update={
-                "steps": CALIBRATION_STEPS, "epochs": None, "min_steps": None, "max_steps": None, "match_flops": None}),
-            "augment": config.augment.model_copy(update={"flip": bool(config.augment.flip)}),
-        })  # fmt: skip
+        calibration = config.model_copy(
+            update={
+                "train": with_recipe(config.train, model.arch).model_copy(
+                    update={
+                        "steps": CALIBRATION_STEPS,
+                        "epochs": None,
+                        "min_steps": None,
+                        "max_steps": None,
+                        "match_flops": None,
+                    }
+                ),
+                "augment": config.augment.model_copy(update={"flip": bool(config.augment.flip)}),
+            }
+        )
         channels_last = use_channels_last(model, torch.device("cpu"))
         model = model.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
         images = torch.randint(0, 256, (CALIBRATION_IMAGES, *shape), dtype=torch.uint8, generator=generator)

@@ -30,7 +30,6 @@ from ..rundir import run_name
 ProbeName = Literal[PROBES]  # type: ignore[valid-type]  (the names in probes/__init__.py)
 
 
-
 class Group(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -75,6 +74,20 @@ class Experiment(BaseModel):
     groups: dict[str, Group] = Field(min_length=1)
     probe_shift: ShiftProbeOptions = ShiftProbeOptions()
 
+    def probe_options(self, name: str) -> dict:
+        """The options the experiment gives probe `name` (the others run with their defaults)."""
+        if name != "shift":
+            return {}
+        from ..probes.shift import parse_modes  # deferred: it imports torch, which reading a file does not need
+
+        shift = self.probe_shift
+        return {
+            "images": shift.images,
+            "modes": parse_modes(shift.mode),
+            "shifts": shift.shifts,
+            "batch_size": shift.batch_size,
+        }
+
 
 @dataclass
 class Cell:
@@ -107,7 +120,9 @@ def expand(experiment: Experiment) -> list[Cell]:
     cells: dict[str, Cell] = {}
     for group_name, group in experiment.groups.items():
         dimensions = [[((key, value),) for value in values] for key, values in group.axes.items()]
-        dimensions += [list(zip(*([(key, v) for v in values] for key, values in mapping.items()))) for mapping in group.zip]
+        dimensions += [
+            list(zip(*([(key, v) for v in values] for key, values in mapping.items()))) for mapping in group.zip
+        ]
         for combination in itertools.product(*dimensions):
             overrides = [f"{key}={_yaml_value(value)}" for assignment in combination for key, value in assignment]
             config = build_config(experiment.base, overrides, where=f"experiment {experiment.name}, group {group_name}")

@@ -7,11 +7,9 @@ Re-running finishes what is missing and does nothing else: finished runs are kep
 ones resume from their checkpoints, probe results are reused when their arguments match.
 """
 
-import json
 import multiprocessing
 import multiprocessing.connection
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -21,7 +19,6 @@ from pathlib import Path
 import yaml
 
 from .. import rundir as layout
-from ..config import flatten
 from ..data.registry import dataset_shape
 from ..models import train_flops
 from ..training.loop import checkpoint_problem
@@ -77,7 +74,7 @@ def training_flops_left(planned: PlannedCell) -> float:
 
 
 def train_cells(cells: list[PlannedCell], jobs: int, on_done: Callable[[PlannedCell, int], None]) -> None:
-    """Train the cells, `jobs` at a time, each in its own process running `cnnvit train`.
+    """Train the cells, `jobs` at a time, each in its own process.
 
     One process per cell keeps cells independent (memory, threads, a native crash); with several
     jobs each gets an equal share of the CPU threads. Processes are forked from a server that has
@@ -87,54 +84,51 @@ def train_cells(cells: list[PlannedCell], jobs: int, on_done: Callable[[PlannedC
     `on_done` raising), the running cells are sent SIGTERM and waited for: each saves a checkpoint.
     """
     threads = cell_threads(jobs)
-    start = _cell_starter()
+    context = cell_context() or multiprocessing.get_context("spawn")
     pending, running = list(cells), []
     try:
         while pending or running:
             while pending and len(running) < jobs:
                 planned = pending.pop(0)
-                running.append((planned, start(_train_arguments(planned, threads, jobs))))
-            finished = _wait_any([cell for _, cell in running])
-            planned, cell = running.pop(finished)
-            on_done(planned, cell.exit_code())
-    except BaseException:  # Ctrl-C, SIGTERM turned into an exit, a stopping cell: the others checkpoint and stop too
-        for _, cell in running:
-            cell.process.terminate()  # SIGTERM: saves a checkpoint at the next step boundary (exit 143)
-        for _, cell in running:
-            cell.exit_code()
+                config = planned.cell.config
+                if jobs > 1:  # not part of the run's identity (see NON_SEMANTIC_KEYS)
+                    config = config.model_copy(update={"threads": threads})
+                process = context.Process(
+                    target=train_cell,
+                    args=(config.model_dump(mode="json"), str(planned.run_dir), planned.state == "corrupted"),
+                )
+                process.start()
+                running.append((planned, process))
+            ready = multiprocessing.connection.wait([process.sentinel for _, process in running])
+            index = next(i for i, (_, process) in enumerate(running) if process.sentinel in ready)
+            planned, process = running.pop(index)
+            process.join()
+            on_done(planned, process.exitcode)
+    except BaseException:  # Ctrl-C, SIGTERM turned into an error, a stopping cell: the others checkpoint and stop too
+        for _, process in running:
+            process.terminate()  # SIGTERM: saves a checkpoint at the next step boundary (exit 143)
+        for _, process in running:
+            process.join()
         raise
+
+
+def train_cell(config: dict, run_dir: str, restart: bool) -> None:
+    """A cell's process: train its validated config quietly; a CnnvitError is one line on stderr and the
+    process's exit code is the error's, as `cnnvit train`'s would be."""
+    from ..config import RunConfig
+    from ..errors import CnnvitError
+    from ..training import train_run
+
+    try:
+        train_run(RunConfig.model_validate(config), Path(run_dir), progress=False, restart=restart)
+    except CnnvitError as error:
+        print(f"error: {error}", file=sys.stderr, flush=True)
+        sys.exit(error.exit_code)
 
 
 def cell_threads(jobs: int) -> int:
     """CPU threads of each cell when `jobs` run at once: an equal share of the cores."""
     return max(1, (os.cpu_count() or 1) // jobs)
-
-
-def _train_arguments(planned: PlannedCell, threads: int, jobs: int) -> list[str]:
-    overrides = [f"{key}={json.dumps(value)}" for key, value in flatten(planned.cell.config.model_dump(mode="json")).items()]
-    if jobs > 1:
-        overrides.append(f"threads={threads}")  # not part of the run's identity (see NON_SEMANTIC_KEYS)
-    restart = ["--restart"] if planned.state == "corrupted" else []
-    return ["train", "--out", str(planned.run_dir), "--quiet", *restart, *overrides]
-
-
-class _Forked:
-    def __init__(self, process):
-        self.process = process
-        self.sentinel = process.sentinel
-
-    def exit_code(self) -> int:
-        self.process.join()
-        return self.process.exitcode
-
-
-class _Spawned:
-    def __init__(self, process: subprocess.Popen):
-        self.process = process
-        self.sentinel = None
-
-    def exit_code(self) -> int:
-        return self.process.wait()
 
 
 def cell_context():
@@ -145,41 +139,8 @@ def cell_context():
         return None
     context = multiprocessing.get_context("forkserver")
     # torch._dynamo: torch's FLOP counter imports it on first use (2.5 s); here it is paid once.
-    context.set_forkserver_preload(["cnn_vs_vit.cli", "cnn_vs_vit.training.loop", "torch._dynamo"])
+    context.set_forkserver_preload(["cnn_vs_vit.training.loop", "cnn_vs_vit.matrix.runner", "torch._dynamo"])
     return context
-
-
-def _cell_starter() -> Callable[[list[str]], "_Forked | _Spawned"]:
-    context = cell_context()
-    if context is None:
-        return lambda arguments: _Spawned(subprocess.Popen([sys.executable, "-m", "cnn_vs_vit", *arguments]))
-
-    def start(arguments: list[str]) -> _Forked:
-        process = context.Process(target=_run_cli, args=(arguments,), daemon=False)
-        process.start()
-        return _Forked(process)
-
-    return start
-
-
-def _run_cli(arguments: list[str]) -> None:
-    """A cell's process: `cnnvit train ...` with its exit code (SystemExit ends the process with it)."""
-    from ..cli import main
-
-    main(arguments)
-
-
-def _wait_any(cells: list) -> int:
-    """Index of a finished cell process, blocking until one ends."""
-    while True:
-        sentinels = [cell.sentinel for cell in cells if cell.sentinel is not None]
-        if sentinels:
-            ready = multiprocessing.connection.wait(sentinels)
-            return next(i for i, cell in enumerate(cells) if cell.sentinel in ready)
-        for i, cell in enumerate(cells):
-            if cell.process.poll() is not None:
-                return i
-        time.sleep(0.2)
 
 
 def fetch_datasets(cells: list[PlannedCell], download: bool) -> None:
@@ -189,8 +150,16 @@ def fetch_datasets(cells: list[PlannedCell], download: bool) -> None:
     to download the same files."""
     from ..data import load_dataset
 
-    needed = {(p.cell.config.data.name, p.cell.config.data.root, p.cell.config.data.image_size,
-               p.cell.config.data.skip_corrupt) for p in cells if p.state != "done"}  # fmt: skip
+    needed = {
+        (
+            p.cell.config.data.name,
+            p.cell.config.data.root,
+            p.cell.config.data.image_size,
+            p.cell.config.data.skip_corrupt,
+        )
+        for p in cells
+        if p.state != "done"
+    }
     for name, root, image_size, skip_corrupt in sorted(needed, key=str):
         load_dataset(name, root=root, download=download, image_size=image_size, skip_corrupt=skip_corrupt)
 
@@ -211,29 +180,27 @@ class ProbeStep:
     reused: bool | None = None  # a saved result with the same arguments was kept
 
 
-def probe_cells(experiment: Experiment, cells: list[PlannedCell], progress: Callable[[ProbeStep], None] | None = None) -> list[Path]:
+def probe_cells(
+    experiment: Experiment, cells: list[PlannedCell], progress: Callable[[ProbeStep], None] | None = None
+) -> int:
     """Run every probe the finished cells ask for (saved results with the same arguments are reused),
-    telling `progress` when each starts and ends.
+    telling `progress` when each starts and ends; returns how many were computed (not reused).
 
     A probe that does not apply to a cell's architecture (attention distance of a ResNet) is skipped."""
-    from ..probes.by_name import applies, run_probe
-    from ..probes.shift import parse_modes
-    from ..probes.shift_runs import probe_run_dir
+    from ..probes.plugin import applies, run_probe
 
-    options = experiment.probe_shift
     trained = [planned for planned in cells if planned.cell.probes and layout.RunDir(planned.run_dir).is_trained]
-    work = [(planned, name) for planned in trained for name in sorted(planned.cell.probes)
-            if name == "shift" or applies(name, planned.run_dir)]  # fmt: skip
+    work = [
+        (planned, name) for planned in trained for name in sorted(planned.cell.probes) if applies(name, planned.run_dir)
+    ]
+    computed = 0
     for index, (planned, name) in enumerate(work, 1):
         step = ProbeStep(name, planned.run_dir, index, len(work))
         if progress:
             progress(step)
         tic = time.perf_counter()
-        if name == "shift":
-            reused = probe_run_dir(planned.run_dir, shifts=options.shifts, modes=parse_modes(options.mode),
-                                   images=options.images, batch_size=options.batch_size).reused  # fmt: skip
-        else:
-            reused = run_probe(name, planned.run_dir)
+        reused = run_probe(name, planned.run_dir, experiment.probe_options(name)).reused
+        computed += not reused
         if progress:
             progress(ProbeStep(name, planned.run_dir, index, len(work), time.perf_counter() - tic, reused))
-    return [planned.run_dir for planned in trained]
+    return computed

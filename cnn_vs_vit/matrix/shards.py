@@ -34,6 +34,8 @@ def parse_shard(text: str) -> Shard:
     if count < 1:
         raise CnnvitError(f"--shard {text}: the number of shards must be at least 1")
     if not 1 <= index <= count:
-        raise CnnvitError(f"--shard {text}: shards of {count} are numbered 1 to {count} (for a job array numbered "
-                          f"from 0, pass $((SLURM_ARRAY_TASK_ID + 1))/{count})")  # fmt: skip
+        raise CnnvitError(
+            f"--shard {text}: shards of {count} are numbered 1 to {count} (for a job array numbered "
+            f"from 0, pass $((SLURM_ARRAY_TASK_ID + 1))/{count})"
+        )
     return Shard(index, count)

@@ -91,7 +91,23 @@ def _train_flops(name: str, image_shape: tuple[int, int, int], num_classes: int,
 
 
 __all__ = [
-    "BagOfLocalFeatures", "BagSpec", "Backbone", "FeatureLayer", "Field", "MODEL_NAMES", "PRESETS", "ResNet", "ResNetSpec", "ViT", "ViTSpec", "receptive_fields",
-    "build_model", "capture_outputs", "explicit_attention", "model_spec", "patch_size_for", "resolved_options",
+    "BagOfLocalFeatures",
+    "BagSpec",
+    "Backbone",
+    "FeatureLayer",
+    "Field",
+    "MODEL_NAMES",
+    "PRESETS",
+    "ResNet",
+    "ResNetSpec",
+    "ViT",
+    "ViTSpec",
+    "receptive_fields",
+    "build_model",
+    "capture_outputs",
+    "explicit_attention",
+    "model_spec",
+    "patch_size_for",
+    "resolved_options",
     "train_flops",
-]  # fmt: skip
+]

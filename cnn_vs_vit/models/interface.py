@@ -16,6 +16,21 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 
+def decayed_parameters(model: nn.Module) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
+    """(decayed, not decayed) parameters of `model`: weight matrices and kernels are decayed, except those a
+    module inside it (the model itself included) names in its `no_weight_decay()`."""
+    exempt = {
+        f"{prefix}.{name}" if prefix else name
+        for prefix, module in model.named_modules()
+        if hasattr(module, "no_weight_decay")
+        for name in module.no_weight_decay()
+    }
+    decay, no_decay = [], []
+    for name, parameter in model.named_parameters():
+        (decay if parameter.ndim >= 2 and name not in exempt else no_decay).append(parameter)
+    return decay, no_decay
+
+
 @dataclass(frozen=True)
 class FeatureLayer:
     """One probe-able layer: `module`'s output is the feature.
@@ -33,7 +48,9 @@ class FeatureLayer:
     stride: int = 1
     prefix_tokens: int = 0
 
-    def to_grid(self, output: torch.Tensor, image_hw: tuple[int, int]) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    def to_grid(
+        self, output: torch.Tensor, image_hw: tuple[int, int]
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """Split a layer output into (grid (B, C, h, w) or None, off-grid part (B, D) or None).
 
         The off-grid part is the [CLS]-like prefix tokens averaged, or the whole vector for "vector" layers.
@@ -59,6 +76,11 @@ class Backbone(nn.Module):
 
     def feature_layers(self) -> list[FeatureLayer]:
         raise NotImplementedError
+
+    def no_weight_decay(self) -> set[str]:
+        """Names of the parameters of at least two dimensions that AdamW must not decay (timm's convention:
+        tokens and position embeddings); biases and normalisation scales never are (decayed_parameters)."""
+        return set()
 
     def classifier(self) -> nn.Module:
         """The classification head: pooled features (B, D) -> logits (B, classes), what a new task replaces.

@@ -31,8 +31,14 @@ class ResNetSpec(BaseModel):
     downsample: bool = True  # stride 2 at the start of every stage after the first
 
     def describe(self) -> str:
-        options = [self.padding_mode + " padding"] + ["blur-pool"] * self.blur_pool + ["no downsampling"] * (not self.downsample)
-        return f"widths {'/'.join(map(str, self.widths))}, blocks {'/'.join(map(str, self.blocks))}, {', '.join(options)}"
+        options = (
+            [self.padding_mode + " padding"]
+            + ["blur-pool"] * self.blur_pool
+            + ["no downsampling"] * (not self.downsample)
+        )
+        return (
+            f"widths {'/'.join(map(str, self.widths))}, blocks {'/'.join(map(str, self.blocks))}, {', '.join(options)}"
+        )
 
     def model_post_init(self, _context) -> None:
         if len(self.widths) != len(self.blocks):

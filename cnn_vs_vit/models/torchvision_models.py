@@ -60,9 +60,14 @@ class TorchvisionViTB16(Backbone):
         from torchvision import models as tv
 
         self.net = tv.VisionTransformer(
-            image_size=image_size, patch_size=patch, num_layers=12, num_heads=12,
-            hidden_dim=768, mlp_dim=3072, num_classes=num_classes,
-        )  # fmt: skip
+            image_size=image_size,
+            patch_size=patch,
+            num_layers=12,
+            num_heads=12,
+            hidden_dim=768,
+            mlp_dim=3072,
+            num_classes=num_classes,
+        )
         if in_channels != 3:
             self.net.conv_proj = nn.Conv2d(in_channels, 768, patch, stride=patch)
 
@@ -71,6 +76,9 @@ class TorchvisionViTB16(Backbone):
 
     def classifier(self) -> nn.Module:
         return self.net.heads  # Sequential(head=Linear): it receives the final [CLS] representation
+
+    def no_weight_decay(self) -> set[str]:
+        return {"net.class_token", "net.encoder.pos_embedding"}
 
     def feature_layers(self) -> list[FeatureLayer]:
         P = self.patch_size

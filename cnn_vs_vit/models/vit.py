@@ -39,8 +39,10 @@ class ViTSpec(BaseModel):
 
     def describe(self) -> str:
         kind = "" if self.attention == "softmax" else f", {self.attention} attention"
-        return (f"patch {self.patch_size}, dim {self.dim}, depth {self.depth}, heads {self.heads}, "
-                f"{self.pool} pooling, {self.pos_embed} positions{kind}")  # fmt: skip
+        return (
+            f"patch {self.patch_size}, dim {self.dim}, depth {self.depth}, heads {self.heads}, "
+            f"{self.pool} pooling, {self.pos_embed} positions{kind}"
+        )
 
     def model_post_init(self, _context) -> None:
         if self.dim % self.heads:
@@ -155,7 +157,11 @@ class ViT(Backbone):
         P = spec.patch_size
         if image_size[0] % P or image_size[1] % P:
             fits = [p for p in range(2, 17) if image_size[0] % p == 0 and image_size[1] % p == 0]
-            hint = f"; set model.patch_size to one that divides it, e.g. {min(fits, key=lambda p: abs(p - P))}" if fits else ""
+            hint = (
+                f"; set model.patch_size to one that divides it, e.g. {min(fits, key=lambda p: abs(p - P))}"
+                if fits
+                else ""
+            )
             raise ValueError(f"image size {image_size[0]}x{image_size[1]} is not divisible by the patch size {P}{hint}")
         self.grid = (image_size[0] // P, image_size[1] // P)
         self.prefix_tokens = 1 if spec.pool == "cls" else 0
@@ -167,11 +173,16 @@ class ViT(Backbone):
             n_tokens = self.prefix_tokens + self.grid[0] * self.grid[1]
             self.pos_embed = nn.Parameter(torch.randn(1, n_tokens, spec.dim) * 0.02)
         self.embed_out = nn.Identity()  # hook point: tokens entering the first block
-        self.blocks = nn.ModuleList(Block(spec.dim, spec.heads, spec.mlp_ratio, spec.attention) for _ in range(spec.depth))
+        self.blocks = nn.ModuleList(
+            Block(spec.dim, spec.heads, spec.mlp_ratio, spec.attention) for _ in range(spec.depth)
+        )
         self.norm = nn.LayerNorm(spec.dim)
         self.pool_out = nn.Identity()  # hook point: the pooled (B, D) representation
         self.head = nn.Linear(spec.dim, num_classes)
         self.apply(_init_weights)
+
+    def no_weight_decay(self) -> set[str]:
+        return {name for name in ("cls_token", "pos_embed") if getattr(self, name, None) is not None}
 
     def position_embedding(self, grid: tuple[int, int]) -> torch.Tensor | None:
         """(1, prefix + h*w, D) embeddings for a patch grid, interpolated when it differs from training."""

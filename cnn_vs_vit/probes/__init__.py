@@ -1,7 +1,16 @@
-"""Probes of trained models; each writes RUN_DIR/probes/<name>.csv and <name>_summary.json (written last)."""
+"""Probes of trained models. Each is a module here exporting PROBE (plugin.Probe) and writes
+RUN_DIR/probes/<name>.csv and <name>_summary.json (written last); plugin.run_probe runs any of them.
 
-PROBES = ("shift", "receptive_field", "attention_distance", "mixing", "introspection", "resolution", "transfer",
-          "multimodal")
-# The probes that read test images. Their results count only with a "sample" record in their summary:
-# one without it was computed on the first N test images of a split that may be sorted by class.
-SAMPLED = ("shift", "receptive_field", "attention_distance", "mixing", "resolution")
+PROBES is the registry: a new probe is its module plus its name here."""
+
+PROBES = (
+    "shift",
+    "receptive_field",
+    "attention_distance",
+    "mixing",
+    "introspection",
+    "resolution",
+    "transfer",
+    "multimodal",
+    "cka",
+)

@@ -24,30 +24,44 @@ A model without attention (a ResNet) cannot be probed.
 import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import pandas as pd
 import torch
+from pydantic import PositiveInt
 from torch import nn
 
-from .. import rundir as layout
 from ..data import probe_sample
+from ..data.model_input import to_model_input
 from ..errors import CnnvitError
 from ..models import Backbone, build_model, explicit_attention
-from ..training.inputs import to_model_input
+from ..trained_run import TrainedRun
 from .intervals import RunningMean
-from .saved import SavedProbe, TrainedRun, load_run, save_or_reuse
+from .plugin import Options, Planned, Probe
 
 NAME = "attention_distance"
 FORMAT_VERSION = 1
+COST_STEPS = 3  # its time in training steps of the run it probes (plugin.Probe.cost)
 DEFAULT_IMAGES = 128
 DEFAULT_BATCH_SIZE = 64
 CLS_HANDLING = "prefix tokens excluded as queries and keys; each query's weights renormalised over the patches"
 
 COLUMNS = [
-    "model", "weights", "layer", "layer_index", "head", "mean_distance_px", "ci_low", "ci_high",
-    "mean_distance_pct", "prefix_attention", "patch_size", "grid_h", "grid_w", "n_images", "cls_handling",
-]  # fmt: skip
+    "model",
+    "weights",
+    "layer",
+    "layer_index",
+    "head",
+    "mean_distance_px",
+    "ci_low",
+    "ci_high",
+    "mean_distance_pct",
+    "prefix_attention",
+    "patch_size",
+    "grid_h",
+    "grid_w",
+    "n_images",
+    "cls_handling",
+]
 
 
 # ----------------------------------------------------------------------------- reading attention
@@ -75,16 +89,20 @@ def attention_modules(model: nn.Module, name: str = "model") -> tuple[list[nn.Mo
     """(cnnvit `attend` hooks, torchvision encoder blocks) in forward order; an error when there are neither."""
     cnnvit = [m.attend for m in model.modules() if is_attention(m) and not isinstance(m, nn.MultiheadAttention)]
     # torchvision's EncoderBlock: ln_1 feeds self_attention (an nn.MultiheadAttention) called as (x, x, x).
-    torchvision = [m for m in model.modules() if isinstance(getattr(m, "self_attention", None), nn.MultiheadAttention)
-                   and hasattr(m, "ln_1")]  # fmt: skip
+    torchvision = [
+        m
+        for m in model.modules()
+        if isinstance(getattr(m, "self_attention", None), nn.MultiheadAttention) and hasattr(m, "ln_1")
+    ]
     if not cnnvit and not torchvision:
         raise needs_a_vit(name, "attention layers")
     return cnnvit, torchvision
 
 
 @contextmanager
-def attention_probabilities(model: nn.Module, on_attention: Callable[[int, torch.Tensor], None],
-                            name: str = "model") -> Iterator[int]:  # fmt: skip
+def attention_probabilities(
+    model: nn.Module, on_attention: Callable[[int, torch.Tensor], None], name: str = "model"
+) -> Iterator[int]:
     """Call on_attention(layer index, (B, heads, T, T) probabilities) for every attention layer during the
     forward passes inside the block; yields the number of attention layers."""
     cnnvit, torchvision = attention_modules(model, name)
@@ -131,8 +149,9 @@ def attention_distance(
 
 
 def needs_a_vit(name: str, missing: str) -> CnnvitError:
-    return CnnvitError(f"{name} has no {missing}: the attention-distance probe needs a ViT "
-                       "(a vit-* preset or torchvision:vit_b_16)")  # fmt: skip
+    return CnnvitError(
+        f"{name} has no {missing}: the attention-distance probe needs a ViT (a vit-* preset or torchvision:vit_b_16)"
+    )
 
 
 def token_grid(model: Backbone, name: str) -> tuple[int, int]:
@@ -190,55 +209,87 @@ def mean_attention_distance(
         for head, (mean, (low, high), attention_to_prefix, n) in enumerate(
             zip(distance.mean(), distance.interval(), prefix_weight.mean(), distance.n_images())
         ):
-            rows.append({"model": model_name, "weights": weights, "layer": f"block{index + 1}", "layer_index": index,
-                         "head": head, "mean_distance_px": mean, "ci_low": low, "ci_high": high,
-                         "mean_distance_pct": 100 * mean / min(H, W),
-                         "prefix_attention": attention_to_prefix if prefix else 0.0,
-                         "patch_size": patch, "grid_h": grid[0], "grid_w": grid[1], "n_images": n,
-                         "cls_handling": CLS_HANDLING if prefix else "no prefix tokens"})  # fmt: skip
+            rows.append(
+                {
+                    "model": model_name,
+                    "weights": weights,
+                    "layer": f"block{index + 1}",
+                    "layer_index": index,
+                    "head": head,
+                    "mean_distance_px": mean,
+                    "ci_low": low,
+                    "ci_high": high,
+                    "mean_distance_pct": 100 * mean / min(H, W),
+                    "prefix_attention": attention_to_prefix if prefix else 0.0,
+                    "patch_size": patch,
+                    "grid_h": grid[0],
+                    "grid_w": grid[1],
+                    "n_images": n,
+                    "cls_handling": CLS_HANDLING if prefix else "no prefix tokens",
+                }
+            )
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def probe_attention_distance_run_dir(
-    run_dir: Path | str,
-    *,
-    images: int = DEFAULT_IMAGES,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    include_init: bool = True,
-    device: torch.device | str = "cpu",
-    force: bool = False,
-) -> SavedProbe:
-    """Mean attention distance of a finished run's ViT on `images` test images (data.probe_sample), saved to
-    run_dir/probes/.
+class AttentionDistanceOptions(Options):
+    images: int = DEFAULT_IMAGES
+    batch_size: PositiveInt = DEFAULT_BATCH_SIZE
+    # Also measure the same model at initialisation (rebuilt with the run's seed, exactly as training built it;
+    # rows with weights="init"): claim 1 asks whether training shrinks the distance.
+    include_init: bool = True
 
-    With include_init, the same model at initialisation (rebuilt with the run's seed, exactly as training
-    built it) is measured too (rows with weights="init"): claim 1 asks whether training shrinks the distance.
-    """
-    run = load_run(run_dir, device)
-    sample = probe_sample(run.dataset, images)
+
+def plan(
+    run: TrainedRun, options: AttentionDistanceOptions, *, device: torch.device | str = "cpu", progress=None
+) -> Planned:
+    """Mean attention distance of a run's ViT on `options.images` test images (data.probe_sample)."""
+    sample = probe_sample(run.dataset, options.images)
     x = sample.images
-    arguments = {"version": FORMAT_VERSION, "images": len(x), "include_init": include_init, "source": run.source}
+    arguments = {**known(options, run.source), "images": len(x)}
 
     def measure(model: Backbone, weights: str) -> pd.DataFrame:
-        return mean_attention_distance(model, x, batch_size=batch_size, device=device, model_name=run.label,
-                                       weights=weights)  # fmt: skip
+        return mean_attention_distance(
+            model, x, batch_size=options.batch_size, device=device, model_name=run.label, weights=weights
+        )
 
     def compute():
         frames = [measure(run.model, "trained")]
-        if include_init:
+        if options.include_init:
             frames.insert(0, measure(initial_model(run), "init"))
-        summary = {"model": run.label, "dataset": run.dataset.name, "cls_handling": CLS_HANDLING,
-                   "init_seed": run.config.seed if include_init else None,
-                   "unit": "pixels between patch centres"}  # fmt: skip
+        summary = {
+            "model": run.label,
+            "dataset": run.dataset.name,
+            "cls_handling": CLS_HANDLING,
+            "init_seed": run.config.seed if options.include_init else None,
+            "unit": "pixels between patch centres",
+        }
         return pd.concat(frames, ignore_index=True), summary, {}
 
-    return save_or_reuse(Path(run_dir) / layout.PROBES, NAME, arguments, compute, force=force, sample=sample)
+    return Planned(arguments, compute, sample)
+
+
+def known(options: AttentionDistanceOptions, source: dict) -> dict:
+    return {"version": FORMAT_VERSION, "include_init": options.include_init, "source": source}
 
 
 def initial_model(run: TrainedRun) -> Backbone:
     """The run's model as training initialised it: the same seed right before the same build_model call."""
     with torch.random.fork_rng(devices=[]):  # leave the caller's random state as it was
         torch.manual_seed(run.config.seed)
-        model = build_model(run.config.model.name, image_shape=run.dataset.image_shape,
-                            num_classes=run.dataset.num_classes, options=run.config.model.options)  # fmt: skip
+        model = build_model(
+            run.config.model.name,
+            image_shape=run.dataset.image_shape,
+            num_classes=run.dataset.num_classes,
+            options=run.config.model.options,
+        )
     return model.to(next(run.model.parameters()).device).eval()
+
+
+PROBE = Probe(
+    NAME,
+    cost=lambda options, config: COST_STEPS,
+    options=AttentionDistanceOptions,
+    plan=plan,
+    known=known,
+    archs=("vit",),
+)

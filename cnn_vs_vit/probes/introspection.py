@@ -24,20 +24,20 @@ One forward pass of a blank image through the model, with hooks, gives every fig
 """
 
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import pandas as pd
 import torch
 from torch import nn
 
-from .. import rundir as layout
 from ..errors import CnnvitError
 from ..models import Backbone
+from ..trained_run import TrainedRun
 from .attention_distance import is_attention
-from .saved import SavedProbe, load_run, save_or_reuse
+from .plugin import Options, Planned, Probe
 
 NAME = "introspection"
 FORMAT_VERSION = 1
+COST_STEPS = 1  # its time in training steps of the run it probes (plugin.Probe.cost)
 COLUMNS = ["model", "parameters", "leaf_module_types", "blocks", "block_configurations", "stages", "hyperparameters"]
 
 
@@ -84,8 +84,10 @@ def introspect(model: Backbone, image_shape: tuple[int, int, int], model_name: s
     """Count `model`'s architecture (see the module docstring) from one forward pass of a blank (C, H, W) image."""
     stem = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
     if stem is None:
-        raise CnnvitError(f"{model_name} has no convolution or patch embedding to start from; "
-                          "use a model built by cnnvit (see cnnvit models)")  # fmt: skip
+        raise CnnvitError(
+            f"{model_name} has no convolution or patch embedding to start from; "
+            "use a model built by cnnvit (see cnnvit models)"
+        )
     layers = [layer for layer in model.feature_layers() if layer.kind in ("map", "tokens")]
 
     def is_block(module: nn.Module) -> bool:  # holds parameters, and is not (nor contains) the stem
@@ -116,8 +118,16 @@ def introspect(model: Backbone, image_shape: tuple[int, int, int], model_name: s
         in_shape, out_shape = shapes[layer.name]
         values = block_values(layer.module, in_shape, out_shape)
         convs = [(c.kernel_size[0], c.stride[0]) for c in layer.module.modules() if isinstance(c, nn.Conv2d)]
-        configurations.append({"block": layer.name, "type": type(layer.module).__name__, "in": list(in_shape),
-                               "out": list(out_shape), "convs": convs, **values})  # fmt: skip
+        configurations.append(
+            {
+                "block": layer.name,
+                "type": type(layer.module).__name__,
+                "in": list(in_shape),
+                "out": list(out_shape),
+                "convs": convs,
+                **values,
+            }
+        )
         if out_shape != previous_shape:  # a new stage, specified by its first block
             stage_values.append({"blocks": 0, **values})
         stage_values[-1]["blocks"] += 1
@@ -132,21 +142,39 @@ def introspect(model: Backbone, image_shape: tuple[int, int, int], model_name: s
     distinct = {repr({k: v for k, v in c.items() if k != "block"}) for c in configurations}
     types = leaf_types(model)
     return Architecture(
-        model=model_name, parameters=model.num_params, leaf_module_types=len(types), blocks=len(body),
-        block_configurations=len(distinct), stages=len(stage_values), hyperparameters=hyperparameters,
+        model=model_name,
+        parameters=model.num_params,
+        leaf_module_types=len(types),
+        blocks=len(body),
+        block_configurations=len(distinct),
+        stages=len(stage_values),
+        hyperparameters=hyperparameters,
         details={"leaf_module_types": types, "stem": stem_values, "blocks": configurations, "stages": stage_values},
-    )  # fmt: skip
+    )
 
 
-def probe_introspection_run_dir(run_dir: Path | str, *, force: bool = False) -> SavedProbe:
-    """The architecture counts of a finished run's model, saved to run_dir/probes/ (details in the summary)."""
-    run = load_run(run_dir)
-    arguments = {"version": FORMAT_VERSION, "source": run.source}
+class IntrospectionOptions(Options):
+    pass  # the counts take no options
+
+
+def plan(run: TrainedRun, options: IntrospectionOptions, *, device=None, progress=None) -> Planned:
+    """The architecture counts of a run's model (details in the summary)."""
 
     def compute():
         architecture = introspect(run.model, run.dataset.image_shape, run.label)
-        summary = {"model": run.label, "dataset": run.dataset.name, "image_shape": list(run.dataset.image_shape),
-                   **architecture.details}  # fmt: skip
+        summary = {
+            "model": run.label,
+            "dataset": run.dataset.name,
+            "image_shape": list(run.dataset.image_shape),
+            **architecture.details,
+        }
         return pd.DataFrame([architecture.row()], columns=COLUMNS), summary, {}
 
-    return save_or_reuse(Path(run_dir) / layout.PROBES, NAME, arguments, compute, force=force)
+    return Planned(known(options, run.source), compute)
+
+
+def known(options: IntrospectionOptions, source: dict) -> dict:
+    return {"version": FORMAT_VERSION, "source": source}
+
+
+PROBE = Probe(NAME, cost=lambda options, config: COST_STEPS, options=IntrospectionOptions, plan=plan, known=known)

@@ -27,32 +27,44 @@ Parameter-free hook points (an identity, a lone ReLU) mix nothing and are skippe
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 import torch
+from pydantic import PositiveInt
 from torch import nn
 
-from .. import rundir as layout
 from ..data import probe_sample
+from ..data.model_input import to_model_input
 from ..errors import CnnvitError
 from ..models import Backbone, explicit_attention
-from ..training.inputs import to_model_input
+from ..trained_run import TrainedRun
 from .attention_distance import is_attention
 from .intervals import RunningMean
-from .saved import SavedProbe, load_run, save_or_reuse
+from .plugin import Options, Planned, Probe
 
 NAME = "mixing"
 FORMAT_VERSION = 1
+COST_STEPS = 110  # its time in training steps of the run it probes (plugin.Probe.cost)
 ROWS = 4
 DEFAULT_IMAGES = 32
 DEFAULT_BATCH_SIZE = 16
 CHUNK_ELEMENTS = 1 << 24  # floats per batched backward (64 MB): output channels are processed in chunks
 
 COLUMNS = [
-    "model", "layer", "layer_index", "scope", "operator", "module", "variation", "ci_low", "ci_high",
-    "rows_sampled", "in_positions", "out_positions", "n_images",
-]  # fmt: skip
+    "model",
+    "layer",
+    "layer_index",
+    "scope",
+    "operator",
+    "module",
+    "variation",
+    "ci_low",
+    "ci_high",
+    "rows_sampled",
+    "in_positions",
+    "out_positions",
+    "n_images",
+]
 
 
 @dataclass(frozen=True)
@@ -83,8 +95,10 @@ def mixing_operators(model: Backbone, name: str = "model") -> list[MixingOperato
         if mixer is not layer.module:
             operators.append(MixingOperator(layer.name, index, "layer", "block", layer.module))
     if not operators:
-        raise CnnvitError(f"{name} has no convolution or attention layer on a grid to measure mixing on; "
-                          "use a model built by cnnvit (see cnnvit models)")  # fmt: skip
+        raise CnnvitError(
+            f"{name} has no convolution or attention layer on a grid to measure mixing on; "
+            "use a model built by cnnvit (see cnnvit models)"
+        )
     return operators
 
 
@@ -171,8 +185,9 @@ def probe_mixing(
     with its 95% interval over images, and how many output rows / input and output positions M has.
     """
     if images.dtype != torch.uint8 or images.dim() != 4 or len(images) < 2:
-        raise CnnvitError("mixing variation needs uint8 (N, C, H, W) images with N >= 2, "
-                          f"got {images.dtype} {tuple(images.shape)}")  # fmt: skip
+        raise CnnvitError(
+            f"mixing variation needs uint8 (N, C, H, W) images with N >= 2, got {images.dtype} {tuple(images.shape)}"
+        )
     operators = mixing_operators(model, model_name)
     matrices: dict[int, list[torch.Tensor]] = {k: [] for k in range(len(operators))}
     sizes: dict[int, tuple[int, int]] = {}  # (input positions, output positions) per operator
@@ -213,33 +228,54 @@ def probe_mixing(
         ((low, high),) = per_image.interval()
         n_in, n_out = sizes[k]
         rows_sampled = stacked.shape[1]
-        table.append({"model": model_name, "layer": op.layer, "layer_index": op.layer_index, "scope": op.scope,
-                      "operator": op.operator, "module": type(op.module).__name__, "variation": per_image.mean()[0],
-                      "ci_low": low, "ci_high": high, "rows_sampled": rows_sampled, "in_positions": n_in,
-                      "out_positions": n_out, "n_images": per_image.n_images()[0]})  # fmt: skip
+        table.append(
+            {
+                "model": model_name,
+                "layer": op.layer,
+                "layer_index": op.layer_index,
+                "scope": op.scope,
+                "operator": op.operator,
+                "module": type(op.module).__name__,
+                "variation": per_image.mean()[0],
+                "ci_low": low,
+                "ci_high": high,
+                "rows_sampled": rows_sampled,
+                "in_positions": n_in,
+                "out_positions": n_out,
+                "n_images": per_image.n_images()[0],
+            }
+        )
     return pd.DataFrame(table, columns=COLUMNS)
 
 
-def probe_mixing_run_dir(
-    run_dir: Path | str,
-    *,
-    images: int = DEFAULT_IMAGES,
-    rows: int = ROWS,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    device: torch.device | str = "cpu",
-    force: bool = False,
-) -> SavedProbe:
-    """Mixing variation of a finished run's model on `images` test images (data.probe_sample), in run_dir/probes/."""
-    run = load_run(run_dir, device)
-    sample = probe_sample(run.dataset, images)
+class MixingOptions(Options):
+    images: int = DEFAULT_IMAGES
+    rows: PositiveInt = ROWS
+    batch_size: PositiveInt = DEFAULT_BATCH_SIZE
+
+
+def plan(run: TrainedRun, options: MixingOptions, *, device: torch.device | str = "cpu", progress=None) -> Planned:
+    """Mixing variation of a run's model on `options.images` test images (data.probe_sample)."""
+    sample = probe_sample(run.dataset, options.images)
     x = sample.images
-    arguments = {"version": FORMAT_VERSION, "images": len(x), "rows": rows, "source": run.source}
 
     def compute():
-        table = probe_mixing(run.model, x, rows=rows, batch_size=batch_size, device=device, model_name=run.label)
-        summary = {"model": run.label, "dataset": run.dataset.name,
-                   "definition": "mean over images of ||M(x) - mean M||_F / ||mean M||_F, M[i, j] = ||dy_i/dx_j||_F",
-                   "rows": "output positions evenly spaced in row-major order, the same for every image"}  # fmt: skip
+        table = probe_mixing(
+            run.model, x, rows=options.rows, batch_size=options.batch_size, device=device, model_name=run.label
+        )
+        summary = {
+            "model": run.label,
+            "dataset": run.dataset.name,
+            "definition": "mean over images of ||M(x) - mean M||_F / ||mean M||_F, M[i, j] = ||dy_i/dx_j||_F",
+            "rows": "output positions evenly spaced in row-major order, the same for every image",
+        }
         return table, summary, {}
 
-    return save_or_reuse(Path(run_dir) / layout.PROBES, NAME, arguments, compute, force=force, sample=sample)
+    return Planned({**known(options, run.source), "images": len(x)}, compute, sample)
+
+
+def known(options: MixingOptions, source: dict) -> dict:
+    return {"version": FORMAT_VERSION, "rows": options.rows, "source": source}
+
+
+PROBE = Probe(NAME, cost=lambda options, config: COST_STEPS, options=MixingOptions, plan=plan, known=known)

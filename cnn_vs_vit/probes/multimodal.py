@@ -54,25 +54,25 @@ import copy
 import math
 from collections import Counter
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import pandas as pd
 import torch
-from scipy import stats
+from pydantic import PositiveInt
 from torch import nn
 
-from .. import rundir as layout
 from ..config import RunConfig
 from ..errors import CnnvitError
 from ..models import Backbone, ViT
 from ..models.torchvision_models import TorchvisionViTB16
+from ..trained_run import TrainedRun
 from ..training.finetune import fit
 from ..training.recipes import with_recipe
-from .saved import SavedProbe, load_run, save_or_reuse
+from .plugin import Options, Planned, Probe
 from .sequence_task import CHANCE, CLASSES, MarkerOrder
 
 NAME = "multimodal"
 FORMAT_VERSION = 1
+COST_STEPS = 150  # its time in training steps of the run it probes (plugin.Probe.cost)
 STEPS = 200
 BATCH_SIZE = 32
 TEST_SEQUENCES = 1000
@@ -83,11 +83,30 @@ ENCODER_WEIGHTS = ("fine-tuned", "frozen")
 NONE = "none"  # no error, no modules: a word, since an empty CSV cell reads back as NaN
 CHECK = "structural"  # the verdict rests on a module count, not on a measured difference in accuracy
 COLUMNS = [
-    "model", "arch", "check", "encoder_weights", "layout", "embedding_replaced", "encoder_modules_reused",
-    "encoder_module_types", "modules_replaced", "modules_replaced_types", "runs", "runs_unchanged",
-    "kernel_weights_on_padding", "task", "chance", "steps", "batch_size", "test_sequences", "accuracy",
-    "accuracy_low", "accuracy_high", "above_chance", "error",
-]  # fmt: skip
+    "model",
+    "arch",
+    "check",
+    "encoder_weights",
+    "layout",
+    "embedding_replaced",
+    "encoder_modules_reused",
+    "encoder_module_types",
+    "modules_replaced",
+    "modules_replaced_types",
+    "runs",
+    "runs_unchanged",
+    "kernel_weights_on_padding",
+    "task",
+    "chance",
+    "steps",
+    "batch_size",
+    "test_sequences",
+    "accuracy",
+    "accuracy_low",
+    "accuracy_high",
+    "above_chance",
+    "error",
+]
 
 
 def is_grid_specific(module: nn.Module) -> bool:
@@ -100,16 +119,19 @@ def input_embedding(model: Backbone) -> tuple[str, nn.Conv2d]:
     """(name, module) of the model's first convolution: what turns pixels into features (patch embedding, stem)."""
     found = next(((n, m) for n, m in model.named_modules() if isinstance(m, nn.Conv2d)), None)
     if found is None:
-        raise CnnvitError(f"{type(model).__name__} has no convolution or patch embedding taking the image; "
-                          "the multimodal probe needs a model built by cnnvit (see cnnvit models)")  # fmt: skip
+        raise CnnvitError(
+            f"{type(model).__name__} has no convolution or patch embedding taking the image; "
+            "the multimodal probe needs a model built by cnnvit (see cnnvit models)"
+        )
     return found
 
 
 def grid_modules(model: Backbone) -> list[str]:
     """Class names, one per module, of the 2-D-specific modules outside the input embedding and classifier."""
     kept_out = {id(m) for part in (input_embedding(model)[1], model.classifier()) for m in part.modules()}
-    return sorted(type(m).__name__ for m in model.modules()
-                  if m is not model and id(m) not in kept_out and is_grid_specific(m))  # fmt: skip
+    return sorted(
+        type(m).__name__ for m in model.modules() if m is not model and id(m) not in kept_out and is_grid_specific(m)
+    )
 
 
 def tally(names: list[str]) -> str:
@@ -126,8 +148,9 @@ def token_embedding(vocabulary: int, dim: int) -> nn.Embedding:
 class TokenTransformer(nn.Module):
     """A ViT's encoder on token ids: new embedding + 1-D positions -> the encoder as it is -> pool -> new head."""
 
-    def __init__(self, blocks: nn.Module, norm: nn.Module, cls_token: nn.Parameter | None, *, dim: int,
-                 task: MarkerOrder):  # fmt: skip
+    def __init__(
+        self, blocks: nn.Module, norm: nn.Module, cls_token: nn.Parameter | None, *, dim: int, task: MarkerOrder
+    ):
         super().__init__()
         self.embed = token_embedding(task.vocabulary, dim)
         self.cls_token = cls_token  # the model's own [CLS] token (shared, not copied), or None: mean pooling
@@ -141,6 +164,9 @@ class TokenTransformer(nn.Module):
         for block in self.blocks:
             tokens = block(tokens)
         return self.norm(tokens)
+
+    def no_weight_decay(self) -> set[str]:
+        return {"pos_embed", "cls_token"} if self.cls_token is not None else {"pos_embed"}
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         tokens = self.embed(ids)  # (B, T, D)
@@ -158,8 +184,10 @@ def vit_sequence_model(model: Backbone, task: MarkerOrder) -> TokenTransformer:
     if isinstance(model, TorchvisionViTB16):
         net = model.net
         return TokenTransformer(net.encoder.layers, net.encoder.ln, net.class_token, dim=net.hidden_dim, task=task)
-    raise CnnvitError(f"cannot find the Transformer encoder of {type(model).__name__}; the multimodal probe knows "
-                      "cnnvit's ViT and torchvision:vit_b_16")  # fmt: skip
+    raise CnnvitError(
+        f"cannot find the Transformer encoder of {type(model).__name__}; the multimodal probe knows "
+        "cnnvit's ViT and torchvision:vit_b_16"
+    )
 
 
 class TokensAsImage(nn.Module):
@@ -236,8 +264,11 @@ def sequence_variant(model: Backbone, task: MarkerOrder, weights: str) -> Sequen
     image_modules = {id(m) for m in image_model.modules()}
     torch.manual_seed(SEED)  # the new embedding, positions and head
     net = sequence_model(image_model, task)
-    reused = [m for m in net.modules() if id(m) in image_modules and not any(True for _ in m.children())
-              and not isinstance(m, nn.Identity)]  # fmt: skip
+    reused = [
+        m
+        for m in net.modules()
+        if id(m) in image_modules and not any(True for _ in m.children()) and not isinstance(m, nn.Identity)
+    ]
     counts = {True: 0, False: 0}
     for parameter in net.parameters():
         is_reused = id(parameter) in image_parameters
@@ -248,9 +279,16 @@ def sequence_variant(model: Backbone, task: MarkerOrder, weights: str) -> Sequen
 
 def sequence_config(config: RunConfig, arch: str, *, steps: int, batch_size: int) -> RunConfig:
     """`config`'s recipe (the architecture's where it left one unset), the probe's budget and seed."""
-    train = with_recipe(config.train, arch).model_copy(update={
-        "steps": steps, "epochs": None, "min_steps": None, "max_steps": None, "match_flops": None, "batch_size": batch_size,
-    })  # fmt: skip
+    train = with_recipe(config.train, arch).model_copy(
+        update={
+            "steps": steps,
+            "epochs": None,
+            "min_steps": None,
+            "max_steps": None,
+            "match_flops": None,
+            "batch_size": batch_size,
+        }
+    )
     return config.model_copy(update={"train": train, "seed": SEED})
 
 
@@ -270,14 +308,27 @@ def accuracy_columns(correct: int, total: int) -> dict:
     """accuracy, its Clopper-Pearson (exact binomial) 95% interval and whether that lies above CHANCE; NaN for none."""
     if not total:
         return {"accuracy": math.nan, "accuracy_low": math.nan, "accuracy_high": math.nan, "above_chance": False}
+    from scipy import stats  # deferred: 1.7 s of import that checking a saved result never needs
+
     interval = stats.binomtest(correct, total).proportion_ci(0.95, method="exact")
-    return {"accuracy": correct / total, "accuracy_low": interval.low, "accuracy_high": interval.high,
-            "above_chance": bool(interval.low > CHANCE)}  # fmt: skip
+    return {
+        "accuracy": correct / total,
+        "accuracy_low": interval.low,
+        "accuracy_high": interval.high,
+        "above_chance": bool(interval.low > CHANCE),
+    }
 
 
-def probe_multimodal(model: Backbone, config: RunConfig, label: str = "model", task: MarkerOrder = MarkerOrder(), *,
-                     steps: int = STEPS, batch_size: int = BATCH_SIZE,
-                     test_sequences: int = TEST_SEQUENCES) -> tuple[pd.DataFrame, dict]:  # fmt: skip
+def probe_multimodal(
+    model: Backbone,
+    config: RunConfig,
+    label: str = "model",
+    task: MarkerOrder = MarkerOrder(),
+    *,
+    steps: int = STEPS,
+    batch_size: int = BATCH_SIZE,
+    test_sequences: int = TEST_SEQUENCES,
+) -> tuple[pd.DataFrame, dict]:
     """One row per ENCODER_WEIGHTS (COLUMNS), and the module lists for the summary. `model` is left as it is."""
     if test_sequences < 1:
         raise CnnvitError(f"test_sequences {test_sequences} is not positive; give e.g. {TEST_SEQUENCES}")
@@ -297,35 +348,74 @@ def probe_multimodal(model: Backbone, config: RunConfig, label: str = "model", t
         runs = error == NONE
         total = test_sequences if runs else 0
         correct = train_and_test(variant.net, task, config, total) if total else 0
-        rows.append({
-            "model": label, "arch": model.arch, "check": CHECK, "encoder_weights": weights,
-            "layout": "tokens (B, T, D)" if model.arch == "vit" else "height-1 image (B, D, 1, T)",
-            "embedding_replaced": f"{embedding_name} ({type(embedding).__name__}) -> Embedding",
-            "encoder_modules_reused": len(variant.reused),
-            "encoder_module_types": tally([type(m).__name__ for m in variant.reused]),
-            "modules_replaced": len(replaced), "modules_replaced_types": tally(replaced), "runs": runs,
-            "runs_unchanged": runs and not replaced, "kernel_weights_on_padding": on_padding,
-            "task": task.describe(), "chance": CHANCE, "steps": steps, "batch_size": batch_size,
-            "test_sequences": total, **accuracy_columns(correct, total), "error": error,
-        })  # fmt: skip
-    details = {"reused_modules": sorted({type(m).__name__ for m in variant.reused}),
-               "grid_modules": dict(Counter(replaced)), "reused_parameters": variant.reused_parameters,
-               "new_parameters": variant.new_parameters}  # fmt: skip
+        rows.append(
+            {
+                "model": label,
+                "arch": model.arch,
+                "check": CHECK,
+                "encoder_weights": weights,
+                "layout": "tokens (B, T, D)" if model.arch == "vit" else "height-1 image (B, D, 1, T)",
+                "embedding_replaced": f"{embedding_name} ({type(embedding).__name__}) -> Embedding",
+                "encoder_modules_reused": len(variant.reused),
+                "encoder_module_types": tally([type(m).__name__ for m in variant.reused]),
+                "modules_replaced": len(replaced),
+                "modules_replaced_types": tally(replaced),
+                "runs": runs,
+                "runs_unchanged": runs and not replaced,
+                "kernel_weights_on_padding": on_padding,
+                "task": task.describe(),
+                "chance": CHANCE,
+                "steps": steps,
+                "batch_size": batch_size,
+                "test_sequences": total,
+                **accuracy_columns(correct, total),
+                "error": error,
+            }
+        )
+    details = {
+        "reused_modules": sorted({type(m).__name__ for m in variant.reused}),
+        "grid_modules": dict(Counter(replaced)),
+        "reused_parameters": variant.reused_parameters,
+        "new_parameters": variant.new_parameters,
+    }
     return pd.DataFrame(rows, columns=COLUMNS), details
 
 
-def probe_multimodal_run_dir(run_dir: Path | str, *, force: bool = False, steps: int = STEPS,
-                             batch_size: int = BATCH_SIZE,
-                             test_sequences: int = TEST_SEQUENCES) -> SavedProbe:  # fmt: skip
-    """The multimodal check of a finished run's model, saved to run_dir/probes/ (module lists in the summary)."""
-    run = load_run(run_dir)
+class MultimodalOptions(Options):
+    steps: PositiveInt = STEPS
+    batch_size: PositiveInt = BATCH_SIZE
+    test_sequences: PositiveInt = TEST_SEQUENCES
+
+
+def plan(run: TrainedRun, options: MultimodalOptions, *, device=None, progress=None) -> Planned:
+    """The multimodal check of a run's model (module lists in the summary)."""
     task = MarkerOrder()
-    arguments = {"version": FORMAT_VERSION, "source": run.source, "task": asdict(task), "steps": steps,
-                 "batch_size": batch_size, "test_sequences": test_sequences, "seeds": [SEED, TEST_SEED]}  # fmt: skip
 
     def compute():
-        rows, details = probe_multimodal(run.model, run.config, run.label, task, steps=steps, batch_size=batch_size,
-                                         test_sequences=test_sequences)  # fmt: skip
+        rows, details = probe_multimodal(
+            run.model,
+            run.config,
+            run.label,
+            task,
+            steps=options.steps,
+            batch_size=options.batch_size,
+            test_sequences=options.test_sequences,
+        )
         return rows, {"model": run.label, "arch": run.model.arch, "task": task.describe(), **details}, {}
 
-    return save_or_reuse(Path(run_dir) / layout.PROBES, NAME, arguments, compute, force=force)
+    return Planned(known(options, run.source), compute)
+
+
+def known(options: MultimodalOptions, source: dict) -> dict:
+    return {
+        "version": FORMAT_VERSION,
+        "source": source,
+        "task": asdict(MarkerOrder()),
+        "steps": options.steps,
+        "batch_size": options.batch_size,
+        "test_sequences": options.test_sequences,
+        "seeds": [SEED, TEST_SEED],
+    }
+
+
+PROBE = Probe(NAME, cost=lambda options, config: COST_STEPS, options=MultimodalOptions, plan=plan, known=known)

@@ -24,29 +24,47 @@ one backward pass of a batch gives every image's gradient.
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 import torch
+from pydantic import PositiveInt
 
-from .. import rundir as layout
 from ..data import probe_sample
+from ..data.model_input import to_model_input
 from ..errors import CnnvitError
 from ..models import Backbone, FeatureLayer, capture_outputs
-from ..training.inputs import to_model_input
-from .saved import SavedProbe, load_run, save_or_reuse
+from ..trained_run import TrainedRun
+from .plugin import Options, Planned, Probe
+from .saved import SavedProbe
 
 NAME = "receptive_field"
 MAPS_FILE = f"{NAME}_maps.safetensors"
 FORMAT_VERSION = 1
+COST_STEPS = 2  # its time in training steps of the run it probes (plugin.Probe.cost)
 MASS = 0.95
 DEFAULT_IMAGES = 32  # the protocol (claim 4): the absolute gradient averaged over at least 32 images
 DEFAULT_BATCH_SIZE = 32
 
 COLUMNS = [
-    "model", "layer", "layer_index", "kind", "grid_stride", "grid_h", "grid_w", "centre_row", "centre_col",
-    "token_index", "centre_y_px", "centre_x_px", "radius_px", "radius_pct", "area_px", "area_pct", "mass", "n_images",
-]  # fmt: skip
+    "model",
+    "layer",
+    "layer_index",
+    "kind",
+    "grid_stride",
+    "grid_h",
+    "grid_w",
+    "centre_row",
+    "centre_col",
+    "token_index",
+    "centre_y_px",
+    "centre_x_px",
+    "radius_px",
+    "radius_pct",
+    "area_px",
+    "area_pct",
+    "mass",
+    "n_images",
+]
 
 
 @dataclass
@@ -64,8 +82,10 @@ def grid_layers(model: Backbone, name: str = "model") -> list[FeatureLayer]:
     except NotImplementedError:
         layers = []
     if not layers:
-        raise CnnvitError(f"{name} has no feature map or token layer to measure a receptive field on; "
-                          "use a model built by cnnvit (see cnnvit models)")  # fmt: skip
+        raise CnnvitError(
+            f"{name} has no feature map or token layer to measure a receptive field on; "
+            "use a model built by cnnvit (see cnnvit models)"
+        )
     return layers
 
 
@@ -80,8 +100,10 @@ def centre_unit(layer: FeatureLayer, output: torch.Tensor, image_hw: tuple[int, 
         row, col = h // 2, w // 2
         token = layer.prefix_tokens + row * w + col
         if output.shape[1] != layer.prefix_tokens + h * w:
-            raise CnnvitError(f"layer {layer.name}: {output.shape[1]} tokens do not form a {h}x{w} grid "
-                              f"after {layer.prefix_tokens} prefix tokens")  # fmt: skip
+            raise CnnvitError(
+                f"layer {layer.name}: {output.shape[1]} tokens do not form a {h}x{w} grid "
+                f"after {layer.prefix_tokens} prefix tokens"
+            )
         unit = output[:, token].sum(-1)
     return unit, {"grid_h": h, "grid_w": w, "centre_row": row, "centre_col": col, "token_index": token}
 
@@ -159,43 +181,74 @@ def receptive_fields(
             radius, area = mass_radius(erf, centre), mass_area(erf)
         else:  # the unit does not depend on the input: no receptive field
             centre, radius, area = (math.nan, math.nan), math.nan, 0
-        rows.append({"model": model_name, "layer": layer.name, "layer_index": index, "kind": layer.kind,
-                     "grid_stride": layer.stride, **positions[layer.name], "centre_y_px": centre[0],
-                     "centre_x_px": centre[1], "radius_px": radius,
-                     "radius_pct": 100 * radius / min(H, W), "area_px": area, "area_pct": 100 * area / (H * W),
-                     "mass": MASS, "n_images": n})  # fmt: skip
+        rows.append(
+            {
+                "model": model_name,
+                "layer": layer.name,
+                "layer_index": index,
+                "kind": layer.kind,
+                "grid_stride": layer.stride,
+                **positions[layer.name],
+                "centre_y_px": centre[0],
+                "centre_x_px": centre[1],
+                "radius_px": radius,
+                "radius_pct": 100 * radius / min(H, W),
+                "area_px": area,
+                "area_pct": 100 * area / (H * W),
+                "mass": MASS,
+                "n_images": n,
+            }
+        )
     frame = pd.DataFrame(rows, columns=COLUMNS).astype({"token_index": "Int64"})
     return ReceptiveFieldResult(rows=frame, maps=maps)
 
 
-def probe_receptive_field_run_dir(
-    run_dir: Path | str,
-    *,
-    images: int = DEFAULT_IMAGES,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    device: torch.device | str = "cpu",
-    force: bool = False,
-) -> tuple[SavedProbe, dict[str, torch.Tensor]]:
-    """ERF of a finished run's model on `images` test images (data.probe_sample), saved to run_dir/probes/.
+class ReceptiveFieldOptions(Options):
+    images: int = DEFAULT_IMAGES
+    batch_size: PositiveInt = DEFAULT_BATCH_SIZE
 
-    Returns the saved probe (rows, summary, whether reused) and the maps (layer -> (H, W)), which are
-    also saved as receptive_field_maps.safetensors.
-    """
-    from safetensors.torch import load_file, save
 
-    run = load_run(run_dir, device)
-    sample = probe_sample(run.dataset, images)
+def plan(
+    run: TrainedRun, options: ReceptiveFieldOptions, *, device: torch.device | str = "cpu", progress=None
+) -> Planned:
+    """ERF of a run's model on `options.images` test images (data.probe_sample); the maps (layer -> (H, W)) are
+    saved beside the rows as MAPS_FILE."""
+    from safetensors.torch import save
+
+    sample = probe_sample(run.dataset, options.images)
     x = sample.images
-    arguments = {"version": FORMAT_VERSION, "images": len(x), "mass": MASS, "source": run.source}
 
     def compute():
-        result = receptive_fields(run.model, x, batch_size=batch_size, device=device, model_name=run.label)
+        result = receptive_fields(run.model, x, batch_size=options.batch_size, device=device, model_name=run.label)
         maps = save({name: erf.contiguous() for name, erf in result.maps.items()})
-        summary = {"model": run.label, "dataset": run.dataset.name, "maps_file": MAPS_FILE,
-                   "unit": "the centre cell; on token layers its patch token"}  # fmt: skip
+        summary = {
+            "model": run.label,
+            "dataset": run.dataset.name,
+            "maps_file": MAPS_FILE,
+            "unit": "the centre cell; on token layers its patch token",
+        }
         return result.rows, summary, {MAPS_FILE: maps}
 
-    saved = save_or_reuse(Path(run_dir) / layout.PROBES, NAME, arguments, compute, force=force, sample=sample,
-                          dtypes={"token_index": "Int64"})  # fmt: skip
+    return Planned({**known(options, run.source), "images": len(x)}, compute, sample)
+
+
+def known(options: ReceptiveFieldOptions, source: dict) -> dict:
+    return {"version": FORMAT_VERSION, "mass": MASS, "source": source}
+
+
+def saved_maps(saved: SavedProbe) -> dict[str, torch.Tensor]:
+    """The maps of a saved result, layer -> (H, W), in the order of its rows."""
+    from safetensors.torch import load_file
+
     maps = load_file(saved.files[MAPS_FILE])
-    return saved, {layer: maps[layer] for layer in saved.rows["layer"]}
+    return {layer: maps[layer] for layer in saved.rows["layer"]}
+
+
+PROBE = Probe(
+    NAME,
+    cost=lambda options, config: COST_STEPS,
+    options=ReceptiveFieldOptions,
+    plan=plan,
+    known=known,
+    dtypes={"token_index": "Int64"},
+)

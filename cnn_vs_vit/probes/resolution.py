@@ -25,24 +25,25 @@ mapped table and the new size for the duration of the evaluation.
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 
 import pandas as pd
 import torch
+from pydantic import PositiveInt
 from torch import nn
 
-from .. import rundir as layout
 from ..data import probe_sample
 from ..data.dataset import resize_images
 from ..errors import CnnvitError
 from ..models import Backbone
 from ..models.vit import ViT, resample_grid_embedding
+from ..trained_run import TrainedRun
 from ..training.evaluate import evaluate
-from .saved import SavedProbe, load_run, save_or_reuse
+from .plugin import Options, Planned, Probe
 from .shift import default_max_shift
 
 NAME = "resolution"
 FORMAT_VERSION = 1
+COST_STEPS = 50  # its time in training steps of the run it probes (plugin.Probe.cost)
 DEFAULT_IMAGES = 1000
 DEFAULT_BATCH_SIZE = 250
 SCALES = (0.5, 1.5, 2.0)  # default sizes: these multiples of the training size, rounded to the patch size
@@ -59,8 +60,9 @@ def placed_embedding(patches: torch.Tensor, old: tuple[int, int], new: tuple[int
     return grid.reshape(1, new[0] * new[1], D)
 
 
-def mapped_embedding(embedding: torch.Tensor, prefix: int, old: tuple[int, int], new: tuple[int, int],
-                     variant: str) -> torch.Tensor:  # fmt: skip
+def mapped_embedding(
+    embedding: torch.Tensor, prefix: int, old: tuple[int, int], new: tuple[int, int], variant: str
+) -> torch.Tensor:
     """(1, prefix + old cells, D) -> (1, prefix + new cells, D) by `variant`; unchanged at the training grid."""
     if new == old:
         return embedding
@@ -88,8 +90,9 @@ def resolution_variant(model: Backbone, image_size: int, variant: str) -> Iterat
         choices = ", ".join(variants(model))
         raise CnnvitError(f'variant "{variant}" does not apply to a {model.arch} model; use one of {choices}')
     if image_size % patch_size(model):
-        raise CnnvitError(f"image size {image_size} is not divisible by the patch size {patch_size(model)}; "
-                          "choose a multiple of it")  # fmt: skip
+        raise CnnvitError(
+            f"image size {image_size} is not divisible by the patch size {patch_size(model)}; choose a multiple of it"
+        )
     if variant == "as_is":
         yield
     elif isinstance(model, ViT):
@@ -99,8 +102,9 @@ def resolution_variant(model: Backbone, image_size: int, variant: str) -> Iterat
         with _torchvision_positions(model.net, image_size, patch_size(model), variant):
             yield
     else:
-        raise CnnvitError(f"cannot map the positional embeddings of a {type(model).__name__}; "
-                          "use a cnnvit or torchvision ViT")  # fmt: skip
+        raise CnnvitError(
+            f"cannot map the positional embeddings of a {type(model).__name__}; use a cnnvit or torchvision ViT"
+        )
 
 
 @contextmanager
@@ -164,8 +168,9 @@ def probe_resolution(
     accuracy_drop = accuracy at the training size − accuracy at this size, for the same variant.
     """
     if images.dtype != torch.uint8 or images.dim() != 4 or len(images) == 0 or images.shape[2] != images.shape[3]:
-        raise CnnvitError(f"images must be square uint8 (N, C, S, S) with N >= 1, "
-                          f"got {images.dtype} {tuple(images.shape)}")  # fmt: skip
+        raise CnnvitError(
+            f"images must be square uint8 (N, C, S, S) with N >= 1, got {images.dtype} {tuple(images.shape)}"
+        )
     train_size = images.shape[2]
     sizes = resolve_sizes(sizes, model, train_size)
     rows = []
@@ -174,39 +179,57 @@ def probe_resolution(
         for variant in variants(model):
             with resolution_variant(model, size, variant):
                 result = evaluate(model, resized, labels, device=torch.device(device), batch_size=batch_size)
-            rows.append({"model": model_name, "arch": model.arch, "variant": variant, "train_size": train_size,
-                         "image_size": size, "accuracy": result["accuracy"], "loss": result["loss"],
-                         "n_images": result["n"]})  # fmt: skip
+            rows.append(
+                {
+                    "model": model_name,
+                    "arch": model.arch,
+                    "variant": variant,
+                    "train_size": train_size,
+                    "image_size": size,
+                    "accuracy": result["accuracy"],
+                    "loss": result["loss"],
+                    "n_images": result["n"],
+                }
+            )
     frame = pd.DataFrame(rows)
     reference = frame[frame["image_size"] == train_size].set_index("variant")["accuracy"]
     frame["accuracy_drop"] = frame["variant"].map(reference) - frame["accuracy"]
     return frame[COLUMNS]
 
 
-def probe_resolution_run_dir(
-    run_dir: Path | str,
-    *,
-    sizes: Sequence[int] | None = None,
-    images: int = DEFAULT_IMAGES,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    device: torch.device | str = "cpu",
-    force: bool = False,
-) -> SavedProbe:
-    """Accuracy of a finished run's model at other sizes on `images` test images (data.probe_sample), saved to
-    run_dir/probes/."""
-    run = load_run(run_dir, device)
-    sample = probe_sample(run.dataset, images)
+class ResolutionOptions(Options):
+    sizes: list[int] | None = None  # image sizes in pixels; default_sizes when None
+    images: int = DEFAULT_IMAGES
+    batch_size: PositiveInt = DEFAULT_BATCH_SIZE
+
+
+def plan(run: TrainedRun, options: ResolutionOptions, *, device: torch.device | str = "cpu", progress=None) -> Planned:
+    """Accuracy of a run's model at other sizes on `options.images` test images (data.probe_sample)."""
+    sample = probe_sample(run.dataset, options.images)
     x, y = sample.images, sample.labels
-    sizes = resolve_sizes(sizes, run.model, x.shape[-1])
+    sizes = resolve_sizes(options.sizes, run.model, x.shape[-1])
     arguments = {"version": FORMAT_VERSION, "images": len(x), "sizes": sizes, "source": run.source}
 
     def compute():
-        table = probe_resolution(run.model, x, y, sizes=sizes, batch_size=batch_size, device=device,
-                                 model_name=run.label)  # fmt: skip
-        summary = {"model": run.label, "dataset": run.dataset.name, "variants": list(variants(run.model)),
-                   "resize": "bilinear with antialiasing (data.dataset.resize_images)",
-                   "not_interpolated": "trained embeddings kept at their (row, col), zero at new positions",
-                   "interpolated": "trained embeddings resampled bicubically to the new grid"}  # fmt: skip
+        table = probe_resolution(
+            run.model, x, y, sizes=sizes, batch_size=options.batch_size, device=device, model_name=run.label
+        )
+        summary = {
+            "model": run.label,
+            "dataset": run.dataset.name,
+            "variants": list(variants(run.model)),
+            "resize": "bilinear with antialiasing (data.dataset.resize_images)",
+            "not_interpolated": "trained embeddings kept at their (row, col), zero at new positions",
+            "interpolated": "trained embeddings resampled bicubically to the new grid",
+        }
         return table, summary, {}
 
-    return save_or_reuse(Path(run_dir) / layout.PROBES, NAME, arguments, compute, force=force, sample=sample)
+    return Planned(arguments, compute, sample)
+
+
+def known(options: ResolutionOptions, source: dict) -> dict | None:
+    """Given sizes resolve with the training size, which only the loaded dataset tells: then nothing is known."""
+    return {"version": FORMAT_VERSION, "source": source} if options.sizes is None else None
+
+
+PROBE = Probe(NAME, cost=lambda options, config: COST_STEPS, options=ResolutionOptions, plan=plan, known=known)

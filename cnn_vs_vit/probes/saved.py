@@ -1,8 +1,7 @@
-"""What the single-table probes share on run directories: load the trained model, reuse a result saved
-with the same arguments and weights, or compute it and write it atomically.
+"""How every probe's result is saved and reused: reuse a result saved with the same arguments and weights,
+or compute it and write it atomically.
 
-Used by receptive_field, attention_distance, mixing, introspection, resolution, transfer and multimodal. Each
-writes into <run>/probes/:
+Each probe writes into <run>/probes/:
   <name>.csv           the rows
   <name>_summary.json  the arguments (with the weights' fingerprint), what the probe adds, and the SHA-256
                        of every file it wrote; written last, so its presence marks a complete result
@@ -18,23 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-import torch
 
 from .. import rundir as layout
-from ..config import RunConfig
-from ..data import ImageDataset, ProbeSample
-from ..models import Backbone
-
-
-@dataclass
-class TrainedRun:
-    """A finished run's model (eval mode), config, dataset, display label and identity for caching."""
-
-    model: Backbone
-    config: RunConfig
-    dataset: ImageDataset
-    label: str
-    source: dict  # model, options, dataset and the weights' fingerprint: what a saved result was computed from
+from ..data import ProbeSample
+from ..data.probe_sample import PROBE_SAMPLE_SEED, SAMPLE_RULE
 
 
 @dataclass
@@ -46,24 +32,6 @@ class SavedProbe:
     directory: Path
     reused: bool
     files: dict[str, Path] = field(default_factory=dict)  # extra files by name, e.g. the ERF maps
-
-
-def model_label(name: str, options: dict) -> str:
-    """"vit-s" or "vit-s (pos_embed=none)": the model as the tables and plots name it."""
-    return f"{name} ({', '.join(f'{k}={v}' for k, v in sorted(options.items()))})" if options else name
-
-
-def load_run(run_dir: Path | str, device: torch.device | str = "cpu") -> TrainedRun:
-    from ..training import load_trained  # deferred: training imports the data and model stacks
-
-    run = layout.RunDir(run_dir)
-    model, config, dataset = load_trained(run.path, device)
-    # Identified by its weights, not its path: a moved results directory keeps its probes.
-    source = {"model": config.model.name, "model_options": config.model.options, "dataset": config.data.name,
-              "weights": layout.file_fingerprint(run / layout.WEIGHTS)}  # fmt: skip
-    summary = run.summary() if (run / layout.SUMMARY).exists() else {}
-    chosen = summary.get("model_options", config.model.options)  # the variant, not what the preset resolved to
-    return TrainedRun(model, config, dataset, model_label(config.model.name, chosen), source)
 
 
 def save_or_reuse(
@@ -108,13 +76,35 @@ def save_or_reuse(
     return SavedProbe(rows=rows, summary=summary, directory=directory, reused=False, files=files)
 
 
-def _cached(directory: Path, rows_path: Path, summary_path: Path, arguments: dict, dtypes) -> SavedProbe | None:
-    """The saved result when it answers exactly `arguments` and no file changed since; else None."""
+def reuse_known(directory: Path, name: str, known: dict, images: int | None, dtypes: dict | None) -> SavedProbe | None:
+    """The saved result when its arguments hold every item of `known` and, for a probe of `images` test
+    images, that many (the whole split when it is smaller) of the current sample rule; else None."""
+    rows_path, summary_path = layout.probe_files(directory, name)
+
+    def answers(saved: dict) -> bool:
+        if any(saved.get(key) != value for key, value in json.loads(json.dumps(known)).items()):
+            return False
+        if images is None:
+            return True
+        sample = saved.get("sample") or {}
+        expected = min(images, sample.get("of", -1))
+        return (sample.get("seed"), sample.get("rule")) == (PROBE_SAMPLE_SEED, SAMPLE_RULE) and sample.get(
+            "size"
+        ) == expected == saved.get("images")
+
+    return _cached(directory, rows_path, summary_path, answers, dtypes)
+
+
+def _cached(directory: Path, rows_path: Path, summary_path: Path, arguments, dtypes) -> SavedProbe | None:
+    """The saved result when it answers `arguments` (equal to them, or a test of them) and no file changed
+    since; else None."""
     try:
         summary = layout.read_json(summary_path)
-        if summary.get("arguments") != json.loads(json.dumps(arguments)):  # compare as JSON sees them
-            return None
-        checksums = summary["sha256"]
+        saved = summary.get("arguments")
+        if not (arguments(saved) if callable(arguments) else saved == json.loads(json.dumps(arguments))):
+            return None  # compared as JSON sees them
+        # Shift results saved before every probe shared this module record only their CSV's checksum.
+        checksums = summary["sha256"] if "sha256" in summary else {rows_path.name: summary["rows_sha256"]}
         for file_name, expected in checksums.items():
             if hashlib.sha256((directory / file_name).read_bytes()).hexdigest() != expected:
                 return None  # damaged or replaced after it was written

@@ -36,12 +36,20 @@ from dataclasses import dataclass
 import pandas as pd
 import torch
 import torch.nn.functional as F
+from pydantic import field_validator
 
+from ..data import probe_sample
+from ..data.model_input import to_model_input
 from ..errors import CnnvitError, unknown_name
 from ..models import PRESETS, Backbone, FeatureLayer, capture_outputs, patch_size_for
-from ..training.inputs import to_model_input
+from ..trained_run import TrainedRun
 from .intervals import RunningMean
+from .plugin import Options, Planned, Probe
 
+NAME = "shift"
+PLOT_FILE = "shift.png"  # error vs shift per layer, drawn by `cnnvit probe-shift --plot`
+STEPS_PER_IMAGE_AND_MODE = 0.05  # its time in training steps of the run it probes (plugin.Probe.cost)
+FORMAT_VERSION = 1  # bump when the meaning of a saved number changes: older results are then recomputed
 MODES = ("circular", "crop")
 MODE_CHOICES = (*MODES, "both")
 EPSILON = 1e-12  # denominator floor for a feature that is exactly zero on some image
@@ -50,10 +58,23 @@ DEFAULT_BATCH_SIZE = 64  # images per forward pass; the pass itself holds S time
 INTERVAL_NOTE = "95% interval over images: mean ± 1.96·sd/√n (normal approximation)"
 
 COLUMNS = [
-    "model", "mode", "layer", "layer_index", "kind", "grid_stride", "shift", "grid_shift", "expressible",
-    "equivariance_error", "equivariance_ci_low", "equivariance_ci_high",
-    "invariance_error", "invariance_ci_low", "invariance_ci_high", "n_images",
-]  # fmt: skip
+    "model",
+    "mode",
+    "layer",
+    "layer_index",
+    "kind",
+    "grid_stride",
+    "shift",
+    "grid_shift",
+    "expressible",
+    "equivariance_error",
+    "equivariance_ci_low",
+    "equivariance_ci_high",
+    "invariance_error",
+    "invariance_ci_low",
+    "invariance_ci_high",
+    "n_images",
+]
 
 
 @dataclass
@@ -68,7 +89,7 @@ class ShiftResult:
 
 
 def parse_modes(mode: str) -> tuple[str, ...]:
-    """"circular" | "crop" | "both" -> the modes to run, in a fixed order."""
+    """ "circular" | "crop" | "both" -> the modes to run, in a fixed order."""
     if mode not in MODE_CHOICES:
         raise unknown_name("mode", mode, MODE_CHOICES)
     return MODES if mode == "both" else (mode,)
@@ -219,27 +240,54 @@ class LayerStatistics:
             eq_mean, eq_ci = self.equivariance.mean(), self.equivariance.interval()
         for k, shift in enumerate(self.shifts):
             row = {
-                "model": model_name, "mode": mode, "layer": layer.name, "layer_index": self.index,
-                "kind": layer.kind, "grid_stride": None, "shift": shift, "grid_shift": None, "expressible": None,
-                "equivariance_error": math.nan, "equivariance_ci_low": math.nan, "equivariance_ci_high": math.nan,
-                "invariance_error": inv_mean[k], "invariance_ci_low": inv_ci[k][0], "invariance_ci_high": inv_ci[k][1],
+                "model": model_name,
+                "mode": mode,
+                "layer": layer.name,
+                "layer_index": self.index,
+                "kind": layer.kind,
+                "grid_stride": None,
+                "shift": shift,
+                "grid_shift": None,
+                "expressible": None,
+                "equivariance_error": math.nan,
+                "equivariance_ci_low": math.nan,
+                "equivariance_ci_high": math.nan,
+                "invariance_error": inv_mean[k],
+                "invariance_ci_low": inv_ci[k][0],
+                "invariance_ci_high": inv_ci[k][1],
                 "n_images": n[k],
-            }  # fmt: skip
+            }
             if self.on_grid:
-                row.update(grid_stride=layer.stride, grid_shift=self.grid_shifts[k], expressible=self.expressible[k],
-                           equivariance_error=eq_mean[k], equivariance_ci_low=eq_ci[k][0],
-                           equivariance_ci_high=eq_ci[k][1])  # fmt: skip
+                row.update(
+                    grid_stride=layer.stride,
+                    grid_shift=self.grid_shifts[k],
+                    expressible=self.expressible[k],
+                    equivariance_error=eq_mean[k],
+                    equivariance_ci_low=eq_ci[k][0],
+                    equivariance_ci_high=eq_ci[k][1],
+                )
             rows.append(row)
         if self.prefix_invariance is not None:
             cls_mean, cls_ci = self.prefix_invariance.mean(), self.prefix_invariance.interval()
             for k, shift in enumerate(self.shifts):
-                rows.append({
-                    **{c: None for c in COLUMNS}, "model": model_name, "mode": mode, "layer": f"{layer.name}[cls]",
-                    "layer_index": self.index, "kind": "cls", "shift": shift,
-                    "equivariance_error": math.nan, "equivariance_ci_low": math.nan, "equivariance_ci_high": math.nan,
-                    "invariance_error": cls_mean[k], "invariance_ci_low": cls_ci[k][0],
-                    "invariance_ci_high": cls_ci[k][1], "n_images": self.prefix_invariance.n_images()[k],
-                })  # fmt: skip
+                rows.append(
+                    {
+                        **{c: None for c in COLUMNS},
+                        "model": model_name,
+                        "mode": mode,
+                        "layer": f"{layer.name}[cls]",
+                        "layer_index": self.index,
+                        "kind": "cls",
+                        "shift": shift,
+                        "equivariance_error": math.nan,
+                        "equivariance_ci_low": math.nan,
+                        "equivariance_ci_high": math.nan,
+                        "invariance_error": cls_mean[k],
+                        "invariance_ci_low": cls_ci[k][0],
+                        "invariance_ci_high": cls_ci[k][1],
+                        "n_images": self.prefix_invariance.n_images()[k],
+                    }
+                )
         return rows
 
 
@@ -271,11 +319,14 @@ class PredictionStatistics:
             return {"mean": _finite(stat.mean()[k]), "ci_low": _finite(low), "ci_high": _finite(high)}
 
         per_shift = [
-            {"shift": s, "accuracy": figure(self.accuracy, k),
-             "consistency_with_unshifted": figure(self.consistency, k),
-             "true_class_probability_change": figure(self.probability_change, k)}
+            {
+                "shift": s,
+                "accuracy": figure(self.accuracy, k),
+                "consistency_with_unshifted": figure(self.consistency, k),
+                "true_class_probability_change": figure(self.probability_change, k),
+            }
             for k, s in enumerate(self.shifts)
-        ]  # fmt: skip
+        ]
         n_images = self.accuracy.n_images()[0]
         return {"per_shift": per_shift, "consistency": figure(self.pairwise, 0), "n_images": n_images}
 
@@ -370,6 +421,83 @@ def probe_shift(
     frame = frame.astype({"grid_stride": "Int64", "grid_shift": "Int64", "expressible": "boolean"})
     return ShiftResult(
         rows=frame,
-        summary={"model": model_name, "shifts": shifts, "modes": list(modes), "n_images": len(images),
-                 "interval": INTERVAL_NOTE, "predictions": summary},  # fmt: skip
+        summary={
+            "model": model_name,
+            "shifts": shifts,
+            "modes": list(modes),
+            "n_images": len(images),
+            "interval": INTERVAL_NOTE,
+            "predictions": summary,
+        },
     )
+
+
+class ShiftOptions(Options):
+    shifts: list[int] | None = None  # diagonal shifts in px, 0 added; 0..K when None (default_max_shift)
+    modes: tuple[str, ...] = MODES
+    images: int = DEFAULT_IMAGES
+    batch_size: int = DEFAULT_BATCH_SIZE  # images per forward pass (each pass holds one copy per shift)
+
+    @field_validator("modes")
+    @classmethod
+    def _known_modes(cls, modes: tuple[str, ...]) -> tuple[str, ...]:
+        for mode in modes:
+            if mode not in MODES:
+                raise ValueError(f"unknown mode {mode!r}, choose among {', '.join(MODES)}")
+        return modes
+
+
+def plan(
+    run: TrainedRun,
+    options: ShiftOptions,
+    *,
+    device: torch.device | str = "cpu",
+    progress: Callable[[int, int], None] | None = None,
+) -> Planned:
+    """The shift probe of a run's model (or a model not trained here) on `options.images` test images
+    (data.probe_sample)."""
+    if options.batch_size < 1:
+        raise CnnvitError(
+            f"--batch-size {options.batch_size} is not positive; give e.g. --batch-size {DEFAULT_BATCH_SIZE}"
+        )
+    probeable_layers(run.model, run.label)
+    shifts = resolve_shifts(options.shifts, run.dataset.image_shape[1:], run.model)
+    sample = probe_sample(run.dataset, options.images)
+    arguments = {**known(options, run.source), "shifts": shifts, "images": len(sample.indices)}
+
+    def compute():
+        result = probe_shift(
+            run.model,
+            sample.images,
+            sample.labels,
+            shifts=shifts,
+            modes=options.modes,
+            batch_size=options.batch_size,
+            device=device,
+            model_name=run.label,
+            progress=progress,
+        )
+        return result.rows, {**result.summary, "dataset": run.dataset.name}, {}
+
+    return Planned(arguments, compute, sample)
+
+
+def known(options: ShiftOptions, source: dict) -> dict:
+    """Given shifts are known as resolve_shifts turns them (0 added, sorted); default ones depend on the model."""
+    given = {} if options.shifts is None else {"shifts": sorted({0, *options.shifts})}
+    return {"version": FORMAT_VERSION, "modes": list(options.modes), "source": source, **given}
+
+
+def cost(options: ShiftOptions, config) -> float:
+    """Training steps' worth of time: it grows with the images and modes (measured per image and mode)."""
+    return STEPS_PER_IMAGE_AND_MODE * options.images * len(options.modes)
+
+
+PROBE = Probe(
+    NAME,
+    cost=cost,
+    options=ShiftOptions,
+    plan=plan,
+    known=known,
+    dtypes={"expressible": "boolean", "grid_stride": "Int64", "grid_shift": "Int64"},
+)

@@ -12,8 +12,8 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from ..data.model_input import to_model_input
 from ..models import Backbone, capture_outputs
-from ..training.inputs import to_model_input
 
 
 def shift_image_batch(images: torch.Tensor, shift: int, mode: str, margin: int) -> torch.Tensor:
@@ -64,8 +64,15 @@ def naive_shift_errors(
                 row["invariance_error"] = _mean_relative(grid_s.mean((2, 3)), grid_0.mean((2, 3)))
             rows.append(row)
             if grid_0 is not None and off_0 is not None:
-                rows.append({"layer": f"{layer.name}[cls]", "kind": "cls", "shift": shift,
-                             "equivariance_error": float("nan"), "invariance_error": _mean_relative(off_s, off_0)})  # fmt: skip
+                rows.append(
+                    {
+                        "layer": f"{layer.name}[cls]",
+                        "kind": "cls",
+                        "shift": shift,
+                        "equivariance_error": float("nan"),
+                        "invariance_error": _mean_relative(off_s, off_0),
+                    }
+                )
     return pd.DataFrame(rows)
 
 

@@ -21,8 +21,13 @@ def shift_tables(result: ShiftResult, title: str) -> list[Table]:
     tables = []
     for mode, rows in result.rows.groupby("mode", sort=False):
         shifts = sorted(rows["shift"].unique())
-        table = Table(title=escape(f"{title} — {mode} shifts (px)"), title_justify="left", box=box.SIMPLE_HEAD,
-                      pad_edge=False, collapse_padding=True)  # fmt: skip
+        table = Table(
+            title=escape(f"{title} — {mode} shifts (px)"),
+            title_justify="left",
+            box=box.SIMPLE_HEAD,
+            pad_edge=False,
+            collapse_padding=True,
+        )
         table.add_column("layer /stride", no_wrap=True)
         for s in shifts:
             table.add_column(str(s), justify="right", no_wrap=True)
@@ -42,8 +47,11 @@ def shift_tables(result: ShiftResult, title: str) -> list[Table]:
         per_shift = {p["shift"]: p for p in predictions["per_shift"]}
         for key, name in (("accuracy", "accuracy"), ("consistency_with_unshifted", "same as 0 px")):
             table.add_row(name, *(_percent(per_shift[s][key]["mean"]) for s in shifts), style="bold")
-        table.add_row("Δp(true class)", *(_number(per_shift[s]["true_class_probability_change"]["mean"], signed=True)
-                                          for s in shifts), style="bold")  # fmt: skip
+        table.add_row(
+            "Δp(true class)",
+            *(_number(per_shift[s]["true_class_probability_change"]["mean"], signed=True) for s in shifts),
+            style="bold",
+        )
         overall = predictions["consistency"]
         table.caption = (
             f"consistency over all shift pairs {_percent(overall['mean'])} "
@@ -96,13 +104,20 @@ def plot_shift(rows: pd.DataFrame, path: Path, title: str) -> None:
             if on_grid:
                 exact = layer_rows["expressible"].fillna(True).astype(bool).to_numpy()
                 ax.scatter(layer_rows["shift"][exact], y[exact], color=colour, s=16, zorder=3)
-                ax.scatter(layer_rows["shift"][~exact], y[~exact], facecolors="white", edgecolors=colour, s=16,
-                           zorder=3)
+                ax.scatter(
+                    layer_rows["shift"][~exact], y[~exact], facecolors="white", edgecolors=colour, s=16, zorder=3
+                )
         ax.set_title(f"{mode} shifts")
         ax.set_xlabel("diagonal shift (px)")
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("relative error  ‖f(Tx) − T′f(x)‖ / ‖f(x)‖")
-    axes[0][-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize="small", title="layer (solid: equivariance,\ndashed: invariance;\nhollow: nearest grid shift)", title_fontsize="small")  # fmt: skip
+    axes[0][-1].legend(
+        loc="upper left",
+        bbox_to_anchor=(1.02, 1.0),
+        fontsize="small",
+        title="layer (solid: equivariance,\ndashed: invariance;\nhollow: nearest grid shift)",
+        title_fontsize="small",
+    )
     figure.suptitle(title)
     figure.tight_layout()
     buffer = io.BytesIO()

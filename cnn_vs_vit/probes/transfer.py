@@ -27,8 +27,8 @@ Choices, and why:
   and positional embeddings, and given A's channel count: grey images repeated into RGB, RGB ones
   turned grey by their luma (ImageDataset.with_channels), so any 1- or 3-channel pair transfers.
 - Target B: `digits` (sklearn's 8x8 digits, upsampled) unless A is digits, then `mnist5k`. Both are
-  bundled, so the probe never needs a download. `cnnvit probe` takes no per-probe options: another
-  target is given from Python, probe_transfer_run_dir(run_dir, target=NAME).
+  bundled, so the probe never needs a download. Another target: `cnnvit probe transfer RUN_DIR --option
+  target=NAME`.
 - Every variant trains on TARGET_FRACTION of B's training split (stratified, drawn with the run's data
   seed, so every run of a study sees the same images), not all of it: on all of digits resnet-s learns
   99.2% from scratch, and a gain cannot exceed 100 minus that. A fraction leaves both architectures room
@@ -42,34 +42,46 @@ CPU busy with other work the same probe took 7x / 4x longer (threads waiting on 
 """
 
 import dataclasses
-from pathlib import Path
 
 import pandas as pd
 import torch
 from rich.console import Console
 
-from .. import rundir as layout
 from ..config import RunConfig
 from ..data import ImageDataset, load_dataset
+from ..data.model_input import to_model_input
 from ..data.subsets import stratified_subset
 from ..errors import CnnvitError
 from ..models import Backbone, build_model
+from ..trained_run import TrainedRun
 from ..training.device import use_channels_last
 from ..training.evaluate import evaluate
 from ..training.finetune import augmented_inputs, fit
-from ..training.inputs import to_model_input
-from .saved import SavedProbe, TrainedRun, load_run, save_or_reuse
+from .plugin import Options, Planned, Probe
 
 NAME = "transfer"
 FORMAT_VERSION = 2  # 2: the target's training split cut to TARGET_FRACTION
+STEPS_PER_RUN_STEP = 1.8  # its time in training steps per step of the run it probes (plugin.Probe.cost)
 # The share of the target's training split every variant trains on. Chosen from resnet-s's and vit-s's
 # from-scratch test accuracy on digits (seed 0, 600 steps, before any gain was looked at) as the largest of
 # 2%, 5% and 10% that leaves both at most 90%, five points under the issue's 95% ceiling: 2% (30 images,
 # 3 per class; resnet-s 88.3%, vit-s 75.5%). At 5% (70 images) resnet-s already reached 96.7%.
 TARGET_FRACTION = 0.02
 VARIANTS = ("scratch", "finetune", "linear")
-COLUMNS = ["model", "arch", "source_dataset", "target_dataset", "variant", "steps", "batch_size", "n_train",
-           "accuracy", "loss", "n_test", "gain"]  # fmt: skip
+COLUMNS = [
+    "model",
+    "arch",
+    "source_dataset",
+    "target_dataset",
+    "variant",
+    "steps",
+    "batch_size",
+    "n_train",
+    "accuracy",
+    "loss",
+    "n_test",
+    "gain",
+]
 
 
 def default_target(source: str) -> str:
@@ -82,17 +94,23 @@ def load_target(run: TrainedRun, target: str | None = None, fraction: float = TA
     source, (channels, height, width) = run.config.data.name, run.dataset.image_shape
     name = target or default_target(source)
     if name == source:
-        raise CnnvitError(f"the target dataset {name} is what {run.label} was trained on; transfer needs another, "
-                          f"e.g. {default_target(source)}")  # fmt: skip
+        raise CnnvitError(
+            f"the target dataset {name} is what {run.label} was trained on; transfer needs another, "
+            f"e.g. {default_target(source)}"
+        )
     data = load_dataset(name, root=run.config.data.root, image_size=height)
     try:
         data = data.with_channels(channels)
     except ValueError as error:
-        raise CnnvitError(f"{error}; {run.label} was trained on {channels}-channel {source}: give a target dataset "
-                          "with 1 or 3 channels (probe_transfer_run_dir(RUN_DIR, target=NAME))") from None  # fmt: skip
+        raise CnnvitError(
+            f"{error}; {run.label} was trained on {channels}-channel {source}: give a target dataset "
+            "with 1 or 3 channels (cnnvit probe transfer RUN_DIR --option target=NAME)"
+        ) from None
     if data.image_shape[1:] != (height, width):
-        raise CnnvitError(f"{run.label} was trained on {height}x{width} images and {name} is resized to squares; "
-                          "transfer needs square training images")  # fmt: skip
+        raise CnnvitError(
+            f"{run.label} was trained on {height}x{width} images and {name} is resized to squares; "
+            "transfer needs square training images"
+        )
     keep = stratified_subset(data.train_labels, fraction, run.config.data.data_seed)
     return dataclasses.replace(data, train_images=data.train_images[keep], train_labels=data.train_labels[keep])
 
@@ -104,8 +122,12 @@ def variant_model(variant: str, pretrained: Backbone, config: RunConfig, target:
         raise CnnvitError(f'unknown transfer variant "{variant}"; choose one of {", ".join(VARIANTS)}')
     with torch.random.fork_rng(devices=[]):  # the caller's random state is left as it was
         torch.manual_seed(config.seed)
-        model = build_model(config.model.name, image_shape=target.image_shape, num_classes=target.num_classes,
-                            options=config.model.options)  # fmt: skip
+        model = build_model(
+            config.model.name,
+            image_shape=target.image_shape,
+            num_classes=target.num_classes,
+            options=config.model.options,
+        )
     if variant != "scratch":
         backbone = {key: value.cpu() for key, value in pretrained.backbone_state().items()}
         model.load_state_dict({**model.state_dict(), **backbone})  # strict: every backbone entry must match
@@ -128,8 +150,16 @@ def head_inputs(model: Backbone, images: torch.Tensor, *, device: torch.device, 
     return torch.cat(captured)
 
 
-def train_variant(variant: str, pretrained: Backbone, config: RunConfig, target: ImageDataset, *,
-                  device: torch.device | str = "cpu", progress: bool = False, label: str = "") -> Backbone:  # fmt: skip
+def train_variant(
+    variant: str,
+    pretrained: Backbone,
+    config: RunConfig,
+    target: ImageDataset,
+    *,
+    device: torch.device | str = "cpu",
+    progress: bool = False,
+    label: str = "",
+) -> Backbone:
     """The model of `variant` trained on `target`'s training split with the run's recipe and budget."""
     device = torch.device(device)
     model = variant_model(variant, pretrained, config, target).to(device)
@@ -137,8 +167,15 @@ def train_variant(variant: str, pretrained: Backbone, config: RunConfig, target:
     if variant == "linear":
         model.eval()  # frozen: BatchNorm keeps the statistics of A; only the head is given to the optimiser
         features = head_inputs(model, target.train_images, device=device, batch_size=config.train.eval_batch_size)
-        fit(model.classifier(), lambda _step, index: features[index], target.train_labels, config, device=device,
-            label=label, progress=progress)  # fmt: skip
+        fit(
+            model.classifier(),
+            lambda _step, index: features[index],
+            target.train_labels,
+            config,
+            device=device,
+            label=label,
+            progress=progress,
+        )
         return model
     channels_last = use_channels_last(model, device)
     if channels_last:
@@ -148,8 +185,15 @@ def train_variant(variant: str, pretrained: Backbone, config: RunConfig, target:
     return model
 
 
-def probe_transfer(pretrained: Backbone, config: RunConfig, target: ImageDataset, *, device: torch.device | str = "cpu",
-                   model_name: str = "model", progress: bool = False) -> pd.DataFrame:  # fmt: skip
+def probe_transfer(
+    pretrained: Backbone,
+    config: RunConfig,
+    target: ImageDataset,
+    *,
+    device: torch.device | str = "cpu",
+    model_name: str = "model",
+    progress: bool = False,
+) -> pd.DataFrame:
     """Test accuracy (fraction), loss (mean cross-entropy, nats) and gain over scratch (percentage points)
     on `target` of every variant (COLUMNS), `pretrained` being the run's trained model and `config` its config."""
     device = torch.device(device)
@@ -157,12 +201,29 @@ def probe_transfer(pretrained: Backbone, config: RunConfig, target: ImageDataset
     for variant in VARIANTS:
         model = train_variant(variant, pretrained, config, target, device=device, progress=progress, label=model_name)
         channels_last = use_channels_last(model, device)
-        result = evaluate(model, target.test_images, target.test_labels, device=device,
-                          batch_size=config.train.eval_batch_size, channels_last=channels_last)  # fmt: skip
-        rows.append({"model": model_name, "arch": model.arch, "source_dataset": config.data.name,
-                     "target_dataset": target.name, "variant": variant, "steps": config.train.steps,
-                     "batch_size": config.train.batch_size, "n_train": len(target.train_labels),
-                     "accuracy": result["accuracy"], "loss": result["loss"], "n_test": result["n"]})  # fmt: skip
+        result = evaluate(
+            model,
+            target.test_images,
+            target.test_labels,
+            device=device,
+            batch_size=config.train.eval_batch_size,
+            channels_last=channels_last,
+        )
+        rows.append(
+            {
+                "model": model_name,
+                "arch": model.arch,
+                "source_dataset": config.data.name,
+                "target_dataset": target.name,
+                "variant": variant,
+                "steps": config.train.steps,
+                "batch_size": config.train.batch_size,
+                "n_train": len(target.train_labels),
+                "accuracy": result["accuracy"],
+                "loss": result["loss"],
+                "n_test": result["n"],
+            }
+        )
     frame = pd.DataFrame(rows)
     scratch = frame.loc[frame["variant"] == "scratch", "accuracy"].iloc[0]
     frame["gain"] = 100 * (frame["accuracy"] - scratch)
@@ -172,42 +233,69 @@ def probe_transfer(pretrained: Backbone, config: RunConfig, target: ImageDataset
 def recipe(config: RunConfig) -> dict:
     """What a variant's training depends on besides the model and the data: the run's seed, budget and recipe."""
     train, augment = config.train, config.augment
-    return {"seed": config.seed, "steps": train.steps, "batch_size": train.batch_size, "lr": train.lr,
-            "weight_decay": train.weight_decay, "warmup_fraction": train.warmup_fraction,
-            "label_smoothing": train.label_smoothing, "grad_clip": train.grad_clip, "translate": augment.translate,
-            "flip": augment.flip}  # fmt: skip
+    return {
+        "seed": config.seed,
+        "steps": train.steps,
+        "batch_size": train.batch_size,
+        "lr": train.lr,
+        "weight_decay": train.weight_decay,
+        "warmup_fraction": train.warmup_fraction,
+        "label_smoothing": train.label_smoothing,
+        "grad_clip": train.grad_clip,
+        "translate": augment.translate,
+        "flip": augment.flip,
+    }
 
 
-def probe_transfer_run_dir(
-    run_dir: Path | str,
-    *,
-    target: str | None = None,
-    fraction: float = TARGET_FRACTION,
-    device: torch.device | str = "cpu",
-    force: bool = False,
-    progress: bool | None = None,
-) -> SavedProbe:
-    """Transfer of a finished run's model to `fraction` of `target` (default_target when None), saved to
-    run_dir/probes/.
+class TransferOptions(Options):
+    target: str | None = None  # the target dataset; default_target(the run's dataset) when None
+    fraction: float = TARGET_FRACTION
+    progress: bool | None = None  # a bar per variant on stderr; None shows it when stderr is a terminal
 
-    progress: a bar per variant on stderr; None shows it when stderr is a terminal."""
-    run = load_run(run_dir, device)
-    data = load_target(run, target, fraction)
-    arguments = {"version": FORMAT_VERSION, "target": data.name, "target_fraction": fraction,
-                 "image_size": data.image_shape[1],
-                 "recipe": recipe(run.config), "source": run.source}  # fmt: skip
-    show = Console(stderr=True).is_terminal if progress is None else progress
+
+def plan(run: TrainedRun, options: TransferOptions, *, device: torch.device | str = "cpu", progress=None) -> Planned:
+    """Transfer of a run's model to `options.fraction` of the target dataset."""
+    data = load_target(run, options.target, options.fraction)
+    arguments = {**known(options, run.source), "image_size": data.image_shape[1], "recipe": recipe(run.config)}
+    show = Console(stderr=True).is_terminal if options.progress is None else options.progress
 
     def compute():
         table = probe_transfer(run.model, run.config, data, device=device, model_name=run.label, progress=show)
-        summary = {"model": run.label, "source_dataset": run.config.data.name, "target_dataset": data.name,
-                   "target_fraction": fraction, "image_size": data.image_shape[1], "n_train": len(data.train_labels),
-                   "n_test": len(data.test_labels), "recipe": recipe(run.config),
-                   "scratch": "the run's model built afresh with its seed, every parameter trained on the target",
-                   "finetune": "the run's weights and a new head, every parameter trained on the target",
-                   "linear": "the run's backbone frozen (eval mode), only the new head trained, on features "
-                             "computed once without augmentation",
-                   "gain": "variant − scratch test accuracy, percentage points"}  # fmt: skip
+        summary = {
+            "model": run.label,
+            "source_dataset": run.config.data.name,
+            "target_dataset": data.name,
+            "target_fraction": options.fraction,
+            "image_size": data.image_shape[1],
+            "n_train": len(data.train_labels),
+            "n_test": len(data.test_labels),
+            "recipe": recipe(run.config),
+            "scratch": "the run's model built afresh with its seed, every parameter trained on the target",
+            "finetune": "the run's weights and a new head, every parameter trained on the target",
+            "linear": "the run's backbone frozen (eval mode), only the new head trained, on features "
+            "computed once without augmentation",
+            "gain": "variant − scratch test accuracy, percentage points",
+        }
         return table, summary, {}
 
-    return save_or_reuse(Path(run_dir) / layout.PROBES, NAME, arguments, compute, force=force)
+    return Planned(arguments, compute)
+
+
+def known(options: TransferOptions, source: dict) -> dict:
+    """The run's recipe and image size, also in the arguments, are the run's own: its weights pin them."""
+    return {
+        "version": FORMAT_VERSION,
+        "target": options.target or default_target(source["dataset"]),
+        "target_fraction": options.fraction,
+        "source": source,
+    }
+
+
+def cost(options: TransferOptions, config: RunConfig) -> float:
+    """Training steps' worth of time: three models trained on the target at the run's own budget."""
+    from ..training.loop import budget_steps  # deferred: the training loop is not needed to run the probe
+
+    return STEPS_PER_RUN_STEP * budget_steps(config)
+
+
+PROBE = Probe(NAME, cost=cost, options=TransferOptions, plan=plan, known=known)

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .claims import BUDGETS, Context
+from .claim_types import BUDGETS
 from .runs import Run
+from .selection import Context, at
 
 # A curve has reached its plateau at the first evaluation within this much validation accuracy (seed mean)
 # of where it ends: 1 point, 4 images of a 400-image validation split.
@@ -35,8 +36,10 @@ class Curve:
 
     def accuracy(self, split: str) -> pd.DataFrame:
         """Accuracy at each evaluated step (rows) for each seed (columns)."""
-        columns = {run.summary.get("seed"): run.evaluations[run.evaluations["split"] == split].set_index("step")["accuracy"]
-                   for run in self.runs}  # fmt: skip
+        columns = {
+            run.summary.get("seed"): run.evaluations[run.evaluations["split"] == split].set_index("step")["accuracy"]
+            for run in self.runs
+        }
         return pd.DataFrame(columns).sort_index().dropna()
 
     @property
@@ -59,8 +62,16 @@ def curves(ctx: Context) -> list[Curve]:
         for fraction in sorted({float(run.summary["fraction"]) for run in runs}):
             at = [run for run in runs if float(run.summary["fraction"]) == fraction]
             s = at[0].summary
-            found.append(Curve(arch, at[0].model, fraction, int(s["train_size"]),
-                               float(s["train_flops_per_image"]) * int(s["batch_size"]), at))  # fmt: skip
+            found.append(
+                Curve(
+                    arch,
+                    at[0].model,
+                    fraction,
+                    int(s["train_size"]),
+                    float(s["train_flops_per_image"]) * int(s["batch_size"]),
+                    at,
+                )
+            )
     return found
 
 
@@ -71,7 +82,7 @@ def budget_cells(ctx: Context, curve: Curve) -> dict[str, list[Run]]:
     for budget in ctx.budgets():
         if budget == "plateau":
             continue
-        runs = [run for run in ctx.under(budget).select(curve.arch) if float(run.summary.get("fraction", math.nan)) == curve.fraction]
+        runs = at(ctx.under(budget).select(curve.arch), curve.fraction)
         if runs and runs not in cells.values():
             cells[budget] = runs
     return cells
@@ -82,23 +93,30 @@ def markdown(ctx: Context, plot: str | None) -> list[str]:
     found = curves(ctx)
     if not found:
         return []
-    lines = ["", "## Training budget: accuracy against compute", "",
-             "Each architecture trained long (one run per seed, evaluated every few steps; the recipe's warm-up and "
-             "cosine schedule stretched over the whole run) at the smallest and the full data fraction. The plateau "
-             "is the seed-mean validation accuracy where the long runs end; it is reached at the first evaluation "
-             f"within {100 * PLATEAU_TOLERANCE:g} point of it. The study's cells are separate runs with their own "
-             "schedule, and each budget's share of the plateau is their validation accuracy over it.", "",
-             "| model | fraction | train images | long run: steps (seeds) | plateau: validation / test | "
-             "reached at step | budget | steps | validation | share of plateau | test |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        "",
+        "## Training budget: accuracy against compute",
+        "",
+        "Each architecture trained long (one run per seed, evaluated every few steps; the recipe's warm-up and "
+        "cosine schedule stretched over the whole run) at the smallest and the full data fraction. The plateau "
+        "is the seed-mean validation accuracy where the long runs end; it is reached at the first evaluation "
+        f"within {100 * PLATEAU_TOLERANCE:g} point of it. The study's cells are separate runs with their own "
+        "schedule, and each budget's share of the plateau is their validation accuracy over it.",
+        "",
+        "| model | fraction | train images | long run: steps (seeds) | plateau: validation / test | "
+        "reached at step | budget | steps | validation | share of plateau | test |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     rising = []
     for curve in found:
         validation, test = curve.accuracy("validation"), curve.accuracy("test")
         if curve.plateau_step > validation.index[-1] / 2:  # within tolerance only in the run's second half
             rising.append(f"{curve.model} at fraction {curve.fraction:g}")
-        head = (f"| {curve.model} | {curve.fraction:g} | {curve.train_size:,} | {validation.index[-1]:,} "
-                f"({validation.shape[1]}) | {100 * curve.plateau:.1f}% / {100 * test.iloc[-1].mean():.1f}% | "
-                f"{curve.plateau_step:,} |")  # fmt: skip
+        head = (
+            f"| {curve.model} | {curve.fraction:g} | {curve.train_size:,} | {validation.index[-1]:,} "
+            f"({validation.shape[1]}) | {100 * curve.plateau:.1f}% / {100 * test.iloc[-1].mean():.1f}% | "
+            f"{curve.plateau_step:,} |"
+        )
         cells = budget_cells(ctx, curve)
         if not cells:
             lines.append(head + " — | | | | |")
@@ -106,13 +124,17 @@ def markdown(ctx: Context, plot: str | None) -> list[str]:
             scored = [float(run.summary.get("validation_accuracy", math.nan)) for run in runs]
             steps = sorted({int(run.summary["steps"]) for run in runs})
             share = np.mean(scored) / curve.plateau
-            lines.append(f"{head} {BUDGETS[budget]} | {', '.join(f'{s:,}' for s in steps)} | "
-                         f"{100 * np.mean(scored):.1f}% (n={len(runs)}) | {100 * share:.1f}% | "
-                         f"{100 * np.mean([run.accuracy() for run in runs]):.1f}% |")  # fmt: skip
+            lines.append(
+                f"{head} {BUDGETS[budget]} | {', '.join(f'{s:,}' for s in steps)} | "
+                f"{100 * np.mean(scored):.1f}% (n={len(runs)}) | {100 * share:.1f}% | "
+                f"{100 * np.mean([run.accuracy() for run in runs]):.1f}% |"
+            )
             head = "| | | | | | |"
     lines += [""]
     if rising:
-        lines.append(f"Still rising in the second half of its long run, so its plateau is a lower bound: {', '.join(rising)}.")
+        lines.append(
+            f"Still rising in the second half of its long run, so its plateau is a lower bound: {', '.join(rising)}."
+        )
     else:
         lines.append("Every curve came within tolerance of its end in the first half of its long run: a plateau.")
     if plot:

@@ -21,13 +21,29 @@ from pathlib import Path
 from .. import rundir as layout
 from ..errors import CnnvitError
 from . import budget, plots, recipe_search
-from .claims import ClaimResult, Context, evaluate_claims
+from .claim_types import ClaimResult
+from .claims import evaluate_claims
+from .formatting import effect_text
 from .runs import Run, load_runs, read_experiment, runs_table
+from .selection import Context
+from .similarity_claims import cka_maps
 from .stability import FLIP_NOTE, flip_text
-from .statistics import INTERVAL_NOTE, Estimate
+from .statistics import INTERVAL_NOTE
 
-CLAIM_COLUMNS = ["claim_id", "claim", "cnn_evidence", "vit_evidence", "verdict", "effect", "ci_low", "ci_high", "n_seeds",
-                 "flip_rate", "settings", "holds"]  # fmt: skip
+CLAIM_COLUMNS = [
+    "claim_id",
+    "claim",
+    "cnn_evidence",
+    "vit_evidence",
+    "verdict",
+    "effect",
+    "ci_low",
+    "ci_high",
+    "n_seeds",
+    "flip_rate",
+    "settings",
+    "holds",
+]
 PLOTS = {  # file -> (drawing function, the claims it illustrates)
     "accuracy_vs_train_size.png": (plots.accuracy_vs_size, ("9", "5")),
     "accuracy_vs_depth.png": (plots.accuracy_vs_depth, ("3",)),
@@ -36,6 +52,7 @@ PLOTS = {  # file -> (drawing function, the claims it illustrates)
     "error_vs_shift.png": (plots.error_vs_shift, ("2", "14", "15a", "15b", "15c")),
     "vit_ablations.png": (plots.ablation_bars, ("11", "12")),
     "accuracy_vs_compute.png": (plots.accuracy_vs_compute, ()),  # in the budget section
+    "cka.png": (cka_maps, ("17",)),
 }
 
 
@@ -49,16 +66,19 @@ class Report:
     settings: dict[str, list[ClaimResult]]  # setting name -> its own claims, in the order of `claims`
 
 
-def build_report(results_dirs: Path | str | Sequence[Path | str], out_dir: Path | str | None = None, *,
-                 provisional: bool = False) -> Report:  # fmt: skip
+def build_report(
+    results_dirs: Path | str | Sequence[Path | str], out_dir: Path | str | None = None, *, provisional: bool = False
+) -> Report:
     """Read every run under the results directories, compute each claim's verdict, write the report files
     into `out_dir` (default: the one results directory; required with several). Raises CnnvitError when a
     directory holds no finished run. `provisional`: built while an experiment still trains (between its
     waves): each verdict is marked with the seeds it rests on."""
     dirs = [Path(results_dirs)] if isinstance(results_dirs, (str, Path)) else [Path(d) for d in results_dirs]
     if len(dirs) > 1 and out_dir is None:
-        raise CnnvitError("a report over several results directories needs --out DIR (a directory of its own, so "
-                          "that no setting's own report is overwritten)")  # fmt: skip
+        raise CnnvitError(
+            "a report over several results directories needs --out DIR (a directory of its own, so "
+            "that no setting's own report is overwritten)"
+        )
     out_dir = Path(out_dir) if out_dir is not None else dirs[0]
     read = [read_experiment(d) for d in dirs]
     names = setting_names(dirs, read)
@@ -66,10 +86,15 @@ def build_report(results_dirs: Path | str | Sequence[Path | str], out_dir: Path 
     per_setting = {name: load_runs(d) for name, d in zip(names, dirs)}
     runs = merged_runs(per_setting) if len(dirs) > 1 else per_setting[names[0]]
     claims = evaluate_claims(runs)
-    settings = {name: evaluate_claims(setting_runs) for name, setting_runs in per_setting.items()} if len(dirs) > 1 \
-        else {names[0]: claims}  # fmt: skip
+    settings = (
+        {name: evaluate_claims(setting_runs) for name, setting_runs in per_setting.items()}
+        if len(dirs) > 1
+        else {names[0]: claims}
+    )
     for claim in claims:  # by id: a setting without a second budget rule lacks its rows
-        own = {name: next((c for c in results if c.claim_id == claim.claim_id), None) for name, results in settings.items()}
+        own = {
+            name: next((c for c in results if c.claim_id == claim.claim_id), None) for name, results in settings.items()
+        }
         claim.settings = {name: c.verdict if c else "not measured" for name, c in own.items()}
         claim.setting_effects = {name: c.effect for name, c in own.items() if c and c.verdict != "not measured"}
         claim.provisional = provisional
@@ -89,7 +114,9 @@ def build_report(results_dirs: Path | str | Sequence[Path | str], out_dir: Path 
     layout.atomic_write_text(out_dir / "claims.csv", claims_csv(claims))
     search = recipe_search.search_table(runs)
     if not search.empty:
-        layout.atomic_write_text(out_dir / "recipes.csv", search.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
+        layout.atomic_write_text(
+            out_dir / "recipes.csv", search.to_csv(index=False, float_format="%.6g", lineterminator="\n")
+        )
         paths.append(out_dir / "recipes.csv")
     compute_plot = "accuracy_vs_compute.png" if out_dir / "accuracy_vs_compute.png" in paths else None
     sections = budget.markdown(context, compute_plot) + recipe_search.markdown(search)
@@ -130,27 +157,25 @@ def flip_cell(c: ClaimResult) -> str:
 
 def settings_text(c: ClaimResult) -> str:
     """Each setting's verdict and effect, which ones differ from the headline, and by how much."""
-    listed = "; ".join(f"{name}: {c.in_setting(name)}" + (f" ({effect_text(c.setting_effects[name])})"
-                                                         if name in c.setting_effects else "") for name in c.settings)  # fmt: skip
+    listed = "; ".join(
+        f"{name}: {c.in_setting(name)}"
+        + (f" ({effect_text(c.setting_effects[name])})" if name in c.setting_effects else "")
+        for name in c.settings
+    )
     differing = [name for name, verdict in c.settings.items() if verdict not in (c.verdict, "not measured")]
     flips = f" **Flips** in {', '.join(differing)}." if differing else ""
     if c.by_setting:
         effects = {name: e.mean for name, e in c.setting_effects.items() if math.isfinite(e.mean)}
         low, high = min(effects, key=effects.get), max(effects, key=effects.get)
-        flips += (f" By setting: {c.by_setting}; the effect ranges from {effects[low]:+.3g} ({low}) to "
-                  f"{effects[high]:+.3g} ({high}), {effects[high] - effects[low]:.3g} apart.")  # fmt: skip
+        flips += (
+            f" By setting: {c.by_setting}; the effect ranges from {effects[low]:+.3g} ({low}) to "
+            f"{effects[high]:+.3g} ({high}), {effects[high] - effects[low]:.3g} apart."
+        )
     return f"Settings: {listed} (holds {c.holds}).{flips}"
 
 
 def number(x: float) -> str:
     return "" if x is None or not math.isfinite(x) else f"{x:.6g}"
-
-
-def effect_text(e: Estimate) -> str:
-    if e.n == 0 or not math.isfinite(e.mean):
-        return "—"
-    interval = f" [{e.ci_low:+.3g}, {e.ci_high:+.3g}]" if e.has_interval else " (no interval)"
-    return f"{e.mean:+.3g}{interval}"
 
 
 def claims_csv(claims: list[ClaimResult]) -> str:
@@ -159,10 +184,22 @@ def claims_csv(claims: list[ClaimResult]) -> str:
     writer.writerow(CLAIM_COLUMNS)
     for c in claims:
         e = c.effect
-        writer.writerow([c.claim_id, c.claim, c.cnn_evidence, c.vit_evidence, c.verdict + c.provisional_mark,
-                         number(e.mean), number(e.ci_low), number(e.ci_high), e.n,
-                         "" if c.flip_rate is None else f"{c.flip_rate:.4f}",
-                         "; ".join(f"{name}: {verdict}" for name, verdict in c.settings.items()), c.holds])  # fmt: skip
+        writer.writerow(
+            [
+                c.claim_id,
+                c.claim,
+                c.cnn_evidence,
+                c.vit_evidence,
+                c.verdict + c.provisional_mark,
+                number(e.mean),
+                number(e.ci_low),
+                number(e.ci_high),
+                e.n,
+                "" if c.flip_rate is None else f"{c.flip_rate:.4f}",
+                "; ".join(f"{name}: {verdict}" for name, verdict in c.settings.items()),
+                c.holds,
+            ]
+        )
     return buffer.getvalue()
 
 
@@ -170,52 +207,84 @@ def cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def markdown(claims: list[ClaimResult], runs: list[Run], context: Context, experiments: dict[str, dict],
-             sections: Sequence[str] = ()) -> str:  # fmt: skip
+def markdown(
+    claims: list[ClaimResult],
+    runs: list[Run],
+    context: Context,
+    experiments: dict[str, dict],
+    sections: Sequence[str] = (),
+) -> str:
     """report.md: the claims table, a section per measured claim, then `sections` (markdown lines), the
     unmeasured claims, the probe samples and the runs."""
     lines = ["# CNN vs ViT: the notes' summary table, measured", ""]
     if any(c.provisional for c in claims):
-        lines += ["**Provisional**: written between waves while the experiment still trains; every verdict rests on "
-                  "the seeds finished so far (its n) and may change when the rest finish.", ""]  # fmt: skip
+        lines += [
+            "**Provisional**: written between waves while the experiment still trains; every verdict rests on "
+            "the seeds finished so far (its n) and may change when the rest finish.",
+            "",
+        ]
     several = len(experiments) > 1
     for name, experiment in experiments.items():
         if not experiment:
             continue
-        lines += [f"{'Setting' if several else 'Experiment'}: **{experiment.get('name', name)}**. "
-                  f"{experiment.get('description', '')}".rstrip(), ""]  # fmt: skip
+        lines += [
+            f"{'Setting' if several else 'Experiment'}: **{experiment.get('name', name)}**. "
+            f"{experiment.get('description', '')}".rstrip(),
+            "",
+        ]
         if experiment.get("budget") and not several:
             lines += [f"Budget rule: {experiment['budget']}", ""]
     done = [r for r in runs if r.status == "done"]
-    lines += [f"{len(done)} finished run(s), {len(runs) - len(done)} failed; dataset {context.dataset}; "
-              f"CNN = {context.cnn_model or '—'}, ViT = {context.vit_model or '—'}. Verdicts are computed from the "
-              "numbers by the rule printed in each section.", "",
-              f"Intervals: {INTERVAL_NOTE}. Where a claim has a single run, intervals shown are the shift probe's "
-              "95% normal-approximation interval over test images, and n = 1.", "",
-              f"Flip rate: {FLIP_NOTE}.", ""]  # fmt: skip
+    lines += [
+        f"{len(done)} finished run(s), {len(runs) - len(done)} failed; dataset {context.dataset}; "
+        f"CNN = {context.cnn_model or '—'}, ViT = {context.vit_model or '—'}. Verdicts are computed from the "
+        "numbers by the rule printed in each section.",
+        "",
+        f"Intervals: {INTERVAL_NOTE}. Where a claim has a single run, intervals shown are the shift probe's "
+        "95% normal-approximation interval over test images, and n = 1.",
+        "",
+        f"Flip rate: {FLIP_NOTE}.",
+        "",
+    ]
     if several:
-        lines += [f"Settings: {', '.join(experiments)}. The verdict column is the headline, over every run of every "
-                  "setting (a run directory found in several counts once), followed, where the settings disagree, by "
-                  "which verdict holds in which; each setting's own verdict follows, and holds counts the settings "
-                  "that agree with the headline among those where the claim was measured. robustness.png draws "
-                  "each setting's verdict and effect.", "", "![robustness.png](robustness.png)", ""]  # fmt: skip
+        lines += [
+            f"Settings: {', '.join(experiments)}. The verdict column is the headline, over every run of every "
+            "setting (a run directory found in several counts once), followed, where the settings disagree, by "
+            "which verdict holds in which; each setting's own verdict follows, and holds counts the settings "
+            "that agree with the headline among those where the claim was measured. robustness.png draws "
+            "each setting's verdict and effect.",
+            "",
+            "![robustness.png](robustness.png)",
+            "",
+        ]
     setting_columns = "".join(f" {name} |" for name in experiments) if several else ""
-    lines += [f"| # | claim (as the notes state it) | CNN evidence | ViT evidence | verdict |{setting_columns}"
-              f"{' holds |' if several else ''} effect [95% CI] | n | flip rate |",
-              "|---|---|---|---|---|" + "---|" * (len(experiments) + 1 if several else 0) + "---|---|---|"]  # fmt: skip
+    lines += [
+        f"| # | claim (as the notes state it) | CNN evidence | ViT evidence | verdict |{setting_columns}"
+        f"{' holds |' if several else ''} effect [95% CI] | n | flip rate |",
+        "|---|---|---|---|---|" + "---|" * (len(experiments) + 1 if several else 0) + "---|---|---|",
+    ]
     for c in claims:
         per_setting = "".join(f" {c.in_setting(name)} |" for name in c.settings) if several else ""
         split = f" ({c.by_setting})" if several and c.by_setting else ""
-        lines.append(f"| {c.claim_id} | {cell(c.claim)} | {cell(c.cnn_evidence)} | "
-                     f"{cell(c.vit_evidence)} | **{c.verdict}**{c.provisional_mark}{split} |{per_setting}"
-                     f"{f' {c.holds} |' if several else ''} "
-                     f"{effect_text(c.effect)} | {c.effect.n} | {flip_cell(c)} |")  # fmt: skip
+        lines.append(
+            f"| {c.claim_id} | {cell(c.claim)} | {cell(c.cnn_evidence)} | "
+            f"{cell(c.vit_evidence)} | **{c.verdict}**{c.provisional_mark}{split} |{per_setting}"
+            f"{f' {c.holds} |' if several else ''} "
+            f"{effect_text(c.effect)} | {c.effect.n} | {flip_cell(c)} |"
+        )
     for c in claims:
         if c.verdict == "not measured":
             continue
-        lines += ["", f"## {c.claim_id}. {c.claim}", "", f"**Verdict: {c.verdict}{c.provisional_mark}.** Effect ({c.effect_meaning}): "
-                  f"{effect_text(c.effect)}, n = {c.effect.n} ({c.effect.method}).", "",
-                  f"Rule: {c.rule}. Simulated flip rate: {flip_text(c.flip_rate)}.", ""]  # fmt: skip
+        lines += [
+            "",
+            f"## {c.claim_id}. {c.claim}",
+            "",
+            f"**Verdict: {c.verdict}{c.provisional_mark}.** Effect ({c.effect_meaning}): "
+            f"{effect_text(c.effect)}, n = {c.effect.n} ({c.effect.method}).",
+            "",
+            f"Rule: {c.rule}. Simulated flip rate: {flip_text(c.flip_rate)}.",
+            "",
+        ]
         if several:
             lines += [settings_text(c), ""]
         lines += [*c.details, "", *matched(c.runs)]
@@ -227,17 +296,26 @@ def markdown(claims: list[ClaimResult], runs: list[Run], context: Context, exper
     if missing:
         lines += ["", "## Not measured yet", "", *missing]
     lines += probe_samples(runs)
-    lines += ["", "## Runs", "", "| run | status | model | arch | fraction | seed | test accuracy | params | train MFLOPs/img | wall s |",
-              "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines += [
+        "",
+        "## Runs",
+        "",
+        "| run | status | model | arch | fraction | seed | test accuracy | params | train MFLOPs/img | wall s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in runs:
         s = r.summary
         if r.status == "done":
-            lines.append(f"| {r.path} | done | {cell(r.label)} | {r.arch} | {s.get('fraction')} | {s.get('seed')} | "
-                         f"{r.accuracy():.4f} | {s.get('params', 0):,} | {s.get('train_flops_per_image', 0) / 1e6:.1f} | "
-                         f"{s.get('wall_time_s', 0):.0f} |")  # fmt: skip
+            lines.append(
+                f"| {r.path} | done | {cell(r.label)} | {r.arch} | {s.get('fraction')} | {s.get('seed')} | "
+                f"{r.accuracy():.4f} | {s.get('params', 0):,} | {s.get('train_flops_per_image', 0) / 1e6:.1f} | "
+                f"{s.get('wall_time_s', 0):.0f} |"
+            )
         else:
-            lines.append(f"| {r.path} | **failed** ({cell(r.failure)}) | {cell(r.config.get('model', {}).get('name', '?'))} "
-                         "| | | | not averaged | | | |")  # fmt: skip
+            lines.append(
+                f"| {r.path} | **failed** ({cell(r.failure)}) | {cell(r.config.get('model', {}).get('name', '?'))} "
+                "| | | | not averaged | | | |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -251,14 +329,23 @@ def probe_samples(runs: list[Run]) -> list[str]:
             entry["datasets"].add(str(run.summary.get("dataset", "?")))
     if not used:
         return []
-    lines = ["", "## Probe samples", "", "Every probe reads a fixed class-stratified sample of the test split "
-             "(`cnn_vs_vit/data/probe_sample.py`), the same images for every model, so each figure is a mean over "
-             "all classes in proportion.", "",
-             "| probe | dataset | images | of | class counts | sample hash | runs |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        "",
+        "## Probe samples",
+        "",
+        "Every probe reads a fixed class-stratified sample of the test split "
+        "(`cnn_vs_vit/data/probe_sample.py`), the same images for every model, so each figure is a mean over "
+        "all classes in proportion.",
+        "",
+        "| probe | dataset | images | of | class counts | sample hash | runs |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for (probe, digest), s in sorted(used.items()):
         counts = ", ".join(f"{name}: {count}" for name, count in s["class_counts"].items())
-        lines.append(f"| {probe} | {', '.join(sorted(s['datasets']))} | {s['size']} | {s['of']} | {cell(counts)} | "
-                     f"{digest} | {s['runs']} |")  # fmt: skip
+        lines.append(
+            f"| {probe} | {', '.join(sorted(s['datasets']))} | {s['size']} | {s['of']} | {cell(counts)} | "
+            f"{digest} | {s['runs']} |"
+        )
     return lines
 
 
@@ -266,18 +353,29 @@ def matched(runs: list[Run]) -> list[str]:
     """What the compared runs share and what differs: subsets, budget, augmentation, size, compute."""
     if not runs:
         return []
-    lines = ["What was matched:", "", "| run | subset hash | train images | steps | batch | translate | params | train MFLOPs/img |",
-             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        "What was matched:",
+        "",
+        "| run | subset hash | train images | steps | batch | translate | params | train MFLOPs/img |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in sorted(runs, key=lambda run: run.path):
         s = r.summary
-        lines.append(f"| {cell(r.label)} (seed {s.get('seed')}) | {s.get('subset_hash')} | {s.get('train_size')} | "
-                     f"{s.get('steps')} | {s.get('batch_size')} | {r.translate} | {s.get('params', 0):,} | "
-                     f"{s.get('train_flops_per_image', 0) / 1e6:.1f} |")  # fmt: skip
+        lines.append(
+            f"| {cell(r.label)} (seed {s.get('seed')}) | {s.get('subset_hash')} | {s.get('train_size')} | "
+            f"{s.get('steps')} | {s.get('batch_size')} | {r.translate} | {s.get('params', 0):,} | "
+            f"{s.get('train_flops_per_image', 0) / 1e6:.1f} |"
+        )
     # CNN against ViT: a control (the bag of local features) is small by design and matched to neither.
     params = [r.summary.get("params", 0) for r in runs if r.summary.get("params") and r.arch in ("resnet", "vit")]
     hashes = {(r.summary.get("fraction"), r.summary.get("subset_hash")) for r in runs}
     same_subset = len({h for _, h in hashes}) == len({f for f, _ in hashes})
-    lines += ["", f"Same images per fraction: {'yes' if same_subset else 'NO'}; same steps: "
-              f"{'yes' if len({r.summary.get('steps') for r in runs}) == 1 else 'NO'}; parameter ratio "
-              f"{max(params) / min(params):.2f} (matched means within ~1.5)." if params else ""]  # fmt: skip
+    lines += [
+        "",
+        f"Same images per fraction: {'yes' if same_subset else 'NO'}; same steps: "
+        f"{'yes' if len({r.summary.get('steps') for r in runs}) == 1 else 'NO'}; parameter ratio "
+        f"{max(params) / min(params):.2f} (matched means within ~1.5)."
+        if params
+        else "",
+    ]
     return lines

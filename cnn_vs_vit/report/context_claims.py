@@ -19,14 +19,17 @@ Depth is the number of blocks: the ResNet's BasicBlocks (its stem apart), the Vi
 
 import math
 from collections import defaultdict
+from collections.abc import Mapping
+from functools import partial
 
 from ..data import global_context as relational
 from ..data import reach
 from ..models import BagSpec, ResNetSpec, model_spec, receptive_fields
-from .accuracy_claims import accuracy_text, by_key, percent
-from .claims import ClaimResult, Context, not_measured
+from .claim_types import ClaimResult, not_measured
+from .formatting import accuracy_text, percent
 from .runs import Run
-from .statistics import difference, format_estimate, t_interval
+from .selection import Context, by_key
+from .statistics import Estimate, difference, format_estimate, t_interval
 
 TASKS = {"3": reach.REACH, "3-plateau": reach.REACH, "3-relational": relational.NAME}  # row -> its task
 TEST_SIZES = {reach.REACH: reach.TEST_SIZE, relational.NAME: relational.TEST_SIZE}
@@ -40,18 +43,10 @@ SHALLOW = (1, 2)  # "at depth 1–2"
 DEPTH_OPTIONS = ("depth", "widths", "blocks")  # what a row-3 model may choose besides its preset
 REMEDY = {"attention": "normsoftmax"}  # the side experiment's option on the relational task
 HINT = "train the reach and global_context groups of experiments/default.yaml (cnnvit run experiments/default.yaml)"
-ANCHOR = ("Dosovitskiy et al. 2020 (Fig. 7): some ViT heads attend across most of the image already in the "
-          "lowest layers; Luo et al. 2016: a CNN's receptive field grows with depth.")  # fmt: skip
-
-
-def rule(task: str) -> str:
-    return (f"supported if at depth 1 or 2 the ViT's accuracy exceeds the CNN's by at least {100 * MANY:g} points with "
-            f"a 95% interval above 0, and the CNN's deepest model beats its depth-1 model (interval above 0); "
-            f"contradicted if at every shared depth of 1–2 the interval of ViT − CNN lies below {100 * MANY:g} points "
-            f"while the ViT learns the task at some depth; inconclusive otherwise, and whenever the "
-            f"bag-of-local-features control is above chance ({percent(CHANCE)}), or the ViT learns the task at no "
-            f"depth (its interval above {percent(WITHOUT_REACH[task])}, "
-            + ("the share the top square alone gives" if task == reach.REACH else "chance") + ")")  # fmt: skip
+ANCHOR = (
+    "Dosovitskiy et al. 2020 (Fig. 7): some ViT heads attend across most of the image already in the "
+    "lowest layers; Luo et al. 2016: a CNN's receptive field grows with depth."
+)
 
 
 def depth(run: Run) -> int | None:
@@ -69,26 +64,39 @@ def task_runs(ctx: Context, arch: str, task: str = reach.REACH, budget: str = "s
     under `budget`: "steps", the study's equal steps; "plateau", the ViT's long runs (evaluated along the way)
     and every other architecture's equal-steps runs (see plateau_note)."""
     rule = ctx.under("plateau" if budget == "plateau" and arch == "vit" else "steps")
-    return [run for run in ctx.all_runs if run.arch == arch and run.summary.get("dataset") == task
-            and run.is_baseline_except(*DEPTH_OPTIONS) and rule.in_budget(run)]  # fmt: skip
+    return [
+        run
+        for run in ctx.all_runs
+        if run.arch == arch
+        and run.summary.get("dataset") == task
+        and run.is_baseline_except(*DEPTH_OPTIONS)
+        and rule.in_budget(run)
+    ]
 
 
 def plateau_note(predicted: int | None, vit: dict[int, list[Run]]) -> str:
     """Why row 3-plateau pairs the ViT's long runs with the CNN's equal-steps runs."""
     below = f"below depth {predicted}" if predicted else "at every depth trained"
     steps = "/".join(sorted({str(r.summary.get("steps")) for runs in vit.values() for r in runs}))
-    return (f"Each to its plateau: the ViTs trained for {steps} steps, evaluated along the way (accuracy where those "
-            f"runs end); the CNNs at the study's "
-            f"steps, because {below} no budget lifts them above the top square's "
-            f"{percent(reach.UP_SHARE)} (their logit adds up what each unit sees of one pattern: tests/test_reach.py), "
-            f"and the CNN's deepest model is compared only as far as it beats its shallowest.")  # fmt: skip
+    return (
+        f"Each to its plateau: the ViTs trained for {steps} steps, evaluated along the way (accuracy where those "
+        f"runs end); the CNNs at the study's "
+        f"steps, because {below} no budget lifts them above the top square's "
+        f"{percent(reach.UP_SHARE)} (their logit adds up what each unit sees of one pattern: tests/test_reach.py), "
+        f"and the CNN's deepest model is compared only as far as it beats its shallowest."
+    )
 
 
 def remedy_runs(ctx: Context, task: str = relational.NAME) -> list[Run]:
     """The side experiment's ViTs on `task`: REMEDY's options, otherwise differing in depth only."""
-    return [run for run in ctx.all_runs if run.arch == "vit" and run.summary.get("dataset") == task
-            and all(run.options.get(k) == v for k, v in REMEDY.items())
-            and run.is_baseline_except(*DEPTH_OPTIONS, *REMEDY)]  # fmt: skip
+    return [
+        run
+        for run in ctx.all_runs
+        if run.arch == "vit"
+        and run.summary.get("dataset") == task
+        and all(run.options.get(k) == v for k, v in REMEDY.items())
+        and run.is_baseline_except(*DEPTH_OPTIONS, *REMEDY)
+    ]
 
 
 def by_depth(runs: list[Run]) -> dict[int, list[Run]]:
@@ -116,6 +124,37 @@ def binomial_band(n: int) -> tuple[float, float]:
     return CHANCE - half, CHANCE + half
 
 
+def rule_text(task: str) -> str:
+    """Row 3's rule in words on `task`, decided by global_context_verdict."""
+    return (
+        f"supported if at depth 1 or 2 the ViT's accuracy exceeds the CNN's by at least {100 * MANY:g} points with "
+        f"a 95% interval above 0, and the CNN's deepest model beats its depth-1 model (interval above 0); "
+        f"contradicted if at every shared depth of 1–2 the interval of ViT − CNN lies below {100 * MANY:g} points "
+        f"while the ViT learns the task at some depth; inconclusive otherwise, and whenever the "
+        f"bag-of-local-features control is above chance ({percent(CHANCE)}), or the ViT learns the task at no "
+        f"depth (its interval above {percent(WITHOUT_REACH[task])}, "
+        + ("the share the top square alone gives" if task == reach.REACH else "chance")
+        + ")"
+    )
+
+
+def global_context_verdict(estimates: Mapping[str, Estimate], *, floor: float) -> str:
+    """The rule of rule_text(task), whose accuracy without reach is `floor`: "depth <d>" is ViT − CNN at each
+    shallow depth d, "vit depth <d>" the ViT's accuracy at each depth it was trained at, "cnn gain" the CNN's
+    deepest model − its shallowest, "control" the bag of local features' accuracy (no interval when untrained)."""
+    shallow_effects = [e for key, e in estimates.items() if key.startswith("depth ")]
+    control = estimates["control"]
+    control_at_chance = control.has_interval and control.ci_low <= CHANCE
+    learns = any(e.ci_low > floor for key, e in estimates.items() if key.startswith("vit depth "))
+    if not control_at_chance or not learns:
+        return "inconclusive"
+    if any(x.ci_low > 0 and x.mean >= MANY for x in shallow_effects) and estimates["cnn gain"].ci_low > 0:
+        return "supported"
+    if all(x.has_interval and x.ci_high < MANY for x in shallow_effects):
+        return "contradicted"
+    return "inconclusive"
+
+
 def global_context(ctx: Context, claim_id: str = "3") -> ClaimResult:
     """Row 3 (or 3-relational). effect = ViT − CNN test accuracy at the shallowest depth both were trained at."""
     task, budget = TASKS[claim_id], "plateau" if claim_id.endswith("-plateau") else "steps"
@@ -133,52 +172,66 @@ def global_context(ctx: Context, claim_id: str = "3") -> ClaimResult:
     cnn_gain = difference(by_key(cnn[deepest], Run.accuracy), by_key(cnn[min(cnn)], Run.accuracy))
     control_estimate = t_interval([run.accuracy() for run in control])
     vit_depths = {d: t_interval([r.accuracy() for r in runs]) for d, runs in vit.items()}
-    floor = WITHOUT_REACH[task]
-    vit_learns = any(e.ci_low > floor for e in vit_depths.values())
-
-    reasons = []
-    if not control:
-        reasons.append(f"no bag-of-local-features control was trained (model bagnet-7 on {task}), so nothing shows "
-                       "that the task needs more than pooled local evidence")  # fmt: skip
-    elif not control_estimate.has_interval or control_estimate.ci_low > CHANCE:
-        reasons.append(f"the control is not shown to be at chance ({accuracy_text(control)}): the task may be "
-                       "solvable from local evidence")  # fmt: skip
-    if not vit_learns:
-        reasons.append(f"the ViT learned the task at no depth within the budget (no interval above "
-                       f"{percent(floor)}), so its shallow failure says nothing about reach")  # fmt: skip
-    estimates = {"cnn gain": cnn_gain, "control": control_estimate, **{f"depth {d}": e for d, e in effects.items()},
-                 **{f"vit depth {d}": e for d, e in vit_depths.items()}}  # fmt: skip
-
-    def decide(e) -> str:
-        shallow_effects = [e[f"depth {d}"] for d in shallow]
-        control_at_chance = bool(control) and e["control"].has_interval and e["control"].ci_low <= CHANCE
-        learns = any(e[f"vit depth {d}"].ci_low > floor for d in vit_depths)
-        if not control_at_chance or not learns:
-            return "inconclusive"
-        if any(x.ci_low > 0 and x.mean >= MANY for x in shallow_effects) and e["cnn gain"].ci_low > 0:
-            return "supported"
-        if all(x.has_interval and x.ci_high < MANY for x in shallow_effects):
-            return "contradicted"
-        return "inconclusive"
-
-    verdict = decide(estimates)
+    estimates = {
+        "cnn gain": cnn_gain,
+        "control": control_estimate,
+        **{f"depth {d}": e for d, e in effects.items()},
+        **{f"vit depth {d}": e for d, e in vit_depths.items()},
+    }
+    decide = partial(global_context_verdict, floor=WITHOUT_REACH[task])
     details = [
         f"Effect: ViT − CNN test accuracy on the {task} task at depth {at}, the shallow depth where the ViT leads most "
         f"({effect.method} comparison). "
         f"Chance is {percent(CHANCE)}. The CNN's deepest model ({deepest} blocks) vs its shallowest: "
         f"{format_estimate(cnn_gain, '+.3f')}.",
-        *[f"Inconclusive because {reason}." for reason in reasons],
+        *[f"Inconclusive because {reason}." for reason in inconclusive_reasons(control, vit_depths, task)],
         *([plateau_note(predicted_depth(cnn), vit)] if budget == "plateau" else []),
         *depth_table(cnn, vit, shared, task),
         "",
         *control_lines(ctx, control, task),
         *(remedy_lines(ctx, vit, task) if task == relational.NAME else []),
     ]
-    evidence = lambda groups: ", ".join(f"depth {d}: {accuracy_text(runs)}" for d, runs in groups.items())  # noqa: E731
-    return ClaimResult(claim_id, verdict, effect, evidence(cnn), evidence(vit), rule(task),
-                       f"ViT − CNN test accuracy (fraction of test images) at depth {at}",
-                       ANCHOR, details, [*cnn.get(at, []), *vit.get(at, []), *control],
-                       estimates=estimates, decide=decide)  # fmt: skip
+    return ClaimResult(
+        claim_id=claim_id,
+        verdict=decide(estimates),
+        effect=effect,
+        cnn_evidence=per_depth(cnn),
+        vit_evidence=per_depth(vit),
+        rule=rule_text(task),
+        effect_meaning=f"ViT − CNN test accuracy (fraction of test images) at depth {at}",
+        anchor=ANCHOR,
+        details=details,
+        runs=[*cnn.get(at, []), *vit.get(at, []), *control],
+        estimates=estimates,
+        decide=decide,
+    )
+
+
+def per_depth(groups: dict[int, list[Run]]) -> str:
+    return ", ".join(f"depth {d}: {accuracy_text(runs)}" for d, runs in groups.items())
+
+
+def inconclusive_reasons(control: list[Run], vit_depths: dict[int, Estimate], task: str) -> list[str]:
+    """Why the controls leave the row inconclusive, whatever the effect: in words, for the claim's section."""
+    reasons = []
+    control_estimate = t_interval([run.accuracy() for run in control])
+    if not control:
+        reasons.append(
+            f"no bag-of-local-features control was trained (model bagnet-7 on {task}), so nothing shows "
+            "that the task needs more than pooled local evidence"
+        )
+    elif not control_estimate.has_interval or control_estimate.ci_low > CHANCE:
+        reasons.append(
+            f"the control is not shown to be at chance ({accuracy_text(control)}): the task may be "
+            "solvable from local evidence"
+        )
+    floor = WITHOUT_REACH[task]
+    if not any(e.ci_low > floor for e in vit_depths.values()):
+        reasons.append(
+            f"the ViT learned the task at no depth within the budget (no interval above "
+            f"{percent(floor)}), so its shallow failure says nothing about reach"
+        )
+    return reasons
 
 
 def depth_table(cnn: dict[int, list[Run]], vit: dict[int, list[Run]], shared: list[int], task: str) -> list[str]:
@@ -187,12 +240,15 @@ def depth_table(cnn: dict[int, list[Run]], vit: dict[int, list[Run]], shared: li
     lines = []
     if predicts:
         predicted, cap = predicted_depth(cnn), percent(reach.UP_SHARE)
-        lines += ["", f"What the CNN's geometry predicts, before training (models.resnet.receptive_fields, "
-                      f"reach.predicted_depth): the least depth at which a unit of the last block sees a pixel of the "
-                      f"marker's bar and one of a square is {predicted or 'beyond the depths trained'}. Below "
-                      f"it no unit sees two patterns, so the pooled linear head adds up what it sees of each, and such "
-                      f"a model is right in at most {cap} of the scenes (the top square's share); from it on, nothing "
-                      f"in the geometry stops it (tests/test_reach.py checks both on the built models)."]  # fmt: skip
+        lines += [
+            "",
+            f"What the CNN's geometry predicts, before training (models.resnet.receptive_fields, "
+            f"reach.predicted_depth): the least depth at which a unit of the last block sees a pixel of the "
+            f"marker's bar and one of a square is {predicted or 'beyond the depths trained'}. Below "
+            f"it no unit sees two patterns, so the pooled linear head adds up what it sees of each, and such "
+            f"a model is right in at most {cap} of the scenes (the top square's share); from it on, nothing "
+            f"in the geometry stops it (tests/test_reach.py checks both on the built models).",
+        ]
     header = "| depth (blocks) | CNN parameters | ViT parameters | CNN / ViT |"
     rule = "|---|---|---|---|"
     if predicts:
@@ -200,18 +256,25 @@ def depth_table(cnn: dict[int, list[Run]], vit: dict[int, list[Run]], shared: li
         rule += "---|---|"
     lines += ["", header + " CNN accuracy | ViT accuracy | ViT − CNN [95% CI] |", rule + "---|---|---|"]
     for d in sorted(set(cnn) | set(vit)):
-        params = {arch: groups[d][0].summary.get("params") if d in groups else None
-                  for arch, groups in (("cnn", cnn), ("vit", vit))}  # fmt: skip
+        params = {
+            arch: groups[d][0].summary.get("params") if d in groups else None
+            for arch, groups in (("cnn", cnn), ("vit", vit))
+        }
         ratio = f"{params['cnn'] / params['vit']:.2f}" if params["cnn"] and params["vit"] else "—"
         row = f"| {d} | {_count(params['cnn'])} | {_count(params['vit'])} | {ratio} |"
         if predicts:
             size, least = cnn_prediction(cnn[d]) if d in cnn else (None, None)
-            expected = "—" if size is None else (f"≤ {percent(reach.UP_SHARE)}" if least is None or d < least
-                                                 else "can read the label")  # fmt: skip
+            expected = (
+                "—"
+                if size is None
+                else (f"≤ {percent(reach.UP_SHARE)}" if least is None or d < least else "can read the label")
+            )
             row += f" {size or '—'} | {expected} |"
         gap = difference(by_key(vit[d], Run.accuracy), by_key(cnn[d], Run.accuracy)) if d in shared else None
-        row += (f" {accuracy_text(cnn.get(d, []))} | {accuracy_text(vit.get(d, []))} | "
-                f"{format_estimate(gap, '+.3f') if gap else '—'} |")  # fmt: skip
+        row += (
+            f" {accuracy_text(cnn.get(d, []))} | {accuracy_text(vit.get(d, []))} | "
+            f"{format_estimate(gap, '+.3f') if gap else '—'} |"
+        )
         lines.append(row)
     return lines
 
@@ -224,18 +287,26 @@ def control_lines(ctx: Context, control: list[Run], task: str) -> list[str]:
     """The bag of local features against chance's binomial band, and the first-order control task."""
     low, high = binomial_band(TEST_SIZES[task])
     inside = sum(low <= run.accuracy() <= high for run in control)
-    lines = ["Bag-of-local-features control (7x7 windows, mean-pooled): "
-             + (f"{accuracy_text(control)}; {inside} of {len(control)} runs inside the band a classifier at chance "
-                f"reaches on {TEST_SIZES[task]:,} test images in 95% of draws, {percent(low)}–{percent(high)}."
-                if control else "not trained.")]  # fmt: skip
+    lines = [
+        "Bag-of-local-features control (7x7 windows, mean-pooled): "
+        + (
+            f"{accuracy_text(control)}; {inside} of {len(control)} runs inside the band a classifier at chance "
+            f"reaches on {TEST_SIZES[task]:,} test images in 95% of draws, {percent(low)}–{percent(high)}."
+            if control
+            else "not trained."
+        )
+    ]
     first_order = FIRST_ORDER_CONTROL.get(task)
     if first_order:
         groups = {arch: by_depth(task_runs(ctx, arch, first_order)) for arch in ("resnet", "vit")}
-        learned = "; ".join(f"{arch} depth {d}: {accuracy_text(runs)}" for arch, by in groups.items()
-                            for d, runs in by.items())  # fmt: skip
-        lines.append(f"First-order control, the {first_order} task (the marker always points up, so the top square "
-                     f"alone gives every label): {learned or 'not trained'}. A model that learns it but not {task} "
-                     "can learn at all and fails on the reach itself.")  # fmt: skip
+        learned = "; ".join(
+            f"{arch} depth {d}: {accuracy_text(runs)}" for arch, by in groups.items() for d, runs in by.items()
+        )
+        lines.append(
+            f"First-order control, the {first_order} task (the marker always points up, so the top square "
+            f"alone gives every label): {learned or 'not trained'}. A model that learns it but not {task} "
+            "can learn at all and fails on the reach itself."
+        )
     return lines
 
 
@@ -244,11 +315,16 @@ def remedy_lines(ctx: Context, vit: dict[int, list[Run]], task: str) -> list[str
     remedied = by_depth(remedy_runs(ctx, task))
     if not remedied:
         return []
-    lines = ["", "Side experiment, not in the verdict: does a published remedy for transformers' loss plateaus lift "
-                 "the ViT off this task's? NormSoftmax (Hoffmann et al. 2024, 'Eureka-moments in transformers'): "
-                 "attention logits divided by min(√d, their standard deviation over the keys), otherwise the same "
-                 "model, recipe and budget.", "",
-             "| depth (blocks) | ViT | ViT with NormSoftmax |", "|---|---|---|"]  # fmt: skip
+    lines = [
+        "",
+        "Side experiment, not in the verdict: does a published remedy for transformers' loss plateaus lift "
+        "the ViT off this task's? NormSoftmax (Hoffmann et al. 2024, 'Eureka-moments in transformers'): "
+        "attention logits divided by min(√d, their standard deviation over the keys), otherwise the same "
+        "model, recipe and budget.",
+        "",
+        "| depth (blocks) | ViT | ViT with NormSoftmax |",
+        "|---|---|---|",
+    ]
     for d in sorted(set(vit) | set(remedied)):
         lines.append(f"| {d} | {accuracy_text(vit.get(d, []))} | {accuracy_text(remedied.get(d, []))} |")
     return lines

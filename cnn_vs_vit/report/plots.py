@@ -16,12 +16,13 @@ from safetensors.torch import load_file  # noqa: E402
 from .. import rundir as layout  # noqa: E402
 from ..data import global_context as relational  # noqa: E402
 from ..data import reach  # noqa: E402
+from .accuracy_claims import ablation_groups  # noqa: E402
 from .budget import budget_cells, curves  # noqa: E402
-from .claims import BUDGETS, ClaimResult, Context  # noqa: E402
+from .claim_types import BUDGETS, ClaimResult  # noqa: E402
 from .context_claims import CHANCE, TASKS, WITHOUT_REACH, by_depth, predicted_depth, remedy_runs, task_runs  # noqa: E402
-from .probe_claims import first_block, probed_pair  # noqa: E402
-from .runs import BASELINE_OPTIONS  # noqa: E402
-from .shift_claims import MODE, last_block, probed, reference_vit, value  # noqa: E402
+from .formatting import effect_text  # noqa: E402
+from .selection import Context, first_block, probed, probed_pair, reference_vit  # noqa: E402
+from .shift_tables import MODE, last_block, value  # noqa: E402, F401 (MODE: read by DataFrame.query as @MODE)
 from .statistics import t_interval  # noqa: E402
 
 COLORS = {"resnet": "tab:blue", "vit": "tab:orange"}
@@ -59,8 +60,14 @@ def accuracy_vs_size(ctx: Context, path: Path) -> bool:
             sizes = sorted(per_size)
             name = ctx.cnn_model if arch == "resnet" else ctx.vit_model
             label = f"{name}, {BUDGETS[budget]}" if len(lines) > 2 else name
-            band(ax, sizes, [per_size[s] for s in sizes], label, COLORS[arch] if budget == "steps" else "tab:red",
-                 marker="o" if budget == "steps" else "s")  # fmt: skip
+            band(
+                ax,
+                sizes,
+                [per_size[s] for s in sizes],
+                label,
+                COLORS[arch] if budget == "steps" else "tab:red",
+                marker="o" if budget == "steps" else "s",
+            )
             drawn = True
     if not drawn:
         plt.close(figure)
@@ -94,23 +101,49 @@ def accuracy_vs_depth(ctx: Context, path: Path, claim_id: str = "3") -> bool:
         lines.append(("vit", longer, 2 * DODGE, "D", "tab:red", f"at {steps} steps (row 3-plateau)"))
     for _arch, groups, dodge, marker, color, note in lines:
         label = groups[min(groups)][0].model + (f" {note}" if note else "")
-        band(ax, [d + dodge for d in groups], [[r.accuracy() for r in runs] for runs in groups.values()], label,
-             color, marker)  # fmt: skip
+        band(
+            ax,
+            [d + dodge for d in groups],
+            [[r.accuracy() for r in runs] for runs in groups.values()],
+            label,
+            color,
+            marker,
+        )
     control = task_runs(ctx, "bag", task)
     if control:
         e = t_interval([r.accuracy() for r in control])
-        ax.axhspan(e.ci_low if e.has_interval else e.mean, e.ci_high if e.has_interval else e.mean, color="tab:gray",
-                   alpha=0.25, linewidth=0)  # fmt: skip
-        ax.axhline(e.mean, color="tab:gray", linestyle="--", linewidth=2.5,
-                   label=f"{control[0].model}: bag of 7x7 local features (control)")  # fmt: skip
+        ax.axhspan(
+            e.ci_low if e.has_interval else e.mean,
+            e.ci_high if e.has_interval else e.mean,
+            color="tab:gray",
+            alpha=0.25,
+            linewidth=0,
+        )
+        ax.axhline(
+            e.mean,
+            color="tab:gray",
+            linestyle="--",
+            linewidth=2.5,
+            label=f"{control[0].model}: bag of 7x7 local features (control)",
+        )
     if WITHOUT_REACH[task] != CHANCE:
-        ax.axhline(WITHOUT_REACH[task], color="tab:green", linewidth=1.5, linestyle="-.",
-                   label=f"without reach: the top square alone ({WITHOUT_REACH[task]:.0%})")  # fmt: skip
+        ax.axhline(
+            WITHOUT_REACH[task],
+            color="tab:green",
+            linewidth=1.5,
+            linestyle="-.",
+            label=f"without reach: the top square alone ({WITHOUT_REACH[task]:.0%})",
+        )
     if task == reach.REACH:
         least = predicted_depth(cnn)
         if least is not None:
-            ax.axvline(least - 0.5, color=COLORS["resnet"], linestyle=":", linewidth=1.5,
-                       label=f"CNN's geometry: no unit sees marker and square below depth {least}")  # fmt: skip
+            ax.axvline(
+                least - 0.5,
+                color=COLORS["resnet"],
+                linestyle=":",
+                linewidth=1.5,
+                label=f"CNN's geometry: no unit sees marker and square below depth {least}",
+            )
     ax.axhline(CHANCE, color="black", linewidth=1, linestyle=":", label=f"chance ({CHANCE:.0%})")
     ax.set(xlabel="depth (blocks)", ylabel="test accuracy", xticks=sorted(set(cnn) | set(vit)), ylim=(0.4, 1.03))
     ax.set_title(f"{task} task: accuracy vs depth\n({BAND_NOTE}; points dodged sideways)", fontsize=10)
@@ -130,20 +163,33 @@ def reach_by_layer(ctx: Context, path: Path) -> bool:
     for runs, color in ((pair[0], COLORS["resnet"]), (pair[1], COLORS["vit"])):
         tables = [run.probe_rows["receptive_field"] for run in runs]
         blocks = _blocks(tables[0], runs[0].arch)
-        band(lines, range(1, len(blocks) + 1), [[_value(t, b, "radius_px") for t in tables] for b in blocks],
-             f"{runs[0].model}: effective receptive field radius", color)  # fmt: skip
+        band(
+            lines,
+            range(1, len(blocks) + 1),
+            [[_value(t, b, "radius_px") for t in tables] for b in blocks],
+            f"{runs[0].model}: effective receptive field radius",
+            color,
+        )
     distance = [run for run in pair[1] if "attention_distance" in run.probe_rows]
     for weights, style in (("trained", "-"), ("init", "--")):
         tables = [t[t["weights"] == weights] for t in (run.probe_rows["attention_distance"] for run in distance)]
         if tables and len(tables[0]):
             blocks = list(dict.fromkeys(tables[0].sort_values("layer_index")["layer"]))
             means = [np.mean([t[t["layer"] == b]["mean_distance_px"].mean() for t in tables]) for b in blocks]
-            lines.plot(range(1, len(blocks) + 1), means, style, marker="s", color="tab:red",
-                       label=f"{distance[0].model}: mean attention distance ({weights})")  # fmt: skip
+            lines.plot(
+                range(1, len(blocks) + 1),
+                means,
+                style,
+                marker="s",
+                color="tab:red",
+                label=f"{distance[0].model}: mean attention distance ({weights})",
+            )
     lines.xaxis.get_major_locator().set_params(integer=True)
     lines.set(xlabel="block", ylabel="pixels")
-    lines.set_title("reach per block, in pixels\nERF radius: the disc holding 95% of the input-gradient mass\n"
-                    f"({BAND_NOTE})", fontsize=9)  # fmt: skip
+    lines.set_title(
+        f"reach per block, in pixels\nERF radius: the disc holding 95% of the input-gradient mass\n({BAND_NOTE})",
+        fontsize=9,
+    )
     lines.legend(fontsize=8)
     for ax, runs in zip(maps, pair):
         first = _blocks(runs[0].probe_rows["receptive_field"], runs[0].arch)[0]
@@ -174,7 +220,7 @@ def error_vs_shift(ctx: Context, path: Path) -> bool:
     figure, (left, right) = plt.subplots(1, 2, figsize=(10, 5.4))
     drawn = False
     for arch in ("resnet", "vit"):
-        runs = probed(ctx.select(arch))
+        runs = probed(ctx.select(arch), "shift")
         if runs:
             shift_values = sorted({int(s) for r in runs for s in r.shift_rows.query("mode == @MODE")["shift"]})
             groups = [[value(r, "logits", s, "invariance_error") for r in runs] for s in shift_values]
@@ -183,7 +229,7 @@ def error_vs_shift(ctx: Context, path: Path) -> bool:
     left.set(xlabel="circular shift (px)", ylabel="relative logit change")
     left.set_title(f"invariance error of the logits\n({BAND_NOTE})", fontsize=10)
     for pos_embed, color in (("learned", "tab:orange"), ("sincos2d", "tab:green"), ("none", "tab:red")):
-        runs = reference_vit(ctx, pos_embed=(pos_embed, BASELINE_OPTIONS["pos_embed"]))
+        runs = reference_vit(ctx, pos_embed=pos_embed)
         if not runs:
             continue
         shift_values = sorted({int(s) for r in runs for s in r.shift_rows.query("mode == @MODE")["shift"]})
@@ -194,7 +240,9 @@ def error_vs_shift(ctx: Context, path: Path) -> bool:
             right.plot(shift_values, means, style, marker="o", color=color, label=f"pos_embed={pos_embed}, {where}")
         drawn = True
     right.set(xlabel="circular shift (px)", ylabel="relative feature error")
-    right.set_title("ViT equivariance error by layer (seed means)\ndashed: token embedding; solid: last block", fontsize=10)
+    right.set_title(
+        "ViT equivariance error by layer (seed means)\ndashed: token embedding; solid: last block", fontsize=10
+    )
     for ax in (left, right):
         if ax.get_legend_handles_labels()[0]:  # below the axes: the curves fill the plot area
             ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2 if ax is left else 1)
@@ -207,16 +255,16 @@ def ablation_bars(ctx: Context, path: Path) -> bool:
     """Claims 11 and 12: ViT test accuracy per positional embedding and per pooling (others at baseline)."""
     labels, estimates = [], []
     for option in ("pos_embed", "pool"):
-        runs = ctx.select("vit", baseline_except=(option,))
-        values = sorted({run.options.get(option, BASELINE_OPTIONS[option]) for run in runs}, key=str)
-        for v in values:
+        for v, runs in ablation_groups(ctx, option).items():
             labels.append(f"{option}={v}")
-            estimates.append(t_interval([r.accuracy() for r in runs if r.options.get(option, BASELINE_OPTIONS[option]) == v]))
+            estimates.append(t_interval([r.accuracy() for r in runs]))
     if len(labels) < 3:  # only the baseline, twice: nothing to compare
         return False
     figure, ax = plt.subplots(figsize=(6, 3.8))
-    errors = [[e.mean - e.ci_low if e.has_interval else 0 for e in estimates],
-              [e.ci_high - e.mean if e.has_interval else 0 for e in estimates]]  # fmt: skip
+    errors = [
+        [e.mean - e.ci_low if e.has_interval else 0 for e in estimates],
+        [e.ci_high - e.mean if e.has_interval else 0 for e in estimates],
+    ]
     ax.bar(range(len(labels)), [e.mean for e in estimates], yerr=errors, color="tab:orange", capsize=4)
     ax.set_xticks(range(len(labels)), labels, rotation=20, fontsize=8)
     ax.set(ylabel="test accuracy", title=f"{ctx.vit_model} ablations (95% t interval over seeds)")
@@ -240,18 +288,38 @@ def accuracy_vs_compute(ctx: Context, path: Path) -> bool:
         for row, scale in enumerate((1.0, curve.flops_per_step)):
             ax = axes[row][column]
             x = validation.index.to_numpy() * scale
-            band(ax, x, [list(values) for _, values in validation.iterrows()], f"{curve.model} validation",
-                 COLORS[curve.arch], marker="")  # fmt: skip
-            ax.plot(test.index.to_numpy() * scale, test.mean(axis=1), linestyle="--", linewidth=1,
-                    color=COLORS[curve.arch], label=f"{curve.model} test")  # fmt: skip
+            band(
+                ax,
+                x,
+                [list(values) for _, values in validation.iterrows()],
+                f"{curve.model} validation",
+                COLORS[curve.arch],
+                marker="",
+            )
+            ax.plot(
+                test.index.to_numpy() * scale,
+                test.mean(axis=1),
+                linestyle="--",
+                linewidth=1,
+                color=COLORS[curve.arch],
+                label=f"{curve.model} test",
+            )
             for budget, runs in budget_cells(ctx, curve).items():
                 steps = np.mean([run.summary["steps"] for run in runs])
                 scored = np.mean([run.summary.get("validation_accuracy", np.nan) for run in runs])
-                ax.plot([steps * scale], [scored], marker=markers[budget], markersize=9, linestyle="",
-                        markeredgecolor="black", color=COLORS[curve.arch],
-                        label=f"{curve.model}: study cells, {BUDGETS[budget]}")  # fmt: skip
-            ax.set(xscale="log", xlabel="optimiser steps (log)" if row == 0 else "training FLOPs (log)",
-                   ylabel="accuracy")  # fmt: skip
+                ax.plot(
+                    [steps * scale],
+                    [scored],
+                    marker=markers[budget],
+                    markersize=9,
+                    linestyle="",
+                    markeredgecolor="black",
+                    color=COLORS[curve.arch],
+                    label=f"{curve.model}: study cells, {BUDGETS[budget]}",
+                )
+            ax.set(
+                xscale="log", xlabel="optimiser steps (log)" if row == 0 else "training FLOPs (log)", ylabel="accuracy"
+            )
             ax.set_title(f"fraction {curve.fraction:g} ({curve.train_size:,} images)", fontsize=10)
             ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # labelled minor ticks overlap
             if row == 0:  # steps: a tick at every doubling, written out
@@ -265,15 +333,23 @@ def accuracy_vs_compute(ctx: Context, path: Path) -> bool:
                 handles.append(handle)
                 labels.append(text)
     figure.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
-    figure.suptitle("accuracy vs compute along one long run per seed (warm-up + cosine over the whole run;\n"
-                    f"validation: {BAND_NOTE}; markers: the study's own runs, validation, seed mean)", fontsize=10)  # fmt: skip
+    figure.suptitle(
+        "accuracy vs compute along one long run per seed (warm-up + cosine over the whole run;\n"
+        f"validation: {BAND_NOTE}; markers: the study's own runs, validation, seed mean)",
+        fontsize=10,
+    )
     figure.tight_layout(rect=(0, 0.09, 1, 1))
     save(figure, path)
     return True
 
 
-VERDICT_COLORS = {"supported": "#8fd19e", "contradicted": "#f1a3a3", "inconclusive": "#e6e6e6",
-                  "not reached at this scale": "#c9b8e8", "not measured": "white"}  # fmt: skip
+VERDICT_COLORS = {
+    "supported": "#8fd19e",
+    "contradicted": "#f1a3a3",
+    "inconclusive": "#e6e6e6",
+    "not reached at this scale": "#c9b8e8",
+    "not measured": "white",
+}
 
 
 def robustness(claims: list[ClaimResult], path: Path) -> bool:
@@ -288,8 +364,10 @@ def robustness(claims: list[ClaimResult], path: Path) -> bool:
         for col, name in enumerate(columns):
             verdict = claim.verdict if name == "headline" else claim.settings.get(name, "not measured")
             effect = claim.effect if name == "headline" else claim.setting_effects.get(name)
-            ax.add_patch(plt.Rectangle((col, row), 1, 1, facecolor=VERDICT_COLORS[verdict], edgecolor="white", linewidth=2))
-            text = "—" if verdict == "not measured" or effect is None else _effect_label(effect)
+            ax.add_patch(
+                plt.Rectangle((col, row), 1, 1, facecolor=VERDICT_COLORS[verdict], edgecolor="white", linewidth=2)
+            )
+            text = "—" if verdict == "not measured" or effect is None else effect_text(effect, "\n", "")
             if name != "headline" and claim.in_setting(name) == "one setting by design":
                 text = "one setting\nby design"
             ax.text(col + 0.5, row + 0.5, text, ha="center", va="center", fontsize=7)
@@ -300,15 +378,12 @@ def robustness(claims: list[ClaimResult], path: Path) -> bool:
     ax.tick_params(length=0)
     for side in ax.spines.values():
         side.set_visible(False)
-    handles = [plt.Rectangle((0, 0), 1, 1, facecolor=color, edgecolor="gray", linewidth=0.5) for color in VERDICT_COLORS.values()]
+    handles = [
+        plt.Rectangle((0, 0), 1, 1, facecolor=color, edgecolor="gray", linewidth=0.5)
+        for color in VERDICT_COLORS.values()
+    ]
     ax.legend(handles, VERDICT_COLORS, loc="upper center", bbox_to_anchor=(0.5, 0), ncol=3, fontsize=7, frameon=False)
     ax.set_title("verdict and effect [95% CI] of each claim in each setting", fontsize=10, pad=22)
     figure.tight_layout()
     save(figure, path)
     return True
-
-
-def _effect_label(e) -> str:
-    if not np.isfinite(e.mean):
-        return "—"
-    return f"{e.mean:+.3g}\n[{e.ci_low:+.3g}, {e.ci_high:+.3g}]" if e.has_interval else f"{e.mean:+.3g}"

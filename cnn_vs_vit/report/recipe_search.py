@@ -24,13 +24,26 @@ def search_table(runs: list[Run]) -> pd.DataFrame:
         if run.status != "done" or not math.isfinite(float(run.summary.get("validation_accuracy", math.nan))):
             continue
         train = run.config.get("train", {})
-        rows.append({"model": run.model, **{k: float(train[k]) for k in KNOBS}, "seed": run.summary.get("seed"),
-                     "validation_accuracy": float(run.summary["validation_accuracy"]), "test_accuracy": run.accuracy()})  # fmt: skip
+        rows.append(
+            {
+                "model": run.model,
+                **{k: float(train[k]) for k in KNOBS},
+                "seed": run.summary.get("seed"),
+                "validation_accuracy": float(run.summary["validation_accuracy"]),
+                "test_accuracy": run.accuracy(),
+            }
+        )
     if not rows:
         return pd.DataFrame(columns=COLUMNS)
-    table = (pd.DataFrame(rows).groupby(["model", *KNOBS], as_index=False)
-             .agg(seeds=("seed", "count"), validation_accuracy=("validation_accuracy", "mean"),
-                  test_accuracy=("test_accuracy", "mean")))  # fmt: skip
+    table = (
+        pd.DataFrame(rows)
+        .groupby(["model", *KNOBS], as_index=False)
+        .agg(
+            seeds=("seed", "count"),
+            validation_accuracy=("validation_accuracy", "mean"),
+            test_accuracy=("test_accuracy", "mean"),
+        )
+    )
     table = table[table.groupby("model")["model"].transform("size") > 1]  # a search has more than one recipe
     table = table.sort_values(["model", *KNOBS], ignore_index=True)
     table["winner"] = False
@@ -48,14 +61,21 @@ def markdown(table: pd.DataFrame) -> list[str]:
     """The search as a report section: every recipe, the winners in bold."""
     if table.empty:
         return []
-    lines = ["", "## Recipe search", "",
-             "Each model's recipes scored on validation accuracy (a fixed stratified share of the training split "
-             "that no run trains on), mean over seeds; the winner (bold) has the highest. Test accuracy is shown, "
-             "never used to choose.", "",
-             "| model | peak lr | warm-up | weight decay | seeds | validation accuracy | test accuracy |",
-             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        "",
+        "## Recipe search",
+        "",
+        "Each model's recipes scored on validation accuracy (a fixed stratified share of the training split "
+        "that no run trains on), mean over seeds; the winner (bold) has the highest. Test accuracy is shown, "
+        "never used to choose.",
+        "",
+        "| model | peak lr | warm-up | weight decay | seeds | validation accuracy | test accuracy |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for row in table.itertuples():
         mark = "**" if row.winner else ""
-        lines.append(f"| {mark}{row.model}{mark} | {row.lr:g} | {row.warmup_fraction:.0%} | {row.weight_decay:g} | "
-                     f"{row.seeds} | {mark}{100 * row.validation_accuracy:.2f}%{mark} | {100 * row.test_accuracy:.2f}% |")  # fmt: skip
+        lines.append(
+            f"| {mark}{row.model}{mark} | {row.lr:g} | {row.warmup_fraction:.0%} | {row.weight_decay:g} | "
+            f"{row.seeds} | {mark}{100 * row.validation_accuracy:.2f}%{mark} | {100 * row.test_accuracy:.2f}% |"
+        )
     return lines

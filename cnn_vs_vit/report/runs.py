@@ -16,32 +16,42 @@ import pandas as pd
 import yaml
 
 from .. import rundir as layout
-from ..probes import PROBES, SAMPLED
+from ..config import SAFE_LOADER, AugmentConfig
 from ..errors import CnnvitError
+from ..models import PRESETS, model_spec
+from ..probes import PROBES
+from ..probes.plugin import find
 
-# The options a "baseline" run leaves at their defaults; any other model option makes a variant.
-BASELINE_OPTIONS = {"pos_embed": "learned", "pool": "cls", "padding_mode": "zeros", "blur_pool": False}
-BASELINE_TRANSLATE = 2
+# A run is its preset's baseline when every model option it chose is the preset's own and its augmentation
+# translates by the default: both read from where they are defined, so a changed default regroups nothing.
+BASELINE_TRANSLATE = AugmentConfig.model_fields["translate"].default
 EXPERIMENT = "experiment.yaml"
 
 
 @dataclass
 class Run:
-    """One run directory: its resolved config, its summary and, when probed, its shift results."""
+    """One run directory: its resolved config, its summary and, when probed, its probes' results."""
 
     path: str  # relative to the results directory, '/'-separated
     status: str  # "done" or "failed"
     config: dict
     summary: dict = field(default_factory=dict)
     failure: str = ""
-    shift_rows: pd.DataFrame | None = None
-    shift_summary: dict | None = None
-    probe_rows: dict[str, pd.DataFrame] = field(default_factory=dict)  # the other probes' CSVs, by probe name
+    probe_rows: dict[str, pd.DataFrame] = field(default_factory=dict)  # the probes' CSVs, by probe name
+    probe_summaries: dict[str, dict] = field(default_factory=dict)  # their summaries, by probe name
     probe_files: dict[str, Path] = field(default_factory=dict)  # the probes' other files (e.g. ERF maps), by file name
     probe_samples: dict[str, dict] = field(default_factory=dict)  # the test images each probe read, by probe
     # Evaluations along the run (train.eval_every): step, split ("test"/"validation"), accuracy; None for a
     # run evaluated only at its end.
     evaluations: pd.DataFrame | None = None
+
+    @property
+    def shift_rows(self) -> pd.DataFrame | None:
+        return self.probe_rows.get("shift")
+
+    @property
+    def shift_summary(self) -> dict | None:
+        return self.probe_summaries.get("shift")
 
     @property
     def arch(self) -> str:
@@ -66,11 +76,23 @@ class Run:
     def translate(self) -> int:
         return self.config.get("augment", {}).get("translate", BASELINE_TRANSLATE)
 
+    def option(self, key: str):
+        """Model option `key` of this run: the one it chose, else its preset's (None where the preset has none)."""
+        return self.options[key] if key in self.options else getattr(PRESETS.get(self.model), key, None)
+
     def is_baseline_except(self, *keys: str) -> bool:
-        """True when every option outside `keys` is at its baseline value (translate 2 included)."""
-        baseline = {**BASELINE_OPTIONS, "translate": BASELINE_TRANSLATE}
-        current = {**BASELINE_OPTIONS, **self.options, "translate": self.translate}
-        return all(k in baseline and current[k] == baseline[k] for k in current if k not in keys)
+        """True when every option outside `keys` is its preset's own and, unless "translate" is in `keys`,
+        the translation augmentation is the default."""
+        if "translate" not in keys and self.translate != BASELINE_TRANSLATE:
+            return False
+        return all(self._is_presets(key) for key in self.options if key not in keys)
+
+    def _is_presets(self, key: str) -> bool:
+        preset = PRESETS.get(self.model)
+        if preset is None or key not in type(preset).model_fields:
+            return False  # an option the preset does not have
+        chosen = model_spec(self.model, self.options)  # validated together: a JSON list is the preset's tuple
+        return getattr(chosen, key) == getattr(preset, key)
 
     @property
     def is_baseline(self) -> bool:
@@ -101,7 +123,9 @@ def load_runs(results_dir: Path) -> list[Run]:
     """Every finished or failed run directory below `results_dir`, sorted by relative path."""
     results_dir = Path(results_dir)
     if not results_dir.is_dir():
-        raise CnnvitError(f"results directory not found: {results_dir}; give the directory cnnvit train or cnnvit run wrote")
+        raise CnnvitError(
+            f"results directory not found: {results_dir}; give the directory cnnvit train or cnnvit run wrote"
+        )
     runs = []
     candidates = {p.parent for name in (layout.DONE, layout.FAILED) for p in results_dir.rglob(name)}
     for directory in sorted(candidates):
@@ -157,13 +181,9 @@ def _read_finished(directory: Path, relative: str, config: dict) -> Run:
         if not (rows_path.exists() and summary_path.exists()):  # the summary is written last
             continue
         summary = json.loads(summary_path.read_text())
-        if name in SAMPLED and "sample" not in summary:
+        if find(name).reads_test_images and "sample" not in summary:
             continue  # computed on the first N test images (before data.probe_sample): possibly one class
-        rows = pd.read_csv(rows_path)
-        if name == "shift":
-            run.shift_rows, run.shift_summary = rows, summary
-        else:
-            run.probe_rows[name] = rows
+        run.probe_rows[name], run.probe_summaries[name] = pd.read_csv(rows_path), summary
         if "sample" in summary:
             run.probe_samples[name] = summary["sample"]
     run.probe_files = {path.name: path for path in sorted(probes.glob("*.safetensors"))}
@@ -177,9 +197,11 @@ def _read_yaml(path: Path) -> dict:
     if not path.exists():
         return {}
     try:
-        loaded = yaml.safe_load(path.read_text())
+        loaded = yaml.load(path.read_text(), Loader=SAFE_LOADER)
     except yaml.YAMLError as error:
-        raise CnnvitError(f"cannot read {path}: {str(error).splitlines()[0]}; fix or remove that run directory") from None
+        raise CnnvitError(
+            f"cannot read {path}: {str(error).splitlines()[0]}; fix or remove that run directory"
+        ) from None
     return loaded if isinstance(loaded, dict) else {}
 
 

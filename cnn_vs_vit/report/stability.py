@@ -26,8 +26,10 @@ from .statistics import Estimate
 
 DRAWS = 2000
 SEED = 0  # fixed: the same numbers give the same flip rate on every rebuild
-FLIP_NOTE = ("the share of 2,000 simulated reruns with new seeds whose verdict differs from this one, each "
-             "estimate redrawn from what its seeds say about its true mean and spread (report/stability.py)")  # fmt: skip
+FLIP_NOTE = (
+    "the share of 2,000 simulated reruns with new seeds whose verdict differs from this one, each "
+    "estimate redrawn from what its seeds say about its true mean and spread (report/stability.py)"
+)
 
 Decide = Callable[[Mapping[str, Estimate]], str]
 
@@ -46,8 +48,9 @@ def flip_rate(decide: Decide, estimates: Mapping[str, Estimate]) -> float | None
         rerun = dict(estimates)
         for key, (means, halves) in draws.items():
             e = estimates[key]
-            rerun[key] = Estimate(float(means[i]), float(means[i] - halves[i]), float(means[i] + halves[i]), e.n,
-                                  e.std, e.method)  # fmt: skip
+            rerun[key] = Estimate(
+                float(means[i]), float(means[i] - halves[i]), float(means[i] + halves[i]), e.n, e.std, e.method
+            )
         flips += decide(rerun) != observed
     return flips / DRAWS
 

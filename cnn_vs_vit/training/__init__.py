@@ -1,5 +1,5 @@
-"""Training a run into its run directory, and loading what it produced."""
+"""Training a run into its run directory (loading what it produced: trained_run.py)."""
 
-from .loop import load_trained, resolve_config, train_run
+from .loop import resolve_config, train_run
 
-__all__ = ["load_trained", "resolve_config", "train_run"]
+__all__ = ["resolve_config", "train_run"]

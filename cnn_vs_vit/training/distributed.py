@@ -46,8 +46,10 @@ class World:
     def check_batch(self, batch_size: int) -> None:
         """A one-line error unless the global batch splits evenly over the ranks."""
         if batch_size % self.size:
-            raise CnnvitError(f"train.batch_size={batch_size} does not split evenly over {self.size} processes: the "
-                              f"batch size is the global batch, give a multiple of {self.size}")  # fmt: skip
+            raise CnnvitError(
+                f"train.batch_size={batch_size} does not split evenly over {self.size} processes: the "
+                f"batch size is the global batch, give a multiple of {self.size}"
+            )
 
     def shard(self, batch: torch.Tensor) -> torch.Tensor:
         """This rank's contiguous slice of a global batch: (B, ...) -> (B / size, ...)."""
@@ -130,16 +132,22 @@ def joined(device: torch.device) -> Iterator[World]:
         return
     if device.type == "cuda":
         if local_rank >= torch.cuda.device_count():
-            raise _on_rank(rank, f"local rank {local_rank} has no GPU of its own ({torch.cuda.device_count()} visible); "
-                                 "start at most one process per GPU (torchrun --nproc_per_node)", EXIT_BAD_INPUT)  # fmt: skip
+            raise _on_rank(
+                rank,
+                f"local rank {local_rank} has no GPU of its own ({torch.cuda.device_count()} visible); "
+                "start at most one process per GPU (torchrun --nproc_per_node)",
+                EXIT_BAD_INPUT,
+            )
         device = torch.device("cuda", local_rank)
         torch.cuda.set_device(device)
         backend = "nccl"
     elif device.type == "cpu":
         backend = "gloo"
     else:
-        raise CnnvitError(f"torchrun runs cnnvit on CUDA (NCCL) or on the CPU (gloo), not on {device.type}; "
-                          "add device=cpu or device=cuda")  # fmt: skip
+        raise CnnvitError(
+            f"torchrun runs cnnvit on CUDA (NCCL) or on the CPU (gloo), not on {device.type}; "
+            "add device=cpu or device=cuda"
+        )
     dist.init_process_group(backend, timeout=TIMEOUT)  # rendezvous from torchrun's MASTER_ADDR and MASTER_PORT
     try:
         yield World(rank, size, device)
@@ -150,8 +158,12 @@ def joined(device: torch.device) -> Iterator[World]:
         # first sentence, without the source location gloo puts first ("[.../pair.cc:545] ").
         message = re.sub(r"^\[[^\]]*\]\s*", "", str(error).strip())
         cause = message.split(". ")[0].split("\n")[0] or type(error).__name__
-        raise _on_rank(rank, f"lost contact with the other ranks ({cause}); once they have stopped, run the same "
-                             "command again to resume from the last checkpoint", EXIT_TRAINING_FAILED) from None  # fmt: skip
+        raise _on_rank(
+            rank,
+            f"lost contact with the other ranks ({cause}); once they have stopped, run the same "
+            "command again to resume from the last checkpoint",
+            EXIT_TRAINING_FAILED,
+        ) from None
     finally:
         dist.destroy_process_group()
 

@@ -3,12 +3,19 @@
 import torch
 import torch.nn.functional as F
 
-from .inputs import to_model_input
+from ..data.model_input import to_model_input
 
 
 @torch.inference_mode()
-def evaluate(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, *, device: torch.device,
-             batch_size: int = 500, channels_last: bool = False) -> dict:  # fmt: skip
+def evaluate(
+    model: torch.nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    device: torch.device,
+    batch_size: int = 500,
+    channels_last: bool = False,
+) -> dict:
     """{"accuracy": fraction correct, "loss": mean cross-entropy (nats), "n": images} in eval mode.
 
     Always in float32, whatever precision the model trained in: every model is measured the same way."""

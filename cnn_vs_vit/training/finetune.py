@@ -15,9 +15,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import RunConfig
+from ..data.model_input import normalize, to_unit
 from ..errors import TrainingFailed
 from .device import autocast
-from .inputs import BatchOrder, augment, normalize, step_generator, to_unit
+from .inputs import BatchOrder, augment, step_generator
 from .progress import TrainingProgress
 from .recipes import apply_gradients, optimizer_and_schedule
 
@@ -25,22 +26,35 @@ from .recipes import apply_gradients, optimizer_and_schedule
 Inputs = Callable[[int, torch.Tensor], torch.Tensor]
 
 
-def augmented_inputs(images: torch.Tensor, config: RunConfig, *, device: torch.device,
-                     channels_last: bool = False) -> Inputs:  # fmt: skip
+def augmented_inputs(
+    images: torch.Tensor, config: RunConfig, *, device: torch.device, channels_last: bool = False
+) -> Inputs:
     """Batches of uint8 `images` (N, C, H, W) augmented, normalised and laid out as the run's training loop does."""
     images = images.to(device)  # uint8, resident for the whole training
 
     def inputs(step: int, index: torch.Tensor) -> torch.Tensor:
-        x = augment(to_unit(images[index]), translate=config.augment.translate, flip=config.augment.flip,
-                    generator=step_generator(config.seed, step))  # fmt: skip
+        x = augment(
+            to_unit(images[index]),
+            translate=config.augment.translate,
+            flip=config.augment.flip,
+            generator=step_generator(config.seed, step),
+        )
         x = normalize(x)
         return x.contiguous(memory_format=torch.channels_last) if channels_last else x
 
     return inputs
 
 
-def fit(module: nn.Module, inputs: Inputs, labels: torch.Tensor, config: RunConfig, *, device: torch.device,
-        label: str = "fit", progress: bool = False) -> float:  # fmt: skip
+def fit(
+    module: nn.Module,
+    inputs: Inputs,
+    labels: torch.Tensor,
+    config: RunConfig,
+    *,
+    device: torch.device,
+    label: str = "fit",
+    progress: bool = False,
+) -> float:
     """Train every parameter of `module` (train mode) for the run's steps of its batch size on `labels`' examples.
 
     Returns the last step's training loss (nats). A non-finite loss stops with TrainingFailed.
@@ -59,8 +73,10 @@ def fit(module: nn.Module, inputs: Inputs, labels: torch.Tensor, config: RunConf
                 loss = F.cross_entropy(logits.float(), labels[index], label_smoothing=train.label_smoothing)
             loss_value = loss.item()
             if not math.isfinite(loss_value):
-                raise TrainingFailed(f"{label}: the loss became {loss_value} at step {step} with the run's "
-                                     f"recipe (train.lr={train.lr}), never tuned here; choose other data")  # fmt: skip
+                raise TrainingFailed(
+                    f"{label}: the loss became {loss_value} at step {step} with the run's "
+                    f"recipe (train.lr={train.lr}), never tuned here; choose other data"
+                )
             apply_gradients(loss, module, optimizer, scheduler, train.grad_clip)
             bar.update(step + 1, loss_value)
     return loss_value

@@ -1,4 +1,5 @@
-"""From stored uint8 images to the batches a model sees: order, augmentation, normalisation.
+"""From stored uint8 images to the training batches a model sees: order and augmentation (normalisation:
+data/model_input.py).
 
 All randomness of a training step is drawn from a generator seeded by (seed, step), never from
 global state, so a run resumed at step k sees exactly the batches an uninterrupted run sees.
@@ -7,21 +8,6 @@ global state, so a run resumed at step k sees exactly the batches an uninterrupt
 import torch
 
 from ..data import random_flip, random_translate
-
-
-def to_unit(images: torch.Tensor) -> torch.Tensor:
-    """uint8 (B, C, H, W) in 0..255 -> float in [0, 1], where augmentation's zero fill means black."""
-    return images.float().div_(255.0)
-
-
-def normalize(x: torch.Tensor) -> torch.Tensor:
-    """[0, 1] -> [-1, 1], the range every model is trained and probed in."""
-    return x.mul(2.0).sub_(1.0)
-
-
-def to_model_input(images: torch.Tensor) -> torch.Tensor:
-    """uint8 images -> what the model sees at evaluation (no augmentation)."""
-    return normalize(to_unit(images))
 
 
 def step_generator(seed: int, step: int, device: torch.device | str = "cpu") -> torch.Generator:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save
+from safetensors.torch import save
 
 from .. import rundir as layout
 from ..config import (
@@ -17,12 +17,12 @@ from ..config import (
     NON_SEMANTIC_KEYS,
     ModelConfig,
     RunConfig,
-    build_config,
     config_to_yaml,
     flatten,
     read_yaml,
 )
 from ..data import ImageDataset, load_dataset, subset_hash, training_split
+from ..data.model_input import normalize, to_unit
 from ..data.registry import dataset_shape
 from ..errors import CnnvitError, TrainingFailed
 from ..locks import directory_lock
@@ -30,7 +30,7 @@ from ..models import Backbone, build_model, model_spec, resolved_options, train_
 from . import distributed
 from .device import autocast, configure_threads, select_device, use_channels_last
 from .evaluate import evaluate
-from .inputs import BatchOrder, augment, normalize, step_generator, to_unit
+from .inputs import BatchOrder, augment, step_generator
 from .progress import TrainingProgress
 from .recipes import DEFAULT_STEPS, apply_gradients, optimizer_and_schedule, with_recipe
 from .signals import GracefulStop, Interrupted
@@ -39,15 +39,21 @@ from .signals import GracefulStop, Interrupted
 def resolve_config(config: RunConfig, dataset: ImageDataset, arch: str) -> RunConfig:
     """Fill in what the config left to defaults: the step budget, the recipe, flips, and the model options
     the preset leaves to the image size (a ViT's patch size). Saved as config.yaml."""
-    model = ModelConfig(**{**config.model.model_dump(),
-                           **resolved_options(config.model.name, config.model.options, dataset.image_shape)})  # fmt: skip
+    model = ModelConfig(
+        **{
+            **config.model.model_dump(),
+            **resolved_options(config.model.name, config.model.options, dataset.image_shape),
+        }
+    )
     train, augment_config = config.train, config.augment
     steps = budget_steps(config, dataset.train_labels)
-    train = with_recipe(train, arch).model_copy(update={"steps": steps, "epochs": None, "min_steps": None,
-                                                        "max_steps": None, "match_flops": None})  # fmt: skip
+    train = with_recipe(train, arch).model_copy(
+        update={"steps": steps, "epochs": None, "min_steps": None, "max_steps": None, "match_flops": None}
+    )
     flip = augment_config.flip if augment_config.flip is not None else dataset.flip_augment
-    return config.model_copy(update={"model": model, "train": train,
-                                     "augment": augment_config.model_copy(update={"flip": flip})})  # fmt: skip
+    return config.model_copy(
+        update={"model": model, "train": train, "augment": augment_config.model_copy(update={"flip": flip})}
+    )
 
 
 def budget_steps(config: RunConfig, train_labels: torch.Tensor | None = None) -> int:
@@ -58,7 +64,9 @@ def budget_steps(config: RunConfig, train_labels: torch.Tensor | None = None) ->
     if train.epochs is None:
         steps = train.steps or DEFAULT_STEPS
     else:
-        n_train = len(training_split(train_labels, config.data.fraction, config.data.data_seed, config.data.validation)[0])
+        n_train = len(
+            training_split(train_labels, config.data.fraction, config.data.data_seed, config.data.validation)[0]
+        )
         steps = max(1, math.ceil(train.epochs * n_train / train.batch_size), train.min_steps or 1)
         steps = min(steps, train.max_steps or steps)
     if train.match_flops is None:
@@ -86,21 +94,32 @@ def train_run(config: RunConfig, run_dir: Path | str, *, progress: bool = False,
         return _train_run(config, layout.RunDir(run_dir), world, progress=progress and world.is_main, restart=restart)
 
 
-def _train_run(config: RunConfig, run: layout.RunDir, world: distributed.World, *, progress: bool, restart: bool) -> dict:
+def _train_run(
+    config: RunConfig, run: layout.RunDir, world: distributed.World, *, progress: bool, restart: bool
+) -> dict:
     device = world.device
     threads = configure_threads(config.threads)
 
     def load() -> ImageDataset:
-        return load_dataset(config.data.name, root=config.data.root, download=config.data.download,
-                            image_size=config.data.image_size, skip_corrupt=config.data.skip_corrupt)  # fmt: skip
+        return load_dataset(
+            config.data.name,
+            root=config.data.root,
+            download=config.data.download,
+            image_size=config.data.image_size,
+            skip_corrupt=config.data.skip_corrupt,
+        )
 
     with world.together():  # rank 0 first when it may download, so that no two ranks fetch the same files
         dataset = load() if world.is_main or not config.data.download else None
     with world.together():  # every rank holds the whole dataset (a machine's data root is its own)
         dataset = dataset if dataset is not None else load()
     torch.manual_seed(config.seed)  # model initialisation, the same on every rank
-    model = build_model(config.model.name, image_shape=dataset.image_shape, num_classes=dataset.num_classes,
-                        options=config.model.options)  # fmt: skip
+    model = build_model(
+        config.model.name,
+        image_shape=dataset.image_shape,
+        num_classes=dataset.num_classes,
+        options=config.model.options,
+    )
     chosen_options = config.model.options  # what the user set: the run's name and the report's variant
     chosen_match_flops = config.train.match_flops  # resolved into steps below; the report's budget rule
     config = resolve_config(config, dataset, model.arch)
@@ -110,8 +129,9 @@ def _train_run(config: RunConfig, run: layout.RunDir, world: distributed.World, 
     if start.summary is not None:
         return start.summary
 
-    subset, validation = training_split(dataset.train_labels, config.data.fraction, config.data.data_seed,
-                                        config.data.validation)  # fmt: skip
+    subset, validation = training_split(
+        dataset.train_labels, config.data.fraction, config.data.data_seed, config.data.validation
+    )
     flops = model.train_flops_per_image(dataset.image_shape)
     channels_last = use_channels_last(model, device)
     model = model.to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
@@ -134,9 +154,14 @@ def _train_run(config: RunConfig, run: layout.RunDir, world: distributed.World, 
     def save_checkpoint(step: int) -> None:
         with world.together():  # a full disk on rank 0 stops every rank
             if world.is_main:
-                state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                         "scheduler": scheduler.state_dict(), "step": step, "images_seen": images_seen,
-                         "train_time_s": train_time}  # fmt: skip
+                state = {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "step": step,
+                    "images_seen": images_seen,
+                    "train_time_s": train_time,
+                }
                 buffer = io.BytesIO()  # serialised first: torch's zip writer hides the OSError of a full disk
                 torch.save(state, buffer)
                 layout.atomic_write_bytes(run / layout.CHECKPOINT, buffer.getbuffer())
@@ -144,11 +169,21 @@ def _train_run(config: RunConfig, run: layout.RunDir, world: distributed.World, 
     def evaluate_held_out(step: int) -> tuple[dict, dict | None]:
         """Test and validation (when held out) scores at `step`, recorded in the metrics (rank 0 only)."""
         scores = []
-        for split, images, targets in (("test", dataset.test_images, dataset.test_labels),
-                                       ("validation", dataset.train_images[validation], dataset.train_labels[validation])):  # fmt: skip
+        for split, images, targets in (
+            ("test", dataset.test_images, dataset.test_labels),
+            ("validation", dataset.train_images[validation], dataset.train_labels[validation]),
+        ):
             if len(targets):
-                scores.append(evaluate(model, images, targets, device=device, batch_size=config.train.eval_batch_size,
-                                       channels_last=channels_last))  # fmt: skip
+                scores.append(
+                    evaluate(
+                        model,
+                        images,
+                        targets,
+                        device=device,
+                        batch_size=config.train.eval_batch_size,
+                        channels_last=channels_last,
+                    )
+                )
                 run.append_metrics({"step": step, "split": split, **scores[-1]})
         return scores[0], scores[1] if len(scores) > 1 else None
 
@@ -174,8 +209,12 @@ def _train_run(config: RunConfig, run: layout.RunDir, world: distributed.World, 
             # slice after: N ranks see the very images one process would.
             index = order.batch(step).to(device)
             generator = step_generator(config.seed, step)
-            x = augment(to_unit(images[index]), translate=config.augment.translate, flip=config.augment.flip,
-                        generator=generator)  # fmt: skip
+            x = augment(
+                to_unit(images[index]),
+                translate=config.augment.translate,
+                flip=config.augment.flip,
+                generator=generator,
+            )
             x, y = normalize(world.shard(x)), world.shard(labels[index])
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
@@ -192,9 +231,17 @@ def _train_run(config: RunConfig, run: layout.RunDir, world: distributed.World, 
             if done % config.train.log_every == 0 or done == config.train.steps:
                 accuracy = world.mean((logits.argmax(1) == y).float().mean()).item()
                 if world.is_main:
-                    run.append_metrics({"step": done, "split": "train", "loss": loss_value, "accuracy": accuracy,
-                                        "lr": scheduler.get_last_lr()[0], "images_seen": images_seen,
-                                        "time_s": round(train_time + time.perf_counter() - tic, 3)})  # fmt: skip
+                    run.append_metrics(
+                        {
+                            "step": done,
+                            "split": "train",
+                            "loss": loss_value,
+                            "accuracy": accuracy,
+                            "lr": scheduler.get_last_lr()[0],
+                            "images_seen": images_seen,
+                            "time_s": round(train_time + time.perf_counter() - tic, 3),
+                        }
+                    )
             if done % config.train.checkpoint_every == 0 and done < config.train.steps:
                 train_time += time.perf_counter() - tic
                 save_checkpoint(done)
@@ -208,24 +255,44 @@ def _train_run(config: RunConfig, run: layout.RunDir, world: distributed.World, 
             test, scored = evaluate_held_out(config.train.steps)
             held_out = {}
             if scored:  # what tuning and budget choices read: never the test numbers
-                held_out = {"validation_accuracy": scored["accuracy"], "validation_loss": scored["loss"],
-                            "validation_size": len(validation), "validation_hash": subset_hash(validation)}  # fmt: skip
+                held_out = {
+                    "validation_accuracy": scored["accuracy"],
+                    "validation_loss": scored["loss"],
+                    "validation_size": len(validation),
+                    "validation_hash": subset_hash(validation),
+                }
             _save_weights(model, config, run / layout.WEIGHTS)
             grid = model.token_grid(dataset.image_shape[1:])
             summary = {
-                "model": config.model.name, "arch": model.arch, "model_options": chosen_options,
-                "patch_size": grid[0] if grid else None, "tokens": grid[1] * grid[2] if grid else None,
-                "dataset": config.data.name, "image_shape": list(dataset.image_shape),
-                "fraction": config.data.fraction, "seed": config.seed, "data_seed": config.data.data_seed,
-                "test_accuracy": test["accuracy"], "test_loss": test["loss"], **held_out,
-                "params": model.num_params, "train_flops_per_image": flops,
-                "steps": config.train.steps, "batch_size": config.train.batch_size, "precision": config.train.precision,
-                "match_flops": chosen_match_flops, "images_seen": images_seen,
-                "epochs": images_seen / len(subset), "train_size": len(subset), "subset_hash": subset_hash(subset),
-                "skipped_files": dataset.skipped_files, "wall_time_s": round(train_time, 3),
+                "model": config.model.name,
+                "arch": model.arch,
+                "model_options": chosen_options,
+                "patch_size": grid[0] if grid else None,
+                "tokens": grid[1] * grid[2] if grid else None,
+                "dataset": config.data.name,
+                "image_shape": list(dataset.image_shape),
+                "fraction": config.data.fraction,
+                "seed": config.seed,
+                "data_seed": config.data.data_seed,
+                "test_accuracy": test["accuracy"],
+                "test_loss": test["loss"],
+                **held_out,
+                "params": model.num_params,
+                "train_flops_per_image": flops,
+                "steps": config.train.steps,
+                "batch_size": config.train.batch_size,
+                "precision": config.train.precision,
+                "match_flops": chosen_match_flops,
+                "images_seen": images_seen,
+                "epochs": images_seen / len(subset),
+                "train_size": len(subset),
+                "subset_hash": subset_hash(subset),
+                "skipped_files": dataset.skipped_files,
+                "wall_time_s": round(train_time, 3),
                 "train_images_per_s": round(images_seen / train_time, 1) if train_time else None,
-                "device": str(device), "threads": threads,
-            }  # fmt: skip
+                "device": str(device),
+                "threads": threads,
+            }
             layout.atomic_write_json(run / layout.SUMMARY, summary)
             run.mark_done()
     return world.broadcast(summary if world.is_main else None)
@@ -258,27 +325,6 @@ def _start(run: layout.RunDir, config: RunConfig, restart: bool, device: str, th
     return _Start(checkpoint=checkpoint)
 
 
-def load_trained(run_dir: Path | str, device: torch.device | str = "cpu") -> tuple[Backbone, RunConfig, ImageDataset]:
-    """The trained model of a finished run (eval mode), its config and its dataset."""
-    run = layout.RunDir(run_dir)
-    weights = run / layout.WEIGHTS
-    if not (run / layout.CONFIG).exists():
-        raise CnnvitError(f"{run.path} is not a run directory (no {layout.CONFIG}); pass a directory made by cnnvit train")
-    if not weights.exists():
-        raise CnnvitError(f"{run.path} has no trained weights ({layout.WEIGHTS}); finish it with cnnvit train first")
-    config = build_config(read_yaml(run / layout.CONFIG), where=str(run / layout.CONFIG))
-    dataset = load_dataset(config.data.name, root=config.data.root, image_size=config.data.image_size,
-                           skip_corrupt=config.data.skip_corrupt)  # fmt: skip
-    model = build_model(config.model.name, image_shape=dataset.image_shape, num_classes=dataset.num_classes,
-                        options=config.model.options)  # fmt: skip
-    problem = run.weights_problem()
-    if problem:
-        raise CnnvitError(f"weights file {weights} is corrupted ({problem}); retrain it with cnnvit train --restart "
-                          "(cnnvit run does so by itself)")  # fmt: skip
-    model.load_state_dict(load_file(weights))
-    return model.to(device).eval(), config, dataset
-
-
 def _check_same_run(run: layout.RunDir, config: RunConfig) -> None:
     """Refuse a directory whose config.yaml describes another run (how it runs may differ)."""
     path = run / layout.CONFIG
@@ -287,9 +333,13 @@ def _check_same_run(run: layout.RunDir, config: RunConfig) -> None:
         wanted = flatten(config.model_dump(mode="json"))
         # A model option absent or null there means "the preset's own", which resolves to what it resolves to
         # now (a directory written before the patch size was recorded holds no model.patch_size).
-        differing = sorted(k for k in existing.keys() | wanted.keys()
-                           if k not in NON_SEMANTIC_KEYS and existing.get(k) != wanted.get(k)
-                           and not (k.startswith("model.") and existing.get(k) is None))  # fmt: skip
+        differing = sorted(
+            k
+            for k in existing.keys() | wanted.keys()
+            if k not in NON_SEMANTIC_KEYS
+            and existing.get(k) != wanted.get(k)
+            and not (k.startswith("model.") and existing.get(k) is None)
+        )
         if differing:
             key = differing[0]
             raise CnnvitError(
@@ -299,8 +349,15 @@ def _check_same_run(run: layout.RunDir, config: RunConfig) -> None:
 
 
 def _clear(run: layout.RunDir) -> None:
-    for name in (layout.DONE, layout.SUMMARY, layout.WEIGHTS, layout.CHECKPOINT, layout.METRICS, layout.CONFIG,
-                 layout.FAILED):  # fmt: skip
+    for name in (
+        layout.DONE,
+        layout.SUMMARY,
+        layout.WEIGHTS,
+        layout.CHECKPOINT,
+        layout.METRICS,
+        layout.CONFIG,
+        layout.FAILED,
+    ):
         (run / name).unlink(missing_ok=True)
 
 
@@ -331,7 +388,9 @@ def _save_weights(model: Backbone, config: RunConfig, path: Path) -> None:
 def _fail(run: layout.RunDir, step: int, loss: float, config: RunConfig, world: distributed.World) -> None:
     with world.together():  # every rank sees the same global loss: rank 0 records it, then all stop
         if world.is_main:
-            layout.atomic_write_json(run / layout.FAILED, {"step": step, "loss": str(loss), "reason": "non-finite loss"})
+            layout.atomic_write_json(
+                run / layout.FAILED, {"step": step, "loss": str(loss), "reason": "non-finite loss"}
+            )
     raise TrainingFailed(
         f"loss became {loss} at step {step} of {run.path}; likely a learning rate too high for this model "
         f"(train.lr={config.train.lr}) or unstable data; lower train.lr and rerun with --restart"

@@ -8,10 +8,16 @@ class TrainingProgress:
     def __init__(self, total_steps: int, start_step: int, *, enabled: bool, label: str):
         self.enabled = enabled
         self.progress = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]}"),
-            TimeElapsedColumn(), TimeRemainingColumn(), console=Console(stderr=True), transient=True,
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=True,
             disable=not enabled,
-        )  # fmt: skip
+        )
         self.task = self.progress.add_task(label, total=total_steps, completed=start_step, loss="-")
 
     def __enter__(self):

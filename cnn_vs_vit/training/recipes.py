@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import torch
 
 from ..config import TrainConfig
+from ..models.interface import decayed_parameters
 
 
 @dataclass(frozen=True)
@@ -43,27 +44,37 @@ DEFAULT_STEPS = 600
 def with_recipe(train: TrainConfig, arch: str) -> TrainConfig:
     """`train` with the recipe's value wherever it left lr, warm-up or weight decay unset."""
     recipe = RECIPES[arch]
-    return train.model_copy(update={key: getattr(recipe, key) for key in ("lr", "warmup_fraction", "weight_decay")
-                                    if getattr(train, key) is None})  # fmt: skip
+    return train.model_copy(
+        update={
+            key: getattr(recipe, key)
+            for key in ("lr", "warmup_fraction", "weight_decay")
+            if getattr(train, key) is None
+        }
+    )
 
 
-def optimizer_and_schedule(model: torch.nn.Module, config) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:  # fmt: skip
+def optimizer_and_schedule(
+    model: torch.nn.Module, config
+) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
     """AdamW over `model` with the resolved config's lr and weight decay, and its warm-up + cosine schedule.
 
-    Weight decay applies only to weight matrices and kernels (not biases, norms, tokens, positions).
+    Weight decay applies only to weight matrices and kernels (not biases, norms, nor what the model names in
+    no_weight_decay(): tokens, positions).
     """
-    decay, no_decay = [], []
-    for name, parameter in model.named_parameters():
-        is_weight = parameter.ndim >= 2 and "pos_embed" not in name and "cls_token" not in name
-        (decay if is_weight else no_decay).append(parameter)
+    decay, no_decay = decayed_parameters(model)
     groups = [{"params": decay, "weight_decay": config.train.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     optimizer = torch.optim.AdamW(groups, lr=config.train.lr, betas=(0.9, 0.999))
     schedule = _warmup_cosine(config.train.steps, config.train.warmup_fraction)
     return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
 
 
-def apply_gradients(loss: torch.Tensor, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                    scheduler: torch.optim.lr_scheduler.LambdaLR, grad_clip: float | None) -> None:  # fmt: skip
+def apply_gradients(
+    loss: torch.Tensor,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LambdaLR,
+    grad_clip: float | None,
+) -> None:
     """One update of the recipe: backpropagate `loss`, clip the gradient norm (when set), step, advance the schedule."""
     optimizer.zero_grad(set_to_none=True)
     loss.backward()

@@ -1,0 +1,163 @@
+"""The interface every probe exports, and the one way to run any probe on a run.
+
+A probe is a module cnn_vs_vit/probes/<name>.py exporting PROBE = Probe(...): its name, the architectures
+it measures, its options (a validated model whose defaults are what `cnnvit run` uses), `plan`, which from
+a loaded run and options gives everything the result answers (its arguments) and how to compute it, and
+`known`, the part of those arguments known before anything is loaded. probes/__init__.py lists the names;
+`find` imports the module by name, the way big_vision finds its evaluators.
+
+`run_probe` checks the saved result first against what it knows without loading anything (the run's config
+and weights' fingerprint, the options): a valid saved result is read back without building the model or
+loading the dataset. The arguments a result records beyond those (how many test images and which, the
+shifts or sizes a default resolved to) follow from the model, the dataset and the probe's format version,
+all of which the known part pins. Otherwise the run is loaded and the probe planned; a saved result whose
+full arguments match is still reused, else it is computed and saved (saved.save_or_reuse).
+"""
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import torch
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from .. import rundir as layout
+from ..config import RunConfig
+from ..data import ProbeSample
+from ..errors import CnnvitError, unknown_name, validation_message
+from ..trained_run import TrainedRun, load_run, run_source
+from . import PROBES
+from .saved import SavedProbe, reuse_known, save_or_reuse
+
+Progress = Callable[[int, int], None]  # (done, total) as a probe's work advances
+
+
+class Options(BaseModel):
+    """A probe's options: unknown keys are refused, so a typo is an error, not a silent default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class Planned:
+    """What a probe will compute on a loaded run: the arguments its result answers, the test images it reads
+    (their record joins the arguments) and the computation, returning (rows, summary, extra files)."""
+
+    arguments: dict
+    compute: Callable[[], tuple[pd.DataFrame, dict, dict[str, bytes]]]
+    sample: ProbeSample | None = None
+
+
+@dataclass(frozen=True)
+class Probe:
+    name: str
+    options: type[Options]
+    plan: Callable[..., Planned]  # (run, options, *, device, progress) -> Planned
+    known: Callable[[Options, dict], dict | None]  # (options, source) -> arguments known unloaded; None: none
+    # Its time in training steps of the run it probes, at the same threads: (options, the run's config) -> steps;
+    # what the time estimate of `cnnvit run` counts (matrix/estimate.py). Measured on 2026-12-01 by timing every
+    # probe on resnet-s and vit-s trained on mnist5k (2 threads, idle 2-core AMD EPYC; the two architectures
+    # within 1.5x of each other except the multimodal check, where the larger is kept).
+    cost: Callable[[Options, RunConfig], float]
+    archs: tuple[str, ...] | None = None  # the architectures it measures ("resnet", "vit", "bag"); None: all
+    dtypes: dict | None = None  # CSV column types to restore on reading (nullable integers, booleans)
+
+    def applies(self, arch: str) -> bool:
+        return self.archs is None or arch in self.archs
+
+    @property
+    def reads_test_images(self) -> bool:
+        """Whether it reads a sample of test images (data.probe_sample): its options count them."""
+        return "images" in self.options.model_fields
+
+    def validated(self, options: "Options | dict | None") -> Options:
+        """`options` as this probe's Options; a one-line error naming the bad key or value."""
+        if isinstance(options, self.options):
+            return options
+        try:
+            return self.options(**(options or {}))
+        except ValidationError as error:
+            choices = ", ".join(self.options.model_fields)
+            raise CnnvitError(
+                f"{validation_message(error, f'{self.name} probe options')}; its options are {choices}"
+            ) from None
+
+
+def find(name: str) -> Probe:
+    """The probe called `name` (one of PROBES)."""
+    if name not in PROBES:
+        raise unknown_name("probe", name, PROBES)
+    return importlib.import_module(f"{__package__}.{name}").PROBE
+
+
+def applies(name: str, run_dir: Path | str) -> bool:
+    """Whether probe `name` measures the architecture of the finished run in `run_dir`."""
+    return find(name).applies(layout.RunDir(run_dir).summary().get("arch"))
+
+
+def run_probe(
+    name: str,
+    run_dir: Path | str,
+    options: Options | dict | None = None,
+    *,
+    device: torch.device | str = "cpu",
+    force: bool = False,
+    progress: Progress | None = None,
+) -> SavedProbe:
+    """Probe `name` on a finished run, saved to run_dir/probes/: a saved result answering the same arguments
+    is reused (checked before the run is loaded) unless `force`."""
+    probe = find(name)
+    options = probe.validated(options)
+    saved = None if force else _reusable(probe, run_dir, options)
+    if saved is not None:
+        return saved
+    return probe_loaded(
+        probe,
+        load_run(run_dir, device),
+        Path(run_dir) / layout.PROBES,
+        options,
+        device=device,
+        force=force,
+        progress=progress,
+    )
+
+
+def is_saved(name: str, run_dir: Path | str, options: Options | dict | None = None) -> bool:
+    """Whether run_probe would reuse a saved result, told without loading the run (False for an untrained run)."""
+    probe = find(name)
+    if not (layout.RunDir(run_dir) / layout.WEIGHTS).exists():
+        return False
+    return _reusable(probe, run_dir, probe.validated(options)) is not None
+
+
+def _reusable(probe: Probe, run_dir: Path | str, options: Options) -> SavedProbe | None:
+    known = probe.known(options, run_source(run_dir))
+    if known is None:
+        return None
+    images = options.images if probe.reads_test_images else None
+    return reuse_known(Path(run_dir) / layout.PROBES, probe.name, known, images, probe.dtypes)
+
+
+def probe_loaded(
+    probe: Probe,
+    run: TrainedRun,
+    directory: Path,
+    options: Options | dict | None = None,
+    *,
+    device: torch.device | str = "cpu",
+    force: bool = False,
+    progress: Progress | None = None,
+) -> SavedProbe:
+    """Probe an already loaded model (a run, or a model not trained here), saved to `directory`."""
+    planned = probe.plan(run, probe.validated(options), device=device, progress=progress)
+    return save_or_reuse(
+        directory,
+        probe.name,
+        planned.arguments,
+        planned.compute,
+        force=force,
+        dtypes=probe.dtypes,
+        sample=planned.sample,
+    )

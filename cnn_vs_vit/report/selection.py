@@ -1,0 +1,150 @@
+"""Which runs a claim compares: the reference models under a budget rule (Context), and the selections every
+rule module shares (by data fraction, by probe, by pairing key, by layer). One copy of each, so that two rows
+reading "the largest fraction both were probed at" read the same runs.
+"""
+
+import dataclasses
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .claim_types import BUDGETS, ClaimResult, not_measured
+from .runs import Run, reference_model
+
+PROBE_HINT = "run cnnvit probe {name} on them (or list {name} among an experiment group's probes)"
+
+
+@dataclass
+class Context:
+    """The finished runs and the CNN/ViT models the CNN-vs-ViT rows compare."""
+
+    runs: list[Run]
+    cnn_model: str | None
+    vit_model: str | None
+    dataset: str | None
+    all_runs: list[Run] = field(default_factory=list)  # finished runs of every dataset (row 3 has its own task)
+    budget: str = "steps"  # the budget rule whose runs select() returns (a BUDGETS key)
+
+    @classmethod
+    def of(cls, runs: list[Run]) -> "Context":
+        """Finished runs of the most common dataset (claims never mix datasets), and the reference models."""
+        finished = [run for run in runs if run.status == "done"]
+        datasets = Counter(str(run.summary.get("dataset")) for run in finished if run.arch in ("resnet", "vit"))
+        dataset = sorted(datasets.items(), key=lambda item: (-item[1], item[0]))[0][0] if datasets else None
+        done = [run for run in finished if str(run.summary.get("dataset")) == dataset]
+        cnn, vit = reference_model(done, "resnet", "resnet-s"), reference_model(done, "vit", "vit-s")
+        return cls(done, cnn, vit, dataset, finished)
+
+    def select(self, arch: str, *, baseline_except: tuple[str, ...] | None = (), model: bool = True) -> list[Run]:
+        """Finished runs of `arch` (of the reference model when `model`), baseline apart from `baseline_except`."""
+        name = self.cnn_model if arch == "resnet" else self.vit_model
+        chosen = [r for r in self.runs if r.arch == arch and (not model or r.model == name) and self.in_budget(r)]
+        if baseline_except is not None:
+            chosen = [r for r in chosen if r.is_baseline_except(*baseline_except)]
+        return chosen
+
+    def in_budget(self, run: Run) -> bool:
+        """Whether `run` trained under this context's budget rule. Equal steps: the runs as the study sized
+        them. Equal FLOPs: the ViT's runs sized to the CNN's training FLOPs (train.match_flops), the CNN's own
+        runs as they are. Plateau: the long runs evaluated along the way (train.eval_every)."""
+        if self.budget == "plateau":
+            return run.evaluations is not None
+        if run.evaluations is not None:
+            return False
+        if self.budget == "flops" and run.arch != "resnet":
+            return run.match_flops is not None and run.match_flops == self.cnn_model
+        return run.match_flops is None
+
+    def budgets(self) -> list[str]:
+        """The budget rules this context's runs hold a ViT for, equal steps first."""
+        return [b for b in BUDGETS if any(self.under(b).in_budget(r) for r in self.runs if r.arch == "vit")]
+
+    def under(self, budget: str) -> "Context":
+        return dataclasses.replace(self, budget=budget)
+
+
+# ----------------------------------------------------------------------------------- by data fraction
+
+
+def fraction(run: Run) -> float:
+    """The run's data fraction; NaN when its summary has none (it then matches no fraction)."""
+    return float(run.summary.get("fraction", math.nan))
+
+
+def fractions(runs: list[Run]) -> set[float]:
+    return {fraction(run) for run in runs}
+
+
+def at(runs: list[Run], chosen: float) -> list[Run]:
+    """The runs trained on data fraction `chosen`."""
+    return [run for run in runs if fraction(run) == chosen]
+
+
+def largest_shared_fraction(*groups: list[Run]) -> float | None:
+    """The largest data fraction every group has runs at; None when they share none."""
+    shared = set.intersection(*(fractions(group) for group in groups)) if groups else set()
+    return max(shared) if shared else None
+
+
+# ------------------------------------------------------------------------------------ by pairing key
+
+
+def by_key(runs: list[Run], value) -> dict:
+    """{pairing key: value(run)}, averaging runs that share a key."""
+    groups = defaultdict(list)
+    for run in runs:
+        groups[run.pairing_key].append(value(run))
+    return {key: float(np.mean(values)) for key, values in groups.items()}
+
+
+# ------------------------------------------------------------------------------------------ by probe
+
+
+def probed(runs: list[Run], probe: str) -> list[Run]:
+    """The runs holding the results of `probe` (the shift probe's in Run.shift_rows, every other's in probe_rows)."""
+    if probe == "shift":
+        return [run for run in runs if run.shift_rows is not None and run.shift_summary is not None]
+    return [run for run in runs if probe in run.probe_rows]
+
+
+def probed_pair(ctx: Context, claim_id: str, name: str) -> tuple[list[Run], list[Run], float] | ClaimResult:
+    """The CNN and ViT runs holding probe `name` at the largest fraction both have, or the claim's
+    `not measured` result when there is no such fraction."""
+    cnn, vit = probed(ctx.select("resnet"), name), probed(ctx.select("vit"), name)
+    shared = largest_shared_fraction(cnn, vit)
+    if shared is None:
+        return not_measured(
+            claim_id,
+            f"needs {name} probe results of a ResNet and a ViT at the same data fraction; "
+            + PROBE_HINT.format(name=name),
+        )
+    return at(cnn, shared), at(vit, shared), shared
+
+
+def reference_vit(ctx: Context, **options) -> list[Run]:
+    """Shift-probed ViT runs with model `options` (their presets' own where not given, Run.option), the
+    reference model's if it has any, else any ViT's; at their largest fraction, of one model."""
+    keys = tuple(options)
+    for model_only in (True, False):
+        candidates = probed(ctx.select("vit", baseline_except=keys, model=model_only), "shift")
+        chosen = [r for r in candidates if all(r.option(k) == v for k, v in options.items())]
+        if chosen:
+            largest = max(fractions(chosen))
+            model = sorted({r.model for r in chosen})[0]
+            return [r for r in at(chosen, largest) if r.model == model]
+    return []
+
+
+# ------------------------------------------------------------------------------------------ by layer
+
+
+def first_block(table, arch: str) -> str:
+    """Layer 1 in the notes' sense: the CNN's first layer after its stem, the ViT's first Transformer block."""
+    ordered = table.sort_values("layer_index")["layer"].drop_duplicates().tolist()
+    if arch == "vit":
+        blocks = [layer for layer in ordered if layer.startswith("block")]
+        return blocks[0] if blocks else ordered[-1]
+    after_stem = [layer for layer in ordered if layer != "stem"]
+    return after_stem[0] if after_stem else ordered[0]

@@ -1,0 +1,60 @@
+"""The verdict rules as pure functions of their estimates: each rule's edge, without a run directory."""
+
+from cnn_vs_vit.report.accuracy_claims import data_efficiency_verdict, scalability_verdict
+from cnn_vs_vit.report.context_claims import CHANCE, MANY, global_context_verdict
+from cnn_vs_vit.report.probe_claims import MANY_TIMES, receptive_field_verdict
+from cnn_vs_vit.report.shift_claims import ZERO_TOLERANCE, equivariance_verdict, threshold_rule
+from cnn_vs_vit.report.statistics import MISSING, Estimate
+
+ABOVE = Estimate(0.2, 0.1, 0.3, 3)  # a 95% interval above 0
+BELOW = Estimate(-0.2, -0.3, -0.1, 3)
+STRADDLES = Estimate(0.0, -0.05, 0.05, 3)
+
+
+def test_one_data_fraction_cannot_show_an_advantage_for_small_data():
+    assert data_efficiency_verdict({"effect": ABOVE}, fractions_measured=1) == "inconclusive"
+    assert data_efficiency_verdict({"effect": ABOVE}, fractions_measured=2) == "supported"
+    assert data_efficiency_verdict({"effect": BELOW}, fractions_measured=2) == "contradicted"
+
+
+def test_a_steeper_vit_whose_curve_crosses_beyond_the_data_is_not_reached_at_this_scale():
+    assert scalability_verdict({"effect": ABOVE}, crossover_within=True) == "supported"
+    assert scalability_verdict({"effect": ABOVE}, crossover_within=False) == "not reached at this scale"
+    # the width exponents must agree: disagreement leaves the row inconclusive
+    assert scalability_verdict({"effect": ABOVE, "width": BELOW}, crossover_within=True) == "inconclusive"
+    assert scalability_verdict({"effect": ABOVE, "width": ABOVE}, crossover_within=False) == "not reached at this scale"
+
+
+def test_a_larger_vit_field_must_also_be_many_times_the_cnns():
+    cnn, wide, narrow = (
+        Estimate(10.0, 9.0, 11.0, 3),
+        Estimate(10.0 * MANY_TIMES, 19.0, 21.0, 3),
+        Estimate(15.0, 14, 16, 3),
+    )
+    assert receptive_field_verdict({"effect": ABOVE, "cnn": cnn, "vit": wide}) == "supported"
+    assert receptive_field_verdict({"effect": ABOVE, "cnn": cnn, "vit": narrow}) == "inconclusive"
+
+
+def test_equivariance_needs_the_mean_and_every_shift_to_agree():
+    assert equivariance_verdict({"effect": ABOVE, "1 px": ABOVE, "2 px": ABOVE}) == "supported"
+    assert equivariance_verdict({"effect": ABOVE, "1 px": ABOVE, "2 px": BELOW}) == "inconclusive"
+    assert equivariance_verdict({"effect": BELOW, "1 px": BELOW}) == "contradicted"
+
+
+def test_an_error_is_zero_only_when_its_whole_interval_is_below_the_tolerance():
+    zero = Estimate(0.0, 0.0, ZERO_TOLERANCE / 2, 3)
+    assert threshold_rule({"1 px": ABOVE, "2 px": ABOVE}) == "supported"
+    assert threshold_rule({"8 px": zero}) == "contradicted"
+    assert threshold_rule({"1 px": ABOVE, "8 px": zero}) == "inconclusive"
+    assert threshold_rule({"1 px": MISSING}) == "not measured"
+
+
+def test_global_context_needs_a_control_at_chance_and_a_vit_that_learns():
+    at_chance = Estimate(CHANCE, CHANCE - 0.02, CHANCE + 0.02, 3)
+    learns = Estimate(0.95, 0.9, 1.0, 3)
+    leads = Estimate(MANY + 0.1, MANY + 0.05, MANY + 0.15, 3)
+    estimates = {"cnn gain": ABOVE, "control": at_chance, "depth 1": leads, "vit depth 1": learns}
+    assert global_context_verdict(estimates, floor=CHANCE) == "supported"
+    assert global_context_verdict({**estimates, "control": MISSING}, floor=CHANCE) == "inconclusive"  # untrained
+    assert global_context_verdict({**estimates, "vit depth 1": at_chance}, floor=CHANCE) == "inconclusive"
+    assert global_context_verdict({**estimates, "depth 1": STRADDLES}, floor=CHANCE) == "contradicted"  # < MANY
