@@ -58,3 +58,24 @@ def test_global_context_needs_a_control_at_chance_and_a_vit_that_learns():
     assert global_context_verdict({**estimates, "control": MISSING}, floor=CHANCE) == "inconclusive"  # untrained
     assert global_context_verdict({**estimates, "vit depth 1": at_chance}, floor=CHANCE) == "inconclusive"
     assert global_context_verdict({**estimates, "depth 1": STRADDLES}, floor=CHANCE) == "contradicted"  # < MANY
+
+
+def test_layer_similarity_counts_a_layer_identical_to_the_one_before_it_once():
+    """The ViT's `embed` is its patch embedding plus the same positions for every image: CKA 1 by construction."""
+    import pandas as pd
+
+    from cnn_vs_vit.report.runs import Run
+    from cnn_vs_vit.report.similarity_claims import uniformity, uniformity_verdict
+
+    layers = [("patch_embed", "map"), ("embed", "tokens"), ("block1", "tokens"), ("logits", "vector")]
+    similar = {(0, 1): 1.0, (0, 2): 0.5, (1, 2): 0.5, (0, 3): 0.1, (1, 3): 0.1, (2, 3): 0.2}
+    rows = [
+        {"index_a": a, "index_b": b, "layer_a": layers[a][0], "layer_b": layers[b][0], "kind_a": layers[a][1],
+         "kind_b": layers[b][1], "cka": 1.0 if a == b else similar[min(a, b), max(a, b)]}
+        for a in range(4) for b in range(4)
+    ]  # fmt: skip
+    run = Run("vit", "done", {}, probe_rows={"cka": pd.DataFrame(rows)})
+    assert uniformity(run) == 0.5  # patch_embed-block1 only: embed is patch_embed again, logits has no grid
+    assert uniformity_verdict({"effect": ABOVE}) == "supported"
+    assert uniformity_verdict({"effect": STRADDLES}) == "inconclusive"
+    assert uniformity_verdict({"effect": BELOW}) == "contradicted"
