@@ -691,7 +691,7 @@ def report(
 
 def print_report(built) -> None:
     """The claims table on stdout, the files written on stderr."""
-    from .report.build import effect_text
+    from .report.formatting import effect_text
 
     table = Table(
         title=f"claims ({sum(r.status == 'done' for r in built.runs)} finished runs)", box=None, pad_edge=False

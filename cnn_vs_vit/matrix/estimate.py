@@ -18,7 +18,6 @@ the time the estimate gave for the work already done: an estimate that was off c
 import dataclasses
 import functools
 import json
-import multiprocessing
 import statistics
 import tempfile
 import time
@@ -208,7 +207,7 @@ def steps_left(planned: PlannedCell) -> int:
 def probe_steps(name: str, config: RunConfig, experiment: Experiment) -> float:
     """A probe's cost in training steps of the run it probes (its plugin's `cost`)."""
     probe = find(name)
-    return probe.cost(probe.validated(experiment.probe_options(name)), config)
+    return probe.steps(probe.validated(experiment.probe_options(name)), config)
 
 
 def measure_speeds(
@@ -223,7 +222,7 @@ def measure_speeds(
             told(key)
             measured[key, threads] = measure_speed(config, threads)
         return measured
-    context = cell_context() or multiprocessing.get_context("spawn")
+    context = cell_context()
     with context.Pool(jobs) as pool:
         for (key, threads), config in shapes.items():
             told(key)

@@ -84,7 +84,7 @@ def train_cells(cells: list[PlannedCell], jobs: int, on_done: Callable[[PlannedC
     `on_done` raising), the running cells are sent SIGTERM and waited for: each saves a checkpoint.
     """
     threads = cell_threads(jobs)
-    context = cell_context() or multiprocessing.get_context("spawn")
+    context = cell_context()
     pending, running = list(cells), []
     try:
         while pending or running:
@@ -133,10 +133,11 @@ def cell_threads(jobs: int) -> int:
 
 def cell_context():
     """The multiprocessing context of cell processes: a fork server that has imported torch and cnnvit, or
-    None where there is none (Windows). Anything else this process starts in parallel (the time estimate's
-    calibration) takes it too: the fork server starts once per process, with the preload set before it."""
+    spawn (a fresh interpreter per process) where there is none (Windows). Anything else this process starts in
+    parallel (the time estimate's calibration) takes it too: the fork server starts once per process, with the
+    preload set before it."""
     if "forkserver" not in multiprocessing.get_all_start_methods():
-        return None
+        return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
     # torch._dynamo: torch's FLOP counter imports it on first use (2.5 s); here it is paid once.
     context.set_forkserver_preload(["cnn_vs_vit.training.loop", "cnn_vs_vit.matrix.runner", "torch._dynamo"])

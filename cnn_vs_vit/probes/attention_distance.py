@@ -245,7 +245,7 @@ def plan(
     """Mean attention distance of a run's ViT on `options.images` test images (data.probe_sample)."""
     sample = probe_sample(run.dataset, options.images)
     x = sample.images
-    arguments = {**known(options, run.source), "images": len(x)}
+    arguments = known(options, run.source)
 
     def measure(model: Backbone, weights: str) -> pd.DataFrame:
         return mean_attention_distance(
@@ -287,7 +287,7 @@ def initial_model(run: TrainedRun) -> Backbone:
 
 PROBE = Probe(
     NAME,
-    cost=lambda options, config: COST_STEPS,
+    cost=COST_STEPS,
     options=AttentionDistanceOptions,
     plan=plan,
     known=known,

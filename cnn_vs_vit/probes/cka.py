@@ -184,11 +184,11 @@ def plan(run: TrainedRun, options: CkaOptions, *, device: torch.device | str = "
         }
         return rows, summary, files
 
-    return Planned({**known(options, run.source), "images": len(sample.indices)}, compute, sample)
+    return Planned(known(options, run.source), compute, sample)
 
 
 def known(options: CkaOptions, source: dict) -> dict:
     return {"version": FORMAT_VERSION, "minibatch": options.minibatch, "source": source}
 
 
-PROBE = Probe(NAME, cost=lambda options, config: COST_STEPS, options=CkaOptions, plan=plan, known=known)
+PROBE = Probe(NAME, cost=COST_STEPS, options=CkaOptions, plan=plan, known=known)

@@ -177,4 +177,4 @@ def known(options: IntrospectionOptions, source: dict) -> dict:
     return {"version": FORMAT_VERSION, "source": source}
 
 
-PROBE = Probe(NAME, cost=lambda options, config: COST_STEPS, options=IntrospectionOptions, plan=plan, known=known)
+PROBE = Probe(NAME, cost=COST_STEPS, options=IntrospectionOptions, plan=plan, known=known)

@@ -271,11 +271,11 @@ def plan(run: TrainedRun, options: MixingOptions, *, device: torch.device | str 
         }
         return table, summary, {}
 
-    return Planned({**known(options, run.source), "images": len(x)}, compute, sample)
+    return Planned(known(options, run.source), compute, sample)
 
 
 def known(options: MixingOptions, source: dict) -> dict:
     return {"version": FORMAT_VERSION, "rows": options.rows, "source": source}
 
 
-PROBE = Probe(NAME, cost=lambda options, config: COST_STEPS, options=MixingOptions, plan=plan, known=known)
+PROBE = Probe(NAME, cost=COST_STEPS, options=MixingOptions, plan=plan, known=known)

@@ -418,4 +418,4 @@ def known(options: MultimodalOptions, source: dict) -> dict:
     }
 
 
-PROBE = Probe(NAME, cost=lambda options, config: COST_STEPS, options=MultimodalOptions, plan=plan, known=known)
+PROBE = Probe(NAME, cost=COST_STEPS, options=MultimodalOptions, plan=plan, known=known)

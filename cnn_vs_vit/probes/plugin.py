@@ -43,7 +43,7 @@ class Options(BaseModel):
 @dataclass(frozen=True)
 class Planned:
     """What a probe will compute on a loaded run: the arguments its result answers, the test images it reads
-    (their record joins the arguments) and the computation, returning (rows, summary, extra files)."""
+    (their count and record join the arguments) and the computation, returning (rows, summary, extra files)."""
 
     arguments: dict
     compute: Callable[[], tuple[pd.DataFrame, dict, dict[str, bytes]]]
@@ -56,13 +56,17 @@ class Probe:
     options: type[Options]
     plan: Callable[..., Planned]  # (run, options, *, device, progress) -> Planned
     known: Callable[[Options, dict], dict | None]  # (options, source) -> arguments known unloaded; None: none
-    # Its time in training steps of the run it probes, at the same threads: (options, the run's config) -> steps;
-    # what the time estimate of `cnnvit run` counts (matrix/estimate.py). Measured on 2026-12-01 by timing every
+    # Its time in training steps of the run it probes, at the same threads: a number, or (options, the run's
+    # config) -> steps where it depends on them; what the time estimate of `cnnvit run` counts (matrix/estimate.py). Measured on 2026-12-01 by timing every
     # probe on resnet-s and vit-s trained on mnist5k (2 threads, idle 2-core AMD EPYC; the two architectures
     # within 1.5x of each other except the multimodal check, where the larger is kept).
-    cost: Callable[[Options, RunConfig], float]
+    cost: float | Callable[[Options, RunConfig], float]
     archs: tuple[str, ...] | None = None  # the architectures it measures ("resnet", "vit", "bag"); None: all
     dtypes: dict | None = None  # CSV column types to restore on reading (nullable integers, booleans)
+
+    def steps(self, options: Options, config: RunConfig) -> float:
+        """Its cost in training steps of the run it probes (`cost`)."""
+        return self.cost(options, config) if callable(self.cost) else self.cost
 
     def applies(self, arch: str) -> bool:
         return self.archs is None or arch in self.archs
@@ -152,10 +156,13 @@ def probe_loaded(
 ) -> SavedProbe:
     """Probe an already loaded model (a run, or a model not trained here), saved to `directory`."""
     planned = probe.plan(run, probe.validated(options), device=device, progress=progress)
+    arguments = (
+        planned.arguments if planned.sample is None else {**planned.arguments, "images": len(planned.sample.indices)}
+    )
     return save_or_reuse(
         directory,
         probe.name,
-        planned.arguments,
+        arguments,
         planned.compute,
         force=force,
         dtypes=probe.dtypes,

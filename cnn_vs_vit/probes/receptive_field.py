@@ -229,7 +229,7 @@ def plan(
         }
         return result.rows, summary, {MAPS_FILE: maps}
 
-    return Planned({**known(options, run.source), "images": len(x)}, compute, sample)
+    return Planned(known(options, run.source), compute, sample)
 
 
 def known(options: ReceptiveFieldOptions, source: dict) -> dict:
@@ -246,7 +246,7 @@ def saved_maps(saved: SavedProbe) -> dict[str, torch.Tensor]:
 
 PROBE = Probe(
     NAME,
-    cost=lambda options, config: COST_STEPS,
+    cost=COST_STEPS,
     options=ReceptiveFieldOptions,
     plan=plan,
     known=known,

@@ -208,7 +208,7 @@ def plan(run: TrainedRun, options: ResolutionOptions, *, device: torch.device | 
     sample = probe_sample(run.dataset, options.images)
     x, y = sample.images, sample.labels
     sizes = resolve_sizes(options.sizes, run.model, x.shape[-1])
-    arguments = {"version": FORMAT_VERSION, "images": len(x), "sizes": sizes, "source": run.source}
+    arguments = {"version": FORMAT_VERSION, "sizes": sizes, "source": run.source}
 
     def compute():
         table = probe_resolution(
@@ -232,4 +232,4 @@ def known(options: ResolutionOptions, source: dict) -> dict | None:
     return {"version": FORMAT_VERSION, "source": source} if options.sizes is None else None
 
 
-PROBE = Probe(NAME, cost=lambda options, config: COST_STEPS, options=ResolutionOptions, plan=plan, known=known)
+PROBE = Probe(NAME, cost=COST_STEPS, options=ResolutionOptions, plan=plan, known=known)

@@ -463,7 +463,7 @@ def plan(
     probeable_layers(run.model, run.label)
     shifts = resolve_shifts(options.shifts, run.dataset.image_shape[1:], run.model)
     sample = probe_sample(run.dataset, options.images)
-    arguments = {**known(options, run.source), "shifts": shifts, "images": len(sample.indices)}
+    arguments = {**known(options, run.source), "shifts": shifts}
 
     def compute():
         result = probe_shift(

@@ -85,14 +85,14 @@ class Run:
         the translation augmentation is the default."""
         if "translate" not in keys and self.translate != BASELINE_TRANSLATE:
             return False
-        return all(self._is_presets(key) for key in self.options if key not in keys)
-
-    def _is_presets(self, key: str) -> bool:
+        chosen = [key for key in self.options if key not in keys]
+        if not chosen:
+            return True
         preset = PRESETS.get(self.model)
-        if preset is None or key not in type(preset).model_fields:
+        if preset is None or any(key not in type(preset).model_fields for key in chosen):
             return False  # an option the preset does not have
-        chosen = model_spec(self.model, self.options)  # validated together: a JSON list is the preset's tuple
-        return getattr(chosen, key) == getattr(preset, key)
+        spec = model_spec(self.model, self.options)  # validated together: a JSON list is the preset's tuple
+        return all(getattr(spec, key) == getattr(preset, key) for key in chosen)
 
     @property
     def is_baseline(self) -> bool:
