@@ -8,9 +8,9 @@ from pydantic import ValidationError
 
 from ..errors import CnnvitError, unknown_name, validation_message
 from .bag import BagOfLocalFeatures, BagSpec
-from .interface import Backbone, FeatureLayer, capture_outputs, explicit_attention
+from .interface import Backbone, Capabilities, FeatureLayer, capture_outputs, explicit_attention
 from .resnet import Field, ResNet, ResNetSpec, receptive_fields
-from .torchvision_models import TORCHVISION_MODELS, build_torchvision
+from .torchvision_models import TORCHVISION_CLASSES, TORCHVISION_MODELS, build_torchvision
 from .vit import ViT, ViTSpec, patch_size_for
 
 # Matched in size: each resnet-X / vit-X pair has parameter counts within 1.5x of each other at 28,
@@ -30,6 +30,17 @@ PRESETS: dict[str, ResNetSpec | ViTSpec | BagSpec] = {
     "bagnet-7": BagSpec(window=7, width=64, depth=2),
 }
 MODEL_NAMES = (*PRESETS, *TORCHVISION_MODELS)
+# The class each preset's spec builds.
+MODEL_CLASSES: dict[type, type[Backbone]] = {ResNetSpec: ResNet, ViTSpec: ViT, BagSpec: BagOfLocalFeatures}
+
+
+def capabilities_of(name: str) -> Capabilities:
+    """What model `name` declares about itself (its family, recipe...), read from its class: nothing is built."""
+    if name in TORCHVISION_MODELS:
+        return TORCHVISION_CLASSES[name].capabilities
+    if name not in PRESETS:
+        raise unknown_name("model", name, MODEL_NAMES)
+    return MODEL_CLASSES[type(PRESETS[name])].capabilities
 
 
 def model_spec(name: str, options: dict | None = None) -> ResNetSpec | ViTSpec | BagSpec | None:
@@ -69,11 +80,9 @@ def build_model(
     try:
         if spec is None:
             return build_torchvision(name, image_shape=image_shape, num_classes=num_classes)
-        if isinstance(spec, ResNetSpec):
-            return ResNet(spec, in_channels=C, num_classes=num_classes)
-        if isinstance(spec, BagSpec):
-            return BagOfLocalFeatures(spec, in_channels=C, num_classes=num_classes)
-        return ViT(spec, in_channels=C, num_classes=num_classes, image_size=(H, W))
+        if isinstance(spec, ViTSpec):
+            return ViT(spec, in_channels=C, num_classes=num_classes, image_size=(H, W))
+        return MODEL_CLASSES[type(spec)](spec, in_channels=C, num_classes=num_classes)
     except ValueError as error:
         raise CnnvitError(f"cannot build {name}: {error}") from None
 
@@ -94,6 +103,7 @@ __all__ = [
     "BagOfLocalFeatures",
     "BagSpec",
     "Backbone",
+    "Capabilities",
     "FeatureLayer",
     "Field",
     "MODEL_NAMES",
@@ -104,6 +114,7 @@ __all__ = [
     "ViTSpec",
     "receptive_fields",
     "build_model",
+    "capabilities_of",
     "capture_outputs",
     "explicit_attention",
     "model_spec",

@@ -17,7 +17,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from .interface import Backbone, FeatureLayer
+from .interface import Capabilities, Backbone, FeatureLayer
 
 
 class BagSpec(BaseModel):
@@ -35,6 +35,7 @@ class BagSpec(BaseModel):
 
 class BagOfLocalFeatures(Backbone):
     arch = "bag"
+    capabilities = Capabilities(family="control", recipe="bag")
 
     def __init__(self, spec: BagSpec, *, in_channels: int, num_classes: int):
         super().__init__()

@@ -69,10 +69,25 @@ class FeatureLayer:
         return grid, prefix
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What the rest of cnnvit asks of a model, declared by its family: probes, recipes, device placement and
+    the report read this, never the model's name.
+
+    family: the side of the comparison it stands on: "cnn", "vit", "control" (a reference model that is not a
+            contender, e.g. the bag of local features), or "hybrid".
+    recipe: the key of its training recipe (training/recipes.py).
+    """
+
+    family: Literal["cnn", "vit", "control", "hybrid"]
+    recipe: str
+
+
 class Backbone(nn.Module):
     """Base class of every cnnvit model (ResNet, ViT, wrapped torchvision models)."""
 
-    arch: str  # "resnet" or "vit": selects the training recipe
+    arch: str  # the family's name as run summaries record it ("resnet", "vit", "bag")
+    capabilities: Capabilities
 
     def feature_layers(self) -> list[FeatureLayer]:
         raise NotImplementedError

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from .interface import Backbone, FeatureLayer
+from .interface import Capabilities, Backbone, FeatureLayer
 
 PaddingMode = Literal["zeros", "circular"]
 
@@ -140,6 +140,7 @@ class BasicBlock(nn.Module):
 
 class ResNet(Backbone):
     arch = "resnet"
+    capabilities = Capabilities(family="cnn", recipe="resnet")
 
     def __init__(self, spec: ResNetSpec, *, in_channels: int, num_classes: int):
         super().__init__()

@@ -10,13 +10,14 @@ Both get a new classification head for the dataset's classes.
 import torch
 from torch import nn
 
-from .interface import Backbone, FeatureLayer
+from .interface import Capabilities, Backbone, FeatureLayer
 
 TORCHVISION_MODELS = ("torchvision:resnet18", "torchvision:vit_b_16")
 
 
 class TorchvisionResNet18(Backbone):
     arch = "resnet"
+    capabilities = Capabilities(family="cnn", recipe="resnet")
 
     def __init__(self, *, in_channels: int, num_classes: int):
         super().__init__()
@@ -50,6 +51,7 @@ class TorchvisionResNet18(Backbone):
 
 class TorchvisionViTB16(Backbone):
     arch = "vit"
+    capabilities = Capabilities(family="vit", recipe="vit")
 
     def __init__(self, *, in_channels: int, num_classes: int, image_size: int):
         super().__init__()
@@ -89,6 +91,9 @@ class TorchvisionViTB16(Backbone):
         ]
         layers.append(FeatureLayer("logits", self.net.heads, "vector"))
         return layers
+
+
+TORCHVISION_CLASSES: dict[str, type[Backbone]] = dict(zip(TORCHVISION_MODELS, (TorchvisionResNet18, TorchvisionViTB16)))
 
 
 def build_torchvision(name: str, *, image_shape: tuple[int, int, int], num_classes: int) -> Backbone:

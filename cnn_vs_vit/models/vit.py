@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from .interface import Backbone, FeatureLayer
+from .interface import Capabilities, Backbone, FeatureLayer
 
 PosEmbed = Literal["learned", "sincos2d", "none"]
 AttentionKind = Literal["softmax", "normsoftmax"]
@@ -150,6 +150,7 @@ def resample_grid_embedding(embedding: torch.Tensor, old: tuple[int, int], new: 
 
 class ViT(Backbone):
     arch = "vit"
+    capabilities = Capabilities(family="vit", recipe="vit")
 
     def __init__(self, spec: ViTSpec, *, in_channels: int, num_classes: int, image_size: tuple[int, int]):
         super().__init__()
