@@ -116,6 +116,11 @@ class Capabilities:
     channels_last: bool = False
     attention_maps: bool = False
 
+    @property
+    def grid_layers(self) -> bool:
+        """Whether some feature layer has a spatial grid (what shifts, receptive fields and mixing are read on)."""
+        return bool(self.layouts & set(GRID_KINDS))
+
 
 @dataclass(frozen=True)
 class TokenEncoder:

@@ -288,4 +288,4 @@ def known(options: MixingOptions, source: dict) -> dict:
     return {"version": FORMAT_VERSION, "rows": options.rows, "source": source}
 
 
-PROBE = Probe(NAME, cost=COST_STEPS, options=MixingOptions, plan=plan, known=known)
+PROBE = Probe(NAME, cost=COST_STEPS, options=MixingOptions, plan=plan, known=known, requires=("grid_layers",))

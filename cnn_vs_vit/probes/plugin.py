@@ -63,13 +63,14 @@ class Probe:
     # probe on resnet-s and vit-s trained on mnist5k (2 threads, idle 2-core AMD EPYC; the two architectures
     # within 1.5x of each other except the multimodal check, where the larger is kept).
     cost: float | Callable[[Options, RunConfig], float]
-    # The capabilities a model must declare (fields of Capabilities that are set: e.g. "attention_maps");
-    # it measures every model that declares them all, and no other.
+    # The capabilities a model must have (Capabilities fields or properties that are set, e.g. "attention_maps");
+    # it measures every model that has them all, and no other.
     requires: tuple[str, ...] = ()
     dtypes: dict | None = None  # CSV column types to restore on reading (nullable integers, booleans)
 
     def __post_init__(self) -> None:
         known = {f.name for f in dataclasses.fields(Capabilities)}
+        known |= {name for name, value in vars(Capabilities).items() if isinstance(value, property)}
         if unknown := set(self.requires) - known:
             raise ValueError(f"probe {self.name} requires {sorted(unknown)}, which are not Capabilities fields")
 

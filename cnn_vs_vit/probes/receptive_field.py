@@ -252,5 +252,6 @@ PROBE = Probe(
     options=ReceptiveFieldOptions,
     plan=plan,
     known=known,
+    requires=("grid_layers",),
     dtypes={"token_index": "Int64"},
 )

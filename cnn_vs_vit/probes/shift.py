@@ -498,5 +498,6 @@ PROBE = Probe(
     options=ShiftOptions,
     plan=plan,
     known=known,
+    requires=("grid_layers",),
     dtypes={"expressible": "boolean", "grid_stride": "Int64", "grid_shift": "Int64"},
 )
