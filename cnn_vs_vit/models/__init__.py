@@ -14,6 +14,9 @@ import torch
 from pydantic import BaseModel, ValidationError
 
 from ..errors import CnnvitError, unknown_name, validation_message
+
+# Re-exported for the modules that import them from here (the report's receptive fields, the probes' ViT);
+# a new family needs no line here.
 from .bag import BagOfLocalFeatures, BagSpec
 from .interface import Backbone, Capabilities, Family, FeatureLayer, capture_outputs, explicit_attention
 from .resnet import Field, ResNet, ResNetSpec, receptive_fields
