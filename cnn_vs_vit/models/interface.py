@@ -102,8 +102,8 @@ class Capabilities:
     position_embedding: it adds a table of position embeddings to its patch tokens, one per grid cell, that
             must be mapped when the grid changes (the resolution probe's variants); a spec may still leave
             the table empty (a ViT with pos_embed=none).
-    channels_last: it prefers the channels-last memory format (training/device.py): convolutions run
-            faster so with oneDNN on CPU and with cuDNN on GPU.
+    channels_last: it prefers the channels-last memory format (training/device.py): its convolutions, most
+            of its work, run faster in it with oneDNN on CPU and with cuDNN on GPU.
     attention_maps: its attention modules expose their (B, heads, T, T) probabilities to hooks, which
             `explicit_attention` makes them compute (what the attention-distance probe reads).
     """
