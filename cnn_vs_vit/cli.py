@@ -169,12 +169,13 @@ def models(
     """List the model presets resolved for a dataset: patch size and tokens (ViTs), parameters, training FLOPs.
 
     A ViT preset takes the patch size models.patch_size_for gives at this image size (unless
-    model.patch_size is set); "vs pair" is a preset's parameter count over its resnet/vit partner's.
+    model.patch_size is set); "vs pair" is a preset's parameter count over the preset it is sized to match
+    (e.g. vit-s's over resnet-s's), as its model family declares it.
     """
     import torch
 
     from .data.registry import dataset_shape
-    from .models import MODEL_NAMES, PRESETS, build_model, resolved_options
+    from .models import MODEL_NAMES, build_model, matched_preset
 
     with user_errors():
         shape, classes = dataset_shape(dataset, image_size=image_size)
@@ -202,17 +203,9 @@ def models(
                 table.add_row(name, "", "", "", "", "", "", f"[dim]{model}[/]")
                 continue
             grid = model.token_grid(shape[1:])
-            partner = built.get(_pair_of(name))
+            partner = built.get(matched_preset(name))
             paired = partner is not None and not isinstance(partner, CnnvitError)
             ratio = f"{model.num_params / partner.num_params:.2f}x" if paired else ""
-            if name in PRESETS:
-                described = (
-                    type(PRESETS[name])
-                    .model_validate({**PRESETS[name].model_dump(), **resolved_options(name, {}, shape)})
-                    .describe()
-                )
-            else:
-                described = "adapted to the image size"
             table.add_row(
                 name,
                 model.arch,
@@ -221,18 +214,10 @@ def models(
                 f"{model.num_params:,}",
                 ratio,
                 f"{model.train_flops_per_image(shape) / 1e6:,.1f}",
-                described,
+                model.describe(),
             )
         wide = out if out.is_terminal else Console(width=200)  # a file or pipe gets whole rows, not 80 columns
         wide.print(table)
-
-
-def _pair_of(name: str) -> str:
-    """resnet-s <-> vit-s: the preset of the other architecture at the same width ("" for none)."""
-    for mine, theirs in (("resnet-", "vit-"), ("vit-", "resnet-")):
-        if name.startswith(mine):
-            return theirs + name.removeprefix(mine)
-    return ""
 
 
 @app.command("run")

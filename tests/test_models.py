@@ -1,38 +1,190 @@
-"""Model facts: every model runs, the shared interface holds, and the symmetries mathematics promises."""
+"""Model facts: every model family runs, declares what it has and is probed by every probe that says it
+applies; the shared interface holds, and the symmetries mathematics promises."""
+
+import dataclasses
 
 import pytest
 import torch
+from torch import nn
 
+from cnn_vs_vit.config import build_config
+from cnn_vs_vit.data import load_dataset
 from cnn_vs_vit.errors import CnnvitError
-from cnn_vs_vit.models import MODEL_NAMES, PRESETS, ResNetSpec, build_model, explicit_attention, receptive_fields
+from cnn_vs_vit.models import (
+    FAMILIES,
+    FAMILY_OF,
+    MATCHED,
+    Backbone,
+    BagOfLocalFeatures,
+    ResNet,
+    ResNetSpec,
+    ViT,
+    build_model,
+    capabilities_of,
+    explicit_attention,
+    receptive_fields,
+)
+from cnn_vs_vit.models.convnext import ConvNeXt
+from cnn_vs_vit.models.torchvision_models import TorchvisionResNet18, TorchvisionViTB16
 from cnn_vs_vit.models.vit import attention_weights
+from cnn_vs_vit.probes import PROBES
+from cnn_vs_vit.probes.attention_distance import is_attention
+from cnn_vs_vit.probes.plugin import find, probe_loaded
+from cnn_vs_vit.trained_run import TrainedRun
+from cnn_vs_vit.training.device import use_channels_last
+from cnn_vs_vit.training.loop import resolve_config
+from cnn_vs_vit.training.recipes import RECIPES
 
 SHAPES = [(1, 28, 28), (3, 56, 56)]
 
 
+# ------------------------------------------------------------------------------------ every model family
+
+
+class TinyTorchvisionViT(TorchvisionViTB16):
+    """torchvision:vit_b_16's wrapper around a one-layer VisionTransformer: the same code, small enough to probe."""
+
+    def __init__(self, *, in_channels: int, num_classes: int, image_size: int):
+        Backbone.__init__(self)
+        from torchvision.models import VisionTransformer
+
+        self.patch_size = 4
+        self.net = VisionTransformer(image_size=image_size, patch_size=4, num_layers=1, num_heads=2, hidden_dim=8,
+                                     mlp_dim=16, num_classes=num_classes)  # fmt: skip
+        self.net.conv_proj = nn.Conv2d(in_channels, 8, 4, stride=4)
+
+
+@dataclasses.dataclass(frozen=True)
+class FamilyCase:
+    """A family's entry: model options that build its first preset small enough to probe, the probes that do not
+    apply to it (its capabilities must agree: nothing is left out unless it is named here), and for a fixed
+    model too large to probe in a test, a builder of the same wrapper around a small network."""
+
+    options: dict = dataclasses.field(default_factory=dict)
+    not_probed: frozenset[str] = frozenset()
+    small: object = None  # (spec, image shape, classes) -> model, as Family.build
+
+
+# One entry per model family (by the class it builds); a new family adds its own.
+CASES = {
+    ResNet: FamilyCase({"widths": [4, 4, 8, 8]}, frozenset({"attention_distance"})),
+    ViT: FamilyCase({"dim": 8, "depth": 1, "heads": 2}),
+    BagOfLocalFeatures: FamilyCase(
+        {"width": 4}, frozenset({"attention_distance", "multimodal", "shift", "receptive_field", "mixing"})
+    ),
+    ConvNeXt: FamilyCase({"widths": [4, 4, 8, 8], "blocks": [1, 1, 1, 1]}, frozenset({"attention_distance"})),
+    TorchvisionResNet18: FamilyCase(not_probed=frozenset({"attention_distance"})),
+    TorchvisionViTB16: FamilyCase(
+        small=lambda _spec, shape, classes: TinyTorchvisionViT(
+            in_channels=shape[0], num_classes=classes, image_size=shape[1]
+        )
+    ),
+}
+FAMILY = {family.model: family for family in FAMILIES}
+# Options that make every probe quick on a 16 px model; a new probe adds its own.
+PROBE_OPTIONS = {
+    "shift": {"shifts": [0, 1], "images": 4, "batch_size": 4},
+    "receptive_field": {"images": 2, "batch_size": 2},
+    "attention_distance": {"images": 2, "batch_size": 2, "include_init": False},
+    "mixing": {"images": 2, "rows": 1, "batch_size": 2},
+    "introspection": {},
+    "resolution": {"sizes": [16, 24], "images": 4, "batch_size": 4},
+    "transfer": {"progress": False},
+    "multimodal": {"steps": 1, "batch_size": 2, "test_sequences": 2},
+    "cka": {"images": 8, "minibatch": 4},
+}
+
+
+def test_every_family_and_every_probe_has_its_test_entry():
+    assert set(FAMILY) == set(CASES)
+    assert set(PROBE_OPTIONS) == set(PROBES)
+
+
+def assert_declares_what_it_has(model: Backbone, image_shape: tuple[int, int, int]) -> None:
+    """Its capabilities, checked against its modules."""
+    declared = model.capabilities
+    assert declared.family in ("cnn", "vit", "control", "hybrid") and declared.recipe in RECIPES
+    layers = model.feature_layers()
+    assert declared.layouts == {layer.kind for layer in layers}
+    # Position embeddings: a table with one row per patch token (and prefix token).
+    grid = model.token_grid(image_shape[1:])
+    prefix = max((layer.prefix_tokens for layer in layers if layer.kind == "tokens"), default=0)
+    rows = prefix + grid[1] * grid[2] if grid else None
+    tables = [p for p in model.parameters() if p.ndim == 3 and p.shape[:2] == (1, rows)]
+    assert declared.position_embedding == bool(tables)
+    assert declared.attention_maps == any(is_attention(m) for m in model.modules())
+    convolutions = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    assert use_channels_last(model, torch.device("meta")) == declared.channels_last  # off the CPU it alone decides
+    assert convolutions or not (declared.channels_last or declared.input_embedding)  # the first one takes the pixels
+    if declared.input_embedding == "tokens":  # its encoder runs a token sequence of any length
+        encoder = model.token_encoder()
+        tokens = torch.randn(2, 5, encoder.dim)
+        for block in encoder.blocks:
+            tokens = block(tokens)
+        assert encoder.norm(tokens).shape == (2, 5, encoder.dim)
+    else:
+        with pytest.raises(CnnvitError, match="cannot find the Transformer encoder"):
+            model.token_encoder()
+
+
 @pytest.mark.parametrize("image_shape", SHAPES, ids=["28x28x1", "56x56x3"])
-@pytest.mark.parametrize("name", MODEL_NAMES)
-def test_every_model_gives_finite_logits_and_ordered_features(name, image_shape):
+@pytest.mark.parametrize("model_class", CASES, ids=lambda cls: cls.__name__)
+def test_every_preset_of_every_family_runs_and_declares_what_it_has(model_class, image_shape):
+    for name in FAMILY[model_class].presets:
+        torch.manual_seed(0)
+        model = build_model(name, image_shape=image_shape, num_classes=7).eval()
+        assert type(model) is model_class and capabilities_of(name) is model.capabilities
+        x = torch.randn(2, *image_shape)
+        logits = model(x)
+        assert logits.shape == (2, 7) and torch.isfinite(logits).all()
+        features = model.features(x)
+        assert list(features) == [layer.name for layer in model.feature_layers()]
+        assert torch.equal(features["logits"], logits)
+        for layer in model.feature_layers():
+            grid, off_grid = layer.to_grid(features[layer.name], image_shape[1:])
+            if layer.kind == "vector":
+                assert grid is None and off_grid.shape[0] == 2
+            else:
+                ceil = lambda n: -(-n // layer.stride)  # padded strided convolutions round up
+                assert grid.shape[0] == 2 and grid.shape[2:] == (ceil(image_shape[1]), ceil(image_shape[2]))
+        assert_declares_what_it_has(model, image_shape)
+
+
+@pytest.mark.usefixtures("one_thread")
+@pytest.mark.parametrize("model_class", CASES, ids=lambda cls: cls.__name__)
+def test_every_probe_that_applies_to_a_family_runs_on_it(model_class, tmp_path, monkeypatch):
+    """Its first preset, built small and untrained, on 16 px shapes; the probes it is not probed with are
+    exactly those its entry names."""
+    family, case = FAMILY[model_class], CASES[model_class]
+    name = next(iter(family.presets))
+    if case.small:
+        monkeypatch.setitem(FAMILY_OF, name, dataclasses.replace(family, build=case.small))
+    config = build_config({"model": {"name": name, **case.options}, "data": {"name": "shapes", "image_size": 16},
+                           "train": {"steps": 1, "batch_size": 4}}, [])  # fmt: skip
+    dataset = load_dataset("shapes", image_size=16)
     torch.manual_seed(0)
-    model = build_model(name, image_shape=image_shape, num_classes=7).eval()
-    x = torch.randn(2, *image_shape)
-    logits = model(x)
-    assert logits.shape == (2, 7) and torch.isfinite(logits).all()
-    features = model.features(x)
-    assert list(features) == [layer.name for layer in model.feature_layers()]
-    assert torch.equal(features["logits"], logits)
-    for layer in model.feature_layers():
-        grid, off_grid = layer.to_grid(features[layer.name], image_shape[1:])
-        if layer.kind == "vector":
-            assert grid is None and off_grid.shape[0] == 2
-        else:
-            ceil = lambda n: -(-n // layer.stride)  # padded strided convolutions round up
-            assert grid.shape[0] == 2 and grid.shape[2:] == (ceil(image_shape[1]), ceil(image_shape[2]))
+    model = build_model(name, image_shape=dataset.image_shape, num_classes=dataset.num_classes,
+                        options=config.model.options).eval()  # fmt: skip
+    config = resolve_config(config, dataset, model.capabilities.recipe)
+    source = {"model": name, "model_options": config.model.options, "dataset": "shapes", "weights": "untrained"}
+    run = TrainedRun(model, config, dataset, name, source)
+    probed = set()
+    for probe_name in PROBES:
+        probe = find(probe_name)
+        if probe.applies(model.capabilities):
+            saved = probe_loaded(probe, run, tmp_path / "probes", PROBE_OPTIONS[probe_name])
+            assert len(saved.rows) > 0, probe_name
+            probed.add(probe_name)
+    assert set(PROBES) - probed == case.not_probed
 
 
-def test_size_matched_presets():
-    params = {n: build_model(n, image_shape=(1, 28, 28), num_classes=10).num_params for n in PRESETS}
-    assert 1 / 1.5 <= params["resnet-s"] / params["vit-s"] <= 1.5
+def test_matched_presets_are_within_1_5x_in_parameters():
+    params = {
+        n: build_model(n, image_shape=(1, 28, 28), num_classes=10).num_params for n in {*MATCHED, *MATCHED.values()}
+    }
+    for name, other in MATCHED.items():
+        assert 1 / 1.5 <= params[name] / params[other] <= 1.5, (name, other)
+    assert 1 / 1.5 <= params["convnext-s"] / params["resnet-s"] <= 1.5  # the worked example, sized like resnet-s too
     assert params["resnet-xs"] < params["resnet-s"] < params["resnet-m"]
     assert params["vit-xs"] < params["vit-s"] < params["vit-m"]
 

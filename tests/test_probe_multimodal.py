@@ -14,7 +14,7 @@ from torch import nn
 from cnn_vs_vit.cli import main
 from cnn_vs_vit.config import RunConfig
 from cnn_vs_vit.errors import CnnvitError
-from cnn_vs_vit.models import Backbone, FeatureLayer, build_model
+from cnn_vs_vit.models import Backbone, Capabilities, FeatureLayer, build_model
 from cnn_vs_vit.models.resnet import BlurPool
 from cnn_vs_vit.probes.multimodal import (
     COLUMNS,
@@ -165,7 +165,9 @@ def test_the_probe_rows_say_the_cnn_needs_replacements_and_a_blur_pool_cnn_does_
                                      test_sequences=8)  # fmt: skip
     assert list(rows.columns) == COLUMNS and list(rows["encoder_weights"]) == ["fine-tuned", "frozen"]
     assert (rows["modules_replaced"] == 24).all() and rows["runs"].all() and not rows["runs_unchanged"].any()
-    assert (rows["check"] == "structural").all() and rows["embedding_replaced"].iloc[0] == "stem.0 (Conv2d) -> Embedding"
+    assert (rows["check"] == "structural").all() and rows["embedding_replaced"].iloc[
+        0
+    ] == "stem.0 (Conv2d) -> Embedding"
     assert details["grid_modules"] == {"AdaptiveAvgPool2d": 1, "BatchNorm2d": 12, "Conv2d": 11}
     blurred, _ = probe_multimodal(build("resnet-xxs", blur_pool=True), RunConfig(), "blur", TASK, steps=2,
                                   batch_size=4, test_sequences=8)  # fmt: skip
@@ -186,11 +188,14 @@ def test_run_dir_probe_writes_and_reuses_its_files(tmp_path, tiny):
     assert first.summary["arch"] == "resnet" and first.summary["grid_modules"]["Conv2d"] >= 1
     again = run_probe("multimodal", run, {"steps": 2, "batch_size": 4, "test_sequences": 10})
     assert again.reused and again.rows.equals(first.rows)
-    assert not run_probe("multimodal", run, {"steps": 3, "batch_size": 4, "test_sequences": 10}).reused  # other arguments
+    assert not run_probe(
+        "multimodal", run, {"steps": 3, "batch_size": 4, "test_sequences": 10}
+    ).reused  # other arguments
 
 
 class NoConvolution(Backbone):
     arch = "resnet"
+    capabilities = Capabilities(family="cnn", recipe="resnet", layouts=frozenset({"vector"}), input_embedding="image")
 
     def __init__(self):
         super().__init__()
@@ -205,6 +210,7 @@ class NoConvolution(Backbone):
 
 class UnknownTransformer(NoConvolution):
     arch = "vit"
+    capabilities = Capabilities(family="vit", recipe="vit", layouts=frozenset({"vector"}), input_embedding="tokens")
 
     def __init__(self):
         super().__init__()

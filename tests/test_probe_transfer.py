@@ -194,13 +194,15 @@ def test_torchvision_resnet18_run_directory(tmp_path):
 
 def test_torchvision_vit_run_directory(tmp_path, monkeypatch):
     """The wrapper of torchvision's ViT, with a one-layer ViT inside so that the test stays small."""
+    import dataclasses
+
     import cnn_vs_vit.models as models
 
-    def tiny(name, *, image_shape, num_classes):
-        assert name == "torchvision:vit_b_16"
+    def tiny(_spec, image_shape, num_classes):
         return TinyTorchvisionViT(in_channels=image_shape[0], num_classes=num_classes, image_size=image_shape[1])
 
-    monkeypatch.setattr(models, "build_torchvision", tiny)
+    name = "torchvision:vit_b_16"
+    monkeypatch.setitem(models.FAMILY_OF, name, dataclasses.replace(models.FAMILY_OF[name], build=tiny))
     run = pretrain(tmp_path / "run", "torchvision:vit_b_16", "data.image_size=16", "train.steps=2",
                    "train.batch_size=8")  # fmt: skip
     rows = run_probe("transfer", run).rows

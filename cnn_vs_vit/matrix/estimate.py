@@ -16,7 +16,6 @@ the time the estimate gave for the work already done: an estimate that was off c
 """
 
 import dataclasses
-import functools
 import json
 import statistics
 import tempfile
@@ -27,8 +26,7 @@ from pathlib import Path
 import torch
 
 from ..config import RunConfig
-from ..data.registry import dataset_shape
-from ..models import build_model
+from ..models import build_model, capabilities_of
 from ..probes.plugin import find, is_saved
 from .experiment import Experiment
 from .runner import PlannedCell, cell_context, cell_threads, waves
@@ -108,7 +106,8 @@ def estimate(
         (p, name)
         for p in cells
         for name in sorted(p.cell.probes)
-        if find(name).applies(model_arch(p)) and not is_saved(name, p.run_dir, experiment.probe_options(name))
+        if find(name).applies(capabilities_of(p.cell.config.model.name))
+        and not is_saved(name, p.run_dir, experiment.probe_options(name))
     ]
     training = {(shape_key(p.cell.config), _threads(p.cell.config, jobs)): p.cell.config for p in todo}
     probed = {(shape_key(p.cell.config), probing): p.cell.config for p, _ in probes}
@@ -136,27 +135,6 @@ def estimate(
 def _threads(config: RunConfig, jobs: int) -> int:
     """A cell's CPU threads as the runner starts it: a share of the cores beside other jobs, else its own."""
     return cell_threads(jobs) if jobs > 1 else config.threads or torch.get_num_threads()
-
-
-def model_arch(planned: PlannedCell) -> str:
-    """The architecture of a cell's model ("resnet", "vit", "bag"): a trained run's summary says it, otherwise
-    a build on the meta device (no weights) does."""
-    from .. import rundir as layout
-
-    run = layout.RunDir(planned.run_dir)
-    if run.is_trained:
-        return run.summary()["arch"]
-    config = planned.cell.config
-    return _built_arch(
-        config.model.name, json.dumps(config.model.options, sort_keys=True), config.data.name, config.data.image_size
-    )
-
-
-@functools.cache  # one build per model, whatever the number of cells
-def _built_arch(name: str, options: str, dataset: str, image_size: int | None) -> str:
-    shape, classes = dataset_shape(dataset, image_size=image_size)
-    with torch.device("meta"):
-        return build_model(name, image_shape=shape, num_classes=classes, options=json.loads(options)).arch
 
 
 def shape_key(config: RunConfig) -> str:
@@ -284,7 +262,7 @@ def measure_speed(config: RunConfig, threads: int) -> Speed:
         flops_per_image = model.train_flops_per_image(shape)
         calibration = config.model_copy(
             update={
-                "train": with_recipe(config.train, model.arch).model_copy(
+                "train": with_recipe(config.train, model.capabilities.recipe).model_copy(
                     update={
                         "steps": CALIBRATION_STEPS,
                         "epochs": None,

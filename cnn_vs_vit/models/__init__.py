@@ -1,58 +1,83 @@
-"""Model registry: named presets and the one place models are built."""
+"""Model registry: every family's presets, found in the family modules, and the one place models are built.
+
+A family module (resnet.py, vit.py, convnext.py...) exports FAMILIES (interface.Family): its presets and
+how a spec becomes its model. The registry imports every module of this package and collects them, so a
+new family is its module alone; the names are listed in module order.
+"""
 
 import functools
+import importlib
 import json
+import pkgutil
 
 import torch
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from ..errors import CnnvitError, unknown_name, validation_message
+
+# Re-exported for the modules that import them from here (the report's receptive fields, the probes' ViT);
+# a new family needs no line here.
 from .bag import BagOfLocalFeatures, BagSpec
-from .interface import Backbone, Capabilities, FeatureLayer, capture_outputs, explicit_attention
+from .interface import Backbone, Capabilities, Family, FeatureLayer, capture_outputs, explicit_attention
 from .resnet import Field, ResNet, ResNetSpec, receptive_fields
-from .torchvision_models import TORCHVISION_CLASSES, TORCHVISION_MODELS, build_torchvision
 from .vit import ViT, ViTSpec, patch_size_for
 
-# Matched in size: each resnet-X / vit-X pair has parameter counts within 1.5x of each other at 28,
-# 32 and 64 px (tests/test_models.py); -xxs / -xs / -m scale the width by 1/4, 1/2, 2 (depth, heads and
-# patch unchanged) for width-scaling sweeps. A ViT preset's patch_size (7) is its patch at 28 px, its
-# design size: at other sizes, unless model.patch_size is given, vit.patch_size_for picks the patch.
-PRESETS: dict[str, ResNetSpec | ViTSpec | BagSpec] = {
-    "resnet-xxs": ResNetSpec(widths=(4, 8, 16, 32)),
-    "resnet-xs": ResNetSpec(widths=(8, 16, 32, 64)),
-    "resnet-s": ResNetSpec(widths=(16, 32, 64, 128)),
-    "resnet-m": ResNetSpec(widths=(32, 64, 128, 256)),
-    "vit-xxs": ViTSpec(patch_size=7, dim=24, depth=4, heads=4),
-    "vit-xs": ViTSpec(patch_size=7, dim=48, depth=4, heads=4),
-    "vit-s": ViTSpec(patch_size=7, dim=96, depth=4, heads=4),
-    "vit-m": ViTSpec(patch_size=7, dim=192, depth=4, heads=4),
-    # The control of claim 3: a bag of 7x7 local features (models/bag.py), not a contender.
-    "bagnet-7": BagSpec(window=7, width=64, depth=2),
+
+def _discover() -> list[Family]:
+    """The FAMILIES of every module of this package, in module order."""
+    modules = (importlib.import_module(f"{__name__}.{info.name}") for info in pkgutil.iter_modules(__path__))
+    return [family for module in modules for family in getattr(module, "FAMILIES", ())]
+
+
+def _by_name(families: list[Family]) -> dict[str, Family]:
+    """Model name -> its family; a name two families declare is a programming error, found at import."""
+    found: dict[str, Family] = {}
+    for family in families:
+        for name in family.presets:
+            if name in found:
+                raise RuntimeError(
+                    f"model {name} is declared by {found[name].model.__name__} and {family.model.__name__}"
+                )
+            found[name] = family
+    return found
+
+
+FAMILIES = _discover()
+FAMILY_OF = _by_name(FAMILIES)
+MODEL_NAMES = tuple(FAMILY_OF)
+# The presets that take model options (a spec each); torchvision's fixed models are not among them.
+PRESETS: dict[str, BaseModel] = {
+    name: spec for family in FAMILIES for name, spec in family.presets.items() if spec is not None
 }
-MODEL_NAMES = (*PRESETS, *TORCHVISION_MODELS)
-# The class each preset's spec builds.
-MODEL_CLASSES: dict[type, type[Backbone]] = {ResNetSpec: ResNet, ViTSpec: ViT, BagSpec: BagOfLocalFeatures}
+# Preset -> the preset of another family it is sized to match, as its family declares it (matched_preset
+# reads it both ways).
+MATCHED = {name: other for family in FAMILIES for name, other in family.matched.items()}
+
+
+def _family(name: str) -> Family:
+    if name not in FAMILY_OF:
+        raise unknown_name("model", name, MODEL_NAMES)
+    return FAMILY_OF[name]
 
 
 def capabilities_of(name: str) -> Capabilities:
     """What model `name` declares about itself (its family, recipe...), read from its class: nothing is built."""
-    if name in TORCHVISION_MODELS:
-        return TORCHVISION_CLASSES[name].capabilities
-    if name not in PRESETS:
-        raise unknown_name("model", name, MODEL_NAMES)
-    return MODEL_CLASSES[type(PRESETS[name])].capabilities
+    return _family(name).model.capabilities
 
 
-def model_spec(name: str, options: dict | None = None) -> ResNetSpec | ViTSpec | BagSpec | None:
+def matched_preset(name: str) -> str | None:
+    """The preset that `name` is sized to match (it declares one, or one declares `name`); None for none."""
+    return MATCHED.get(name) or next((mine for mine, theirs in MATCHED.items() if theirs == name), None)
+
+
+def model_spec(name: str, options: dict | None = None) -> BaseModel | None:
     """The preset `name` with `options` (e.g. {"pos_embed": "none"}) applied; None for torchvision models."""
     options = options or {}
-    if name in TORCHVISION_MODELS:
+    preset = _family(name).presets[name]
+    if preset is None:
         if options:
             raise CnnvitError(f"{name} takes no model options (got {', '.join(options)}); remove them")
         return None
-    if name not in PRESETS:
-        raise unknown_name("model", name, MODEL_NAMES)
-    preset = PRESETS[name]
     try:
         return type(preset).model_validate({**preset.model_dump(), **options})
     except ValidationError as error:
@@ -60,15 +85,12 @@ def model_spec(name: str, options: dict | None = None) -> ResNetSpec | ViTSpec |
 
 
 def resolved_options(name: str, options: dict | None, image_shape: tuple[int, int, int]) -> dict:
-    """`options` with what the preset leaves to the image size filled in: a ViT preset's patch size.
-
-    An explicit model.patch_size wins (and must divide the image, or building fails with a hint).
-    """
+    """`options` with what the preset leaves to the image size filled in (a ViT preset's patch size)."""
     options = dict(options or {})
-    preset = PRESETS.get(name)
-    if isinstance(preset, ViTSpec) and options.get("patch_size") is None:
-        options["patch_size"] = patch_size_for(image_shape[1:], preset.patch_size)
-    return options
+    family = FAMILY_OF.get(name)
+    if family is None or family.resolve_options is None:
+        return options
+    return family.resolve_options(family.presets[name], options, image_shape)
 
 
 def build_model(
@@ -76,13 +98,8 @@ def build_model(
 ) -> Backbone:
     """Build model `name` for images of `image_shape` (C, H, W) and `num_classes` classes."""
     spec = model_spec(name, resolved_options(name, options, image_shape))
-    C, H, W = image_shape
     try:
-        if spec is None:
-            return build_torchvision(name, image_shape=image_shape, num_classes=num_classes)
-        if isinstance(spec, ViTSpec):
-            return ViT(spec, in_channels=C, num_classes=num_classes, image_size=(H, W))
-        return MODEL_CLASSES[type(spec)](spec, in_channels=C, num_classes=num_classes)
+        return FAMILY_OF[name].build_model(spec, tuple(image_shape), num_classes)
     except ValueError as error:
         raise CnnvitError(f"cannot build {name}: {error}") from None
 
@@ -100,25 +117,29 @@ def _train_flops(name: str, image_shape: tuple[int, int, int], num_classes: int,
 
 
 __all__ = [
-    "BagOfLocalFeatures",
-    "BagSpec",
-    "Backbone",
-    "Capabilities",
-    "FeatureLayer",
-    "Field",
+    "FAMILIES",
+    "FAMILY_OF",
     "MODEL_NAMES",
     "PRESETS",
+    "Backbone",
+    "BagOfLocalFeatures",
+    "BagSpec",
+    "Capabilities",
+    "Family",
+    "FeatureLayer",
+    "Field",
     "ResNet",
     "ResNetSpec",
     "ViT",
     "ViTSpec",
-    "receptive_fields",
     "build_model",
     "capabilities_of",
     "capture_outputs",
     "explicit_attention",
+    "matched_preset",
     "model_spec",
     "patch_size_for",
+    "receptive_fields",
     "resolved_options",
     "train_flops",
 ]

@@ -17,7 +17,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from .interface import Capabilities, Backbone, FeatureLayer
+from .interface import Backbone, Capabilities, Family, FeatureLayer
 
 
 class BagSpec(BaseModel):
@@ -35,7 +35,7 @@ class BagSpec(BaseModel):
 
 class BagOfLocalFeatures(Backbone):
     arch = "bag"
-    capabilities = Capabilities(family="control", recipe="bag")
+    capabilities = Capabilities(family="control", recipe="bag", layouts=frozenset({"vector"}))
 
     def __init__(self, spec: BagSpec, *, in_channels: int, num_classes: int):
         super().__init__()
@@ -57,3 +57,7 @@ class BagOfLocalFeatures(Backbone):
         # The local features form a (H + window - 1)-wide grid that overhangs the image, not a grid of
         # it, so they are no "map" layer for the probes; the control is not probed anyway.
         return [FeatureLayer("pool", self.pool, "vector"), FeatureLayer("logits", self.head, "vector")]
+
+
+# The control of claim 3: a bag of 7x7 local features, not a contender.
+FAMILIES = (Family(BagOfLocalFeatures, presets={"bagnet-7": BagSpec(window=7, width=64, depth=2)}),)

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from .interface import Capabilities, Backbone, FeatureLayer
+from .interface import Backbone, Capabilities, Family, FeatureLayer
 
 PaddingMode = Literal["zeros", "circular"]
 
@@ -140,7 +140,9 @@ class BasicBlock(nn.Module):
 
 class ResNet(Backbone):
     arch = "resnet"
-    capabilities = Capabilities(family="cnn", recipe="resnet")
+    capabilities = Capabilities(
+        family="cnn", recipe="resnet", layouts=frozenset({"map", "vector"}), input_embedding="image", channels_last=True
+    )
 
     def __init__(self, spec: ResNetSpec, *, in_channels: int, num_classes: int):
         super().__init__()
@@ -179,3 +181,18 @@ class ResNet(Backbone):
 def _stage_block_names(blocks: tuple[int, ...]) -> list[str]:
     """["stage1.block1", "stage1.block2", "stage2.block1", ...] for blocks per stage."""
     return [f"stage{s + 1}.block{b + 1}" for s, n in enumerate(blocks) for b in range(n)]
+
+
+# -xxs / -xs / -m scale resnet-s's widths by 1/4, 1/2, 2 (depth unchanged) for width-scaling sweeps; each is
+# matched in size with the vit preset of the same suffix (models/vit.py).
+FAMILIES = (
+    Family(
+        ResNet,
+        presets={
+            "resnet-xxs": ResNetSpec(widths=(4, 8, 16, 32)),
+            "resnet-xs": ResNetSpec(widths=(8, 16, 32, 64)),
+            "resnet-s": ResNetSpec(widths=(16, 32, 64, 128)),
+            "resnet-m": ResNetSpec(widths=(32, 64, 128, 256)),
+        },
+    ),
+)

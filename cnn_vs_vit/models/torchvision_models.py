@@ -10,14 +10,14 @@ Both get a new classification head for the dataset's classes.
 import torch
 from torch import nn
 
-from .interface import Capabilities, Backbone, FeatureLayer
-
-TORCHVISION_MODELS = ("torchvision:resnet18", "torchvision:vit_b_16")
+from .interface import Backbone, Capabilities, Family, FeatureLayer, TokenEncoder
 
 
 class TorchvisionResNet18(Backbone):
     arch = "resnet"
-    capabilities = Capabilities(family="cnn", recipe="resnet")
+    capabilities = Capabilities(
+        family="cnn", recipe="resnet", layouts=frozenset({"map", "vector"}), input_embedding="image", channels_last=True
+    )
 
     def __init__(self, *, in_channels: int, num_classes: int):
         super().__init__()
@@ -37,6 +37,9 @@ class TorchvisionResNet18(Backbone):
     def classifier(self) -> nn.Module:
         return self.net.fc
 
+    def describe(self) -> str:
+        return "adapted to the image size"
+
     def feature_layers(self) -> list[FeatureLayer]:
         layers = [FeatureLayer("stem", self.net.relu, "map", 1)]
         stride = 1
@@ -51,7 +54,14 @@ class TorchvisionResNet18(Backbone):
 
 class TorchvisionViTB16(Backbone):
     arch = "vit"
-    capabilities = Capabilities(family="vit", recipe="vit")
+    capabilities = Capabilities(
+        family="vit",
+        recipe="vit",
+        layouts=frozenset({"map", "tokens", "vector"}),
+        input_embedding="tokens",
+        position_embedding=True,
+        attention_maps=True,
+    )
 
     def __init__(self, *, in_channels: int, num_classes: int, image_size: int):
         super().__init__()
@@ -79,8 +89,15 @@ class TorchvisionViTB16(Backbone):
     def classifier(self) -> nn.Module:
         return self.net.heads  # Sequential(head=Linear): it receives the final [CLS] representation
 
+    def describe(self) -> str:
+        return "adapted to the image size"
+
     def no_weight_decay(self) -> set[str]:
         return {"net.class_token", "net.encoder.pos_embedding"}
+
+    def token_encoder(self) -> TokenEncoder:
+        net = self.net
+        return TokenEncoder(net.encoder.layers, net.encoder.ln, net.class_token, net.hidden_dim)
 
     def feature_layers(self) -> list[FeatureLayer]:
         P = self.patch_size
@@ -93,13 +110,19 @@ class TorchvisionViTB16(Backbone):
         return layers
 
 
-TORCHVISION_CLASSES: dict[str, type[Backbone]] = dict(zip(TORCHVISION_MODELS, (TorchvisionResNet18, TorchvisionViTB16)))
-
-
-def build_torchvision(name: str, *, image_shape: tuple[int, int, int], num_classes: int) -> Backbone:
+def _vit_b_16(_spec: None, image_shape: tuple[int, int, int], num_classes: int) -> TorchvisionViTB16:
     C, H, W = image_shape
-    if name == "torchvision:resnet18":
-        return TorchvisionResNet18(in_channels=C, num_classes=num_classes)
     if H != W:
         raise ValueError(f"torchvision's ViT needs square images, got {H}x{W}")
     return TorchvisionViTB16(in_channels=C, num_classes=num_classes, image_size=H)
+
+
+# Fixed models: they take no model options.
+FAMILIES = (
+    Family(
+        TorchvisionResNet18,
+        presets={"torchvision:resnet18": None},
+        build=lambda _spec, shape, classes: TorchvisionResNet18(in_channels=shape[0], num_classes=classes),
+    ),
+    Family(TorchvisionViTB16, presets={"torchvision:vit_b_16": None}, build=_vit_b_16),
+)

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from .interface import Capabilities, Backbone, FeatureLayer
+from .interface import Backbone, Capabilities, Family, FeatureLayer, TokenEncoder
 
 PosEmbed = Literal["learned", "sincos2d", "none"]
 AttentionKind = Literal["softmax", "normsoftmax"]
@@ -150,7 +150,14 @@ def resample_grid_embedding(embedding: torch.Tensor, old: tuple[int, int], new: 
 
 class ViT(Backbone):
     arch = "vit"
-    capabilities = Capabilities(family="vit", recipe="vit")
+    capabilities = Capabilities(
+        family="vit",
+        recipe="vit",
+        layouts=frozenset({"map", "tokens", "vector"}),
+        input_embedding="tokens",
+        position_embedding=True,
+        attention_maps=True,
+    )
 
     def __init__(self, spec: ViTSpec, *, in_channels: int, num_classes: int, image_size: tuple[int, int]):
         super().__init__()
@@ -184,6 +191,9 @@ class ViT(Backbone):
 
     def no_weight_decay(self) -> set[str]:
         return {name for name in ("cls_token", "pos_embed") if getattr(self, name, None) is not None}
+
+    def token_encoder(self) -> TokenEncoder:
+        return TokenEncoder(self.blocks, self.norm, self.cls_token, self.spec.dim)
 
     def position_embedding(self, grid: tuple[int, int]) -> torch.Tensor | None:
         """(1, prefix + h*w, D) embeddings for a patch grid, interpolated when it differs from training."""
@@ -229,3 +239,32 @@ def _init_weights(module: nn.Module) -> None:
         nn.init.trunc_normal_(module.weight, std=0.02)
         if module.bias is not None:
             nn.init.zeros_(module.bias)
+
+
+def _resolve_options(preset: ViTSpec, options: dict, image_shape: tuple[int, int, int]) -> dict:
+    """An explicit model.patch_size wins (and must divide the image, or building fails with a hint)."""
+    if options.get("patch_size") is None:
+        return {**options, "patch_size": patch_size_for(image_shape[1:], preset.patch_size)}
+    return options
+
+
+# Matched in size: each vit-X has a parameter count within 1.5x of resnet-X's at 28, 32 and 64 px
+# (tests/test_any_size.py); -xxs / -xs / -m scale vit-s's width by 1/4, 1/2, 2 (depth, heads and patch unchanged).
+# A preset's patch_size (7) is its patch at 28 px, its design size: at other sizes, unless model.patch_size is
+# given, patch_size_for picks the patch.
+FAMILIES = (
+    Family(
+        ViT,
+        presets={
+            "vit-xxs": ViTSpec(patch_size=7, dim=24, depth=4, heads=4),
+            "vit-xs": ViTSpec(patch_size=7, dim=48, depth=4, heads=4),
+            "vit-s": ViTSpec(patch_size=7, dim=96, depth=4, heads=4),
+            "vit-m": ViTSpec(patch_size=7, dim=192, depth=4, heads=4),
+        },
+        build=lambda spec, shape, classes: ViT(
+            spec, in_channels=shape[0], num_classes=classes, image_size=tuple(shape[1:])
+        ),
+        resolve_options=_resolve_options,
+        matched={f"vit-{width}": f"resnet-{width}" for width in ("xxs", "xs", "s", "m")},
+    ),
+)

@@ -291,5 +291,5 @@ PROBE = Probe(
     options=AttentionDistanceOptions,
     plan=plan,
     known=known,
-    archs=("vit",),
+    requires=("attention_maps",),
 )

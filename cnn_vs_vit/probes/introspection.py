@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from ..errors import CnnvitError
-from ..models import Backbone
+from ..models import Backbone, FeatureLayer
 from ..trained_run import TrainedRun
 from .attention_distance import is_attention
 from .plugin import Options, Planned, Probe
@@ -80,6 +80,11 @@ def block_values(module: nn.Module, in_shape: tuple, out_shape: tuple) -> dict:
     return values
 
 
+def channels_first(shape: tuple) -> tuple:
+    """(h, w, C) -> (C, h, w): a channels-last block's shapes as a map's, so widths and strides read alike."""
+    return (shape[-1], *shape[:-1])
+
+
 def introspect(model: Backbone, image_shape: tuple[int, int, int], model_name: str = "model") -> Architecture:
     """Count `model`'s architecture (see the module docstring) from one forward pass of a blank (C, H, W) image."""
     stem = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
@@ -88,7 +93,7 @@ def introspect(model: Backbone, image_shape: tuple[int, int, int], model_name: s
             f"{model_name} has no convolution or patch embedding to start from; "
             "use a model built by cnnvit (see cnnvit models)"
         )
-    layers = [layer for layer in model.feature_layers() if layer.kind in ("map", "tokens")]
+    layers = [layer for layer in model.feature_layers() if layer.on_grid]
 
     def is_block(module: nn.Module) -> bool:  # holds parameters, and is not (nor contains) the stem
         return any(True for _ in module.parameters()) and not any(m is stem for m in module.modules())
@@ -96,13 +101,14 @@ def introspect(model: Backbone, image_shape: tuple[int, int, int], model_name: s
     body = [layer for layer in layers if is_block(layer.module)]
     shapes: dict[str, tuple[tuple, tuple]] = {}
 
-    def record(name: str):
+    def record(layer: FeatureLayer):
         def hook(_module, args, out) -> None:
-            shapes[name] = (tuple(args[0].shape[1:]), tuple(out.shape[1:]))
+            shape = channels_first if layer.kind == "map_hwc" else tuple
+            shapes[layer.name] = (shape(args[0].shape[1:]), shape(out.shape[1:]))
 
         return hook
 
-    handles = [layer.module.register_forward_hook(record(layer.name)) for layer in body]
+    handles = [layer.module.register_forward_hook(record(layer)) for layer in body]
     was_training = model.training
     model.eval()
     try:

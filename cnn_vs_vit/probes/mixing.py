@@ -74,13 +74,14 @@ class MixingOperator:
     scope: str  # "mixer" (the token-mixing operator alone) or "layer" (the whole feature layer)
     operator: str  # "attention", "conv" or "block"
     module: nn.Module
+    channels_last: bool = False  # it takes and gives (B, h, w, C) maps (the block of a "map_hwc" layer)
 
 
 def mixing_operators(model: Backbone, name: str = "model") -> list[MixingOperator]:
     """The operators measured, in forward order (see the module docstring); an error when there are none."""
     operators = []
     try:
-        layers = [layer for layer in model.feature_layers() if layer.kind in ("map", "tokens")]
+        layers = [layer for layer in model.feature_layers() if layer.on_grid]
     except NotImplementedError:
         layers = []
     for index, layer in enumerate(layers):
@@ -93,7 +94,8 @@ def mixing_operators(model: Backbone, name: str = "model") -> list[MixingOperato
             operator = "attention" if is_attention(mixer) else "conv"
             operators.append(MixingOperator(layer.name, index, "mixer", operator, mixer))
         if mixer is not layer.module:
-            operators.append(MixingOperator(layer.name, index, "layer", "block", layer.module))
+            hwc = layer.kind == "map_hwc"
+            operators.append(MixingOperator(layer.name, index, "layer", "block", layer.module, channels_last=hwc))
     if not operators:
         raise CnnvitError(
             f"{name} has no convolution or attention layer on a grid to measure mixing on; "
@@ -170,6 +172,11 @@ def module_function(module: nn.Module, args: tuple, kwargs: dict) -> Callable[[t
     return function
 
 
+def channels_first(function: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A function of (B, h, w, C) maps as a function of (B, C, h, w) maps."""
+    return lambda z: function(z.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
 def probe_mixing(
     model: Backbone,
     images: torch.Tensor,
@@ -213,9 +220,12 @@ def probe_mixing(
             with explicit_attention(model):  # the same function; its backward needs no fused-kernel support
                 for k, op in enumerate(operators):
                     args, kwargs, out = calls[k]
-                    n_in, n_out = positions(args[0])[0], positions(out[0] if isinstance(out, tuple) else out)[0]
+                    x, y = args[0], out[0] if isinstance(out, tuple) else out
                     function = module_function(op.module, args, kwargs)
-                    matrices[k].append(mixing_matrices(function, args[0], sampled_rows(n_out, rows)).cpu())
+                    if op.channels_last:  # measured on (B, C, h, w) views: the same matrix, the positions read alike
+                        function, x, y = channels_first(function), x.permute(0, 3, 1, 2), y.permute(0, 3, 1, 2)
+                    n_in, n_out = positions(x)[0], positions(y)[0]
+                    matrices[k].append(mixing_matrices(function, x, sampled_rows(n_out, rows)).cpu())
                     sizes[k] = (n_in, n_out)
     finally:
         model.train(was_training)
@@ -278,4 +288,4 @@ def known(options: MixingOptions, source: dict) -> dict:
     return {"version": FORMAT_VERSION, "rows": options.rows, "source": source}
 
 
-PROBE = Probe(NAME, cost=COST_STEPS, options=MixingOptions, plan=plan, known=known)
+PROBE = Probe(NAME, cost=COST_STEPS, options=MixingOptions, plan=plan, known=known, requires=("grid_layers",))

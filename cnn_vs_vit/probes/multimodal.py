@@ -62,8 +62,7 @@ from torch import nn
 
 from ..config import RunConfig
 from ..errors import CnnvitError
-from ..models import Backbone, ViT
-from ..models.torchvision_models import TorchvisionViTB16
+from ..models import Backbone
 from ..trained_run import TrainedRun
 from ..training.finetune import fit
 from ..training.recipes import with_recipe
@@ -82,6 +81,8 @@ EVAL_BATCH = 500
 ENCODER_WEIGHTS = ("fine-tuned", "frozen")
 NONE = "none"  # no error, no modules: a word, since an empty CSV cell reads back as NaN
 CHECK = "structural"  # the verdict rests on a module count, not on a measured difference in accuracy
+# How the sequence enters the reused body, by the model's Capabilities.input_embedding (the rows' "layout").
+LAYOUTS = {"tokens": "tokens (B, T, D)", "image": "height-1 image (B, D, 1, T)"}
 COLUMNS = [
     "model",
     "arch",
@@ -179,15 +180,8 @@ class TokenTransformer(nn.Module):
 
 def vit_sequence_model(model: Backbone, task: MarkerOrder) -> TokenTransformer:
     """A TokenTransformer around `model`'s own encoder modules (not copies: training it trains them)."""
-    if isinstance(model, ViT):
-        return TokenTransformer(model.blocks, model.norm, model.cls_token, dim=model.spec.dim, task=task)
-    if isinstance(model, TorchvisionViTB16):
-        net = model.net
-        return TokenTransformer(net.encoder.layers, net.encoder.ln, net.class_token, dim=net.hidden_dim, task=task)
-    raise CnnvitError(
-        f"cannot find the Transformer encoder of {type(model).__name__}; the multimodal probe knows "
-        "cnnvit's ViT and torchvision:vit_b_16"
-    )
+    encoder = model.token_encoder()
+    return TokenTransformer(encoder.blocks, encoder.norm, encoder.cls_token, dim=encoder.dim, task=task)
 
 
 class TokensAsImage(nn.Module):
@@ -212,12 +206,14 @@ def cnn_sequence_model(model: Backbone, task: MarkerOrder) -> Backbone:
 
 
 def sequence_model(model: Backbone, task: MarkerOrder) -> nn.Module:
-    """The sequence classifier built from `model`'s modules (in place: pass a copy to keep `model`)."""
-    if model.arch == "vit":
+    """The sequence classifier built from `model`'s modules (in place: pass a copy to keep `model`), as its
+    input embedding's capability says: tokens into its encoder, or a height-1 image into its body."""
+    entry = model.capabilities.input_embedding
+    if entry == "tokens":
         return vit_sequence_model(model, task)
-    if model.arch == "resnet":
+    if entry == "image":
         return cnn_sequence_model(model, task)
-    raise CnnvitError(f"the multimodal probe compares ResNets and ViTs; {type(model).__name__} is a {model.arch}")
+    raise CnnvitError(f"{type(model).__name__} declares no input embedding a sequence could replace")
 
 
 def padding_only_share(module: nn.Module, ids: torch.Tensor) -> float:
@@ -277,9 +273,9 @@ def sequence_variant(model: Backbone, task: MarkerOrder, weights: str) -> Sequen
     return SequenceVariant(net, reused, counts[True], counts[False])
 
 
-def sequence_config(config: RunConfig, arch: str, *, steps: int, batch_size: int) -> RunConfig:
+def sequence_config(config: RunConfig, recipe_key: str, *, steps: int, batch_size: int) -> RunConfig:
     """`config`'s recipe (the architecture's where it left one unset), the probe's budget and seed."""
-    train = with_recipe(config.train, arch).model_copy(
+    train = with_recipe(config.train, recipe_key).model_copy(
         update={
             "steps": steps,
             "epochs": None,
@@ -334,7 +330,7 @@ def probe_multimodal(
         raise CnnvitError(f"test_sequences {test_sequences} is not positive; give e.g. {TEST_SEQUENCES}")
     embedding_name, embedding = input_embedding(model)
     replaced = grid_modules(model)
-    config = sequence_config(config, model.arch, steps=steps, batch_size=batch_size)
+    config = sequence_config(config, model.capabilities.recipe, steps=steps, batch_size=batch_size)
     first_ids, _ = task.sample(2, torch.Generator().manual_seed(TEST_SEED))
     rows = []
     for weights in ENCODER_WEIGHTS:
@@ -354,7 +350,7 @@ def probe_multimodal(
                 "arch": model.arch,
                 "check": CHECK,
                 "encoder_weights": weights,
-                "layout": "tokens (B, T, D)" if model.arch == "vit" else "height-1 image (B, D, 1, T)",
+                "layout": LAYOUTS[model.capabilities.input_embedding],
                 "embedding_replaced": f"{embedding_name} ({type(embedding).__name__}) -> Embedding",
                 "encoder_modules_reused": len(variant.reused),
                 "encoder_module_types": tally([type(m).__name__ for m in variant.reused]),
@@ -418,4 +414,4 @@ def known(options: MultimodalOptions, source: dict) -> dict:
     }
 
 
-PROBE = Probe(NAME, cost=COST_STEPS, options=MultimodalOptions, plan=plan, known=known)
+PROBE = Probe(NAME, cost=COST_STEPS, options=MultimodalOptions, plan=plan, known=known, requires=("input_embedding",))

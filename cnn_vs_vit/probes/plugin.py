@@ -1,10 +1,10 @@
 """The interface every probe exports, and the one way to run any probe on a run.
 
-A probe is a module cnn_vs_vit/probes/<name>.py exporting PROBE = Probe(...): its name, the architectures
-it measures, its options (a validated model whose defaults are what `cnnvit run` uses), `plan`, which from
-a loaded run and options gives everything the result answers (its arguments) and how to compute it, and
-`known`, the part of those arguments known before anything is loaded. probes/__init__.py lists the names;
-`find` imports the module by name, the way big_vision finds its evaluators.
+A probe is a module cnn_vs_vit/probes/<name>.py exporting PROBE = Probe(...): its name, the capabilities it
+requires of a model (models.interface.Capabilities), its options (a validated model whose defaults are what
+`cnnvit run` uses), `plan`, which from a loaded run and options gives everything the result answers (its
+arguments) and how to compute it, and `known`, the part of those arguments known before anything is loaded.
+probes/__init__.py lists the names; `find` imports the module by name, the way big_vision finds its evaluators.
 
 `run_probe` checks the saved result first against what it knows without loading anything (the run's config
 and weights' fingerprint, the options): a valid saved result is read back without building the model or
@@ -14,6 +14,7 @@ all of which the known part pins. Otherwise the run is loaded and the probe plan
 full arguments match is still reused, else it is computed and saved (saved.save_or_reuse).
 """
 
+import dataclasses
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from .. import rundir as layout
 from ..config import RunConfig
 from ..data import ProbeSample
 from ..errors import CnnvitError, unknown_name, validation_message
+from ..models import Capabilities, capabilities_of
 from ..trained_run import TrainedRun, load_run, run_source
 from . import PROBES
 from .saved import SavedProbe, reuse_known, save_or_reuse
@@ -61,15 +63,24 @@ class Probe:
     # probe on resnet-s and vit-s trained on mnist5k (2 threads, idle 2-core AMD EPYC; the two architectures
     # within 1.5x of each other except the multimodal check, where the larger is kept).
     cost: float | Callable[[Options, RunConfig], float]
-    archs: tuple[str, ...] | None = None  # the architectures it measures ("resnet", "vit", "bag"); None: all
+    # The capabilities a model must have (Capabilities fields or properties that are set, e.g. "attention_maps");
+    # it measures every model that has them all, and no other.
+    requires: tuple[str, ...] = ()
     dtypes: dict | None = None  # CSV column types to restore on reading (nullable integers, booleans)
+
+    def __post_init__(self) -> None:
+        known = {f.name for f in dataclasses.fields(Capabilities)}
+        known |= {name for name, value in vars(Capabilities).items() if isinstance(value, property)}
+        if unknown := set(self.requires) - known:
+            raise ValueError(f"probe {self.name} requires {sorted(unknown)}, which are not Capabilities fields")
 
     def steps(self, options: Options, config: RunConfig) -> float:
         """Its cost in training steps of the run it probes (`cost`)."""
         return self.cost(options, config) if callable(self.cost) else self.cost
 
-    def applies(self, arch: str) -> bool:
-        return self.archs is None or arch in self.archs
+    def applies(self, capabilities: Capabilities) -> bool:
+        """Whether it measures a model with these capabilities: every one it requires is declared."""
+        return all(getattr(capabilities, need) for need in self.requires)
 
     @property
     def reads_test_images(self) -> bool:
@@ -97,8 +108,9 @@ def find(name: str) -> Probe:
 
 
 def applies(name: str, run_dir: Path | str) -> bool:
-    """Whether probe `name` measures the architecture of the finished run in `run_dir`."""
-    return find(name).applies(layout.RunDir(run_dir).summary().get("arch"))
+    """Whether probe `name` measures the model of the finished run in `run_dir` (its capabilities, read from
+    the model's class: nothing is built)."""
+    return find(name).applies(capabilities_of(layout.RunDir(run_dir).summary()["model"]))
 
 
 def run_probe(

@@ -78,7 +78,7 @@ class ReceptiveFieldResult:
 def grid_layers(model: Backbone, name: str = "model") -> list[FeatureLayer]:
     """The model's feature layers that have a grid (maps and tokens); an error when there are none."""
     try:
-        layers = [layer for layer in model.feature_layers() if layer.kind in ("map", "tokens")]
+        layers = [layer for layer in model.feature_layers() if layer.on_grid]
     except NotImplementedError:
         layers = []
     if not layers:
@@ -91,7 +91,9 @@ def grid_layers(model: Backbone, name: str = "model") -> list[FeatureLayer]:
 
 def centre_unit(layer: FeatureLayer, output: torch.Tensor, image_hw: tuple[int, int]) -> tuple[torch.Tensor, dict]:
     """(B,) channel sums of the layer's centre cell, and where that cell is (the row's position columns)."""
-    if layer.kind == "map":
+    if layer.kind == "map_hwc":
+        output = output.permute(0, 3, 1, 2)  # (B, C, h, w), as a "map" layer gives it
+    if layer.kind in ("map", "map_hwc"):
         h, w = output.shape[-2:]
         row, col = h // 2, w // 2
         unit, token = output[:, :, row, col].sum(1), None
@@ -250,5 +252,6 @@ PROBE = Probe(
     options=ReceptiveFieldOptions,
     plan=plan,
     known=known,
+    requires=("grid_layers",),
     dtypes={"token_index": "Int64"},
 )

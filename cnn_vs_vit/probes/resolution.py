@@ -75,7 +75,8 @@ def mapped_embedding(
 
 
 def variants(model: Backbone) -> tuple[str, ...]:
-    return VIT_VARIANTS if model.arch == "vit" else ("as_is",)
+    """Every variant for a model with position embeddings to map (Capabilities.position_embedding), else as_is."""
+    return VIT_VARIANTS if model.capabilities.position_embedding else ("as_is",)
 
 
 def patch_size(model: Backbone) -> int:

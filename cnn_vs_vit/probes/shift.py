@@ -107,11 +107,10 @@ def parse_shifts(texts: Sequence[str] | None) -> list[int] | None:
 
 
 def default_max_shift(model: Backbone, image_hw: tuple[int, int]) -> int:
-    """K of the default shifts 0..K: the model's patch size for a ViT; for any other model the patch
-    size the vit-s preset takes on these images (models.patch_size_for), so a CNN and the ViT it is
-    compared with see the same shifts."""
-    patch = model.token_patch() if model.arch == "vit" else None
-    return patch or patch_size_for(image_hw, PRESETS["vit-s"].patch_size)
+    """K of the default shifts 0..K: the patch size of a model with patch tokens (a ViT); for any other model
+    the patch size the vit-s preset takes on these images (models.patch_size_for), so a CNN and the ViT it
+    is compared with see the same shifts."""
+    return model.token_patch() or patch_size_for(image_hw, PRESETS["vit-s"].patch_size)
 
 
 def resolve_shifts(shifts: Sequence[int] | None, image_hw: tuple[int, int], model: Backbone) -> list[int]:
@@ -210,7 +209,7 @@ class LayerStatistics:
 
     def __init__(self, layer: FeatureLayer, index: int, shifts: Sequence[int]):
         self.layer, self.index, self.shifts = layer, index, list(shifts)
-        self.on_grid = layer.kind in ("map", "tokens")
+        self.on_grid = layer.on_grid
         S = len(self.shifts)
         if self.on_grid:
             pairs = [grid_shift(s, layer.stride) for s in self.shifts]
@@ -345,7 +344,7 @@ def probeable_layers(model: Backbone, name: str = "model") -> list[FeatureLayer]
         layers = model.feature_layers()
     except NotImplementedError:
         layers = []
-    if not any(layer.kind in ("map", "tokens") for layer in layers):
+    if not any(layer.on_grid for layer in layers):
         raise CnnvitError(
             f"{name} cannot be probed for shifts: its feature_layers() name no feature map or token layer; "
             "use a model built by cnnvit (see cnnvit models)"
@@ -499,5 +498,6 @@ PROBE = Probe(
     options=ShiftOptions,
     plan=plan,
     known=known,
+    requires=("grid_layers",),
     dtypes={"expressible": "boolean", "grid_stride": "Int64", "grid_shift": "Int64"},
 )

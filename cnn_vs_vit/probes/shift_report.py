@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .. import rundir as layout
+from ..models.interface import GRID_KINDS
 from .shift import ShiftResult
 
 NOT_EXPRESSIBLE = "*"  # marks errors measured against the nearest shift the layer's grid can express
@@ -33,7 +34,7 @@ def shift_tables(result: ShiftResult, title: str) -> list[Table]:
             table.add_column(str(s), justify="right", no_wrap=True)
         for (index, layer), layer_rows in rows.groupby(["layer_index", "layer"], sort=False):
             by_shift = layer_rows.set_index("shift")
-            on_grid = layer_rows["kind"].iloc[0] in ("map", "tokens")
+            on_grid = layer_rows["kind"].iloc[0] in GRID_KINDS
             cells = []
             for s in shifts:
                 row = by_shift.loc[s]
@@ -97,7 +98,7 @@ def plot_shift(rows: pd.DataFrame, path: Path, title: str) -> None:
     for ax, mode in zip(axes[0], modes):
         for (index, layer), layer_rows in rows[rows["mode"] == mode].groupby(["layer_index", "layer"], sort=False):
             layer_rows = layer_rows.sort_values("shift")
-            on_grid = layer_rows["kind"].iloc[0] in ("map", "tokens")
+            on_grid = layer_rows["kind"].iloc[0] in GRID_KINDS
             y = layer_rows["equivariance_error" if on_grid else "invariance_error"].astype(float)
             colour = colours(index / depth)
             ax.plot(layer_rows["shift"], y, color=colour, linestyle="-" if on_grid else "--", label=layer)

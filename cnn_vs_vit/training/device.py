@@ -37,13 +37,15 @@ def autocast(device: torch.device, precision: str):
 
 
 def use_channels_last(model: torch.nn.Module, device: torch.device) -> bool:
-    """channels_last for convolutional models: faster convolutions on CPU (oneDNN) and GPU alike.
+    """channels_last for the models that declare they prefer it (Capabilities.channels_last: convolutional
+    ones; a ViT's only convolution is its patch embedding): faster convolutions on CPU (oneDNN) and GPU alike.
 
     Not on CPU when a convolution reads a channel count other than 1 or a multiple of 8: with
     torch 2.14.1 the backward pass of a 1x1 stride-2 convolution over 2, 4 or 6 channels in
     channels_last corrupts the heap (found with resnet-xxs, widths 4/8/16/32).
     """
-    if getattr(model, "arch", None) != "resnet":  # a ViT's only convolution is its patch embedding
+    capabilities = getattr(model, "capabilities", None)  # None: a module that is not a cnnvit model
+    if capabilities is None or not capabilities.channels_last:
         return False
     convolutions = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
     return device.type != "cpu" or all(m.in_channels == 1 or m.in_channels % 8 == 0 for m in convolutions)

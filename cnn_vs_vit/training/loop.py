@@ -36,7 +36,7 @@ from .recipes import DEFAULT_STEPS, apply_gradients, optimizer_and_schedule, wit
 from .signals import GracefulStop, Interrupted
 
 
-def resolve_config(config: RunConfig, dataset: ImageDataset, arch: str) -> RunConfig:
+def resolve_config(config: RunConfig, dataset: ImageDataset, recipe_key: str) -> RunConfig:
     """Fill in what the config left to defaults: the step budget, the recipe, flips, and the model options
     the preset leaves to the image size (a ViT's patch size). Saved as config.yaml."""
     model = ModelConfig(
@@ -47,7 +47,7 @@ def resolve_config(config: RunConfig, dataset: ImageDataset, arch: str) -> RunCo
     )
     train, augment_config = config.train, config.augment
     steps = budget_steps(config, dataset.train_labels)
-    train = with_recipe(train, arch).model_copy(
+    train = with_recipe(train, recipe_key).model_copy(
         update={"steps": steps, "epochs": None, "min_steps": None, "max_steps": None, "match_flops": None}
     )
     flip = augment_config.flip if augment_config.flip is not None else dataset.flip_augment
@@ -122,7 +122,7 @@ def _train_run(
     )
     chosen_options = config.model.options  # what the user set: the run's name and the report's variant
     chosen_match_flops = config.train.match_flops  # resolved into steps below; the report's budget rule
-    config = resolve_config(config, dataset, model.arch)
+    config = resolve_config(config, dataset, model.capabilities.recipe)
     with world.together():
         start = _start(run, config, restart, str(device), threads, world.size) if world.is_main else None
     start = world.broadcast(start)  # rank 0's reading of the run directory, for every rank

@@ -1,4 +1,5 @@
 """Each architecture's optimiser recipe, chosen once on validation accuracy and then used for every claim.
+A model names its recipe by key (Capabilities.recipe, declared by its family); a new family may reuse one.
 
 How they were chosen: experiments/recipes.yaml, committed in results/recipes/ (report.md, recipes.csv).
 On full mnist5k with 10% of the training split held out for validation, at the default study's budget
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 import torch
 
 from ..config import TrainConfig
+from ..errors import unknown_name
 from ..models.interface import decayed_parameters
 
 
@@ -41,9 +43,12 @@ RECIPES = {
 DEFAULT_STEPS = 600
 
 
-def with_recipe(train: TrainConfig, arch: str) -> TrainConfig:
-    """`train` with the recipe's value wherever it left lr, warm-up or weight decay unset."""
-    recipe = RECIPES[arch]
+def with_recipe(train: TrainConfig, recipe_key: str) -> TrainConfig:
+    """`train` with recipe `recipe_key`'s value (a model's capabilities.recipe) wherever it left lr, warm-up or
+    weight decay unset."""
+    if recipe_key not in RECIPES:
+        raise unknown_name("recipe", recipe_key, RECIPES)
+    recipe = RECIPES[recipe_key]
     return train.model_copy(
         update={
             key: getattr(recipe, key)
