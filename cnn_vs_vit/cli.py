@@ -14,6 +14,7 @@ from rich.table import Table
 
 from .config import RunConfig
 from .errors import CnnvitError
+from .probes import PROBES
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -462,18 +463,28 @@ def run_progress(planned, total: int, waves: int):
         yield RunProgress(bar, planned, total, waves)
 
 
-@app.command("probe")
+class ProbeCommand(typer.core.TyperCommand):
+    """`cnnvit probe`, whose --help lists every probe of the registry with what it measures (read from the probe
+    modules only when the help is shown: importing them takes seconds)."""
+
+    def format_help(self, ctx, formatter) -> None:
+        from .probes.plugin import catalogue
+
+        listed = "\n\n".join(
+            f"{name}: {summary} (applies to {applies_to}; options {options or 'none'})."
+            for name, summary, applies_to, options in catalogue()
+        )
+        self.help = f"{self.help}\n\n{escape(listed)}"
+        super().format_help(ctx, formatter)
+
+
+@app.command("probe", cls=ProbeCommand)
 def probe_command(
-    name: Annotated[
-        str,
-        typer.Argument(
-            metavar="PROBE",
-            help="shift, receptive_field, attention_distance, mixing, introspection, resolution, transfer or multimodal.",
-        ),
-    ],
+    name: Annotated[str, typer.Argument(metavar="PROBE", help=f"One of {', '.join(PROBES)} (listed above).")],
     run_dirs: Annotated[
-        list[Path], typer.Argument(metavar="RUN_DIR", help="Finished run directories (made by cnnvit train).")
-    ],
+        Optional[list[Path]],
+        typer.Argument(metavar="RUN_DIR", help="Finished run directories (made by cnnvit train).", show_default=False),
+    ] = None,
     option: Annotated[
         Optional[list[str]],
         typer.Option(
@@ -483,39 +494,59 @@ def probe_command(
             show_default=False,
         ),
     ] = None,
+    plot: Annotated[
+        bool,
+        typer.Option(
+            "--plot",
+            help="Also draw the result as RUN_DIR/probes/<PROBE>.png (probes that draw one: shift).",
+            metavar="",
+        ),
+    ] = False,
     force: Annotated[
         bool, typer.Option("--force", help="Recompute even when a saved result has the same arguments.", metavar="")
     ] = False,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "cpu",
+    model: Annotated[
+        Optional[str],
+        typer.Option(
+            "--model", help="Probe a model not trained here, e.g. torchvision:resnet18 or torchvision:vit_b_16."
+        ),
+    ] = None,
+    weights: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--weights", help="With --model: a .safetensors file or torch state dict (default: random init, seed 0)."
+        ),
+    ] = None,
+    dataset: Annotated[
+        Optional[str], typer.Option("--dataset", "-d", help="With --model: the dataset whose test images it reads.")
+    ] = None,
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="With --model: results go to OUT/probes/.")] = None,
+    data_root: Annotated[Optional[Path], typer.Option(help="With --model: where file-based datasets live.")] = None,
 ) -> None:
-    """Probe trained runs: translation equivariance (shift; cnnvit probe-shift prints its tables), effective
-    receptive field, attention distance (ViTs; also at initialisation), input-dependence of token mixing,
-    architecture counts, accuracy at other resolutions, transfer to another dataset (trains twice at the run's
-    budget: minutes per run), a token-sequence task on the model's body with a new embedding (multimodal:
-    structural count + four short trainings).
+    """Probe trained runs (or, with --model, a model not trained here) and print what the probe shows.
 
     Writes RUN_DIR/probes/<PROBE>.csv and <PROBE>_summary.json; the same arguments reuse them.
     """
     from .config import parse_override, set_dotted
-    from .probes.plugin import applies, find, run_probe
 
     with user_errors():
-        probe = find(name)
         given = {}
         for text in option or []:
             set_dotted(given, *parse_override(text))
-        options = probe.validated(given)
-        for run_dir in run_dirs:
-            if not (Path(run_dir) / "summary.json").exists():
-                raise CnnvitError(
-                    f"{run_dir} is not a finished run directory (no summary.json); train it with cnnvit train first"
-                )
-            if not applies(name, run_dir):
-                err.print(
-                    f"{run_dir}: skipped, {name} does not apply to this architecture", highlight=False, soft_wrap=True
-                )
-                continue
-            run_probe(name, run_dir, options, force=force)
-            out.print(f"{run_dir}/probes/{name}.csv", highlight=False, soft_wrap=True)
+        probe_targets(
+            name,
+            given,
+            run_dirs=run_dirs,
+            model=model,
+            weights=weights,
+            dataset=dataset,
+            out_dir=out_dir,
+            data_root=data_root,
+            device=device,
+            plot=plot,
+            force=force,
+        )
 
 
 @app.command("probe-shift")
@@ -570,79 +601,125 @@ def probe_shift_command(
         bool, typer.Option("--force", help="Recompute even when a saved result has the same arguments.", metavar="")
     ] = False,
 ) -> None:
-    """Measure translation equivariance layer by layer, and prediction consistency under shifts.
+    """Measure translation equivariance layer by layer, and prediction consistency under shifts: `cnnvit probe
+    shift` with the shift probe's options as flags.
 
     Writes RUN_DIR/probes/shift.csv and shift_summary.json; the same arguments reuse them.
     """
+    from .probes.shift import parse_modes, parse_shifts
+
+    with user_errors():
+        options = {
+            "shifts": parse_shifts(shifts),
+            "modes": parse_modes(mode),
+            "images": images,
+            "batch_size": batch_size,
+        }
+        probe_targets(
+            "shift",
+            options,
+            run_dirs=run_dirs,
+            model=model,
+            weights=weights,
+            dataset=dataset,
+            out_dir=out_dir,
+            data_root=data_root,
+            device=device,
+            plot=plot,
+            force=force,
+        )
+
+
+def probe_targets(
+    name: str,
+    options: dict,
+    *,
+    run_dirs: list[Path] | None,
+    model: str | None,
+    weights: Path | None,
+    dataset: str | None,
+    out_dir: Path | None,
+    data_root: Path | None,
+    device: str,
+    plot: bool,
+    force: bool,
+) -> None:
+    """Probe `name` on each run directory, or on model `model` built for `dataset`, saving into its probes/
+    directory; print the probe's tables and the files written (and with `plot`, draw its PNG)."""
     from rich.progress import Progress
 
     from .errors import unknown_name
     from .probes.named_model import named_model_run
-    from .probes.plugin import find, probe_loaded, run_probe
-    from .probes.shift import PLOT_FILE, ShiftResult, parse_modes, parse_shifts
-    from .probes.shift_report import plot_shift, shift_tables
-    from .rundir import PROBES
+    from .probes.plugin import applies, find, probe_loaded, run_probe
+    from .rundir import PROBES as PROBE_DIR
     from .training.device import select_device
+    from .trained_run import run_config
 
-    with user_errors():
-        modes = parse_modes(mode)
-        if device not in ("auto", "cpu", "cuda", "mps"):
-            raise unknown_name("device", device, ("auto", "cpu", "cuda", "mps"))
-        if model is None and not run_dirs:
-            raise CnnvitError("nothing to probe; give RUN_DIR ... or --model NAME --dataset NAME --out DIR")
-        if model is not None and run_dirs:
-            raise CnnvitError("give either RUN_DIR ... or --model, not both")
-        if model is None and (weights or dataset or out_dir):
-            raise CnnvitError("--weights, --dataset and --out go with --model; a run directory knows its own")
-        if model is not None and (dataset is None or out_dir is None):
-            raise CnnvitError(f"--model {model} needs --dataset NAME and --out DIR")
-        probe = find("shift")
-        options = probe.validated(
-            {"shifts": parse_shifts(shifts), "modes": modes, "images": images, "batch_size": batch_size}
-        )
-        chosen = select_device(device)
-        for target in [None] if model is not None else run_dirs:
-            with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
-                task = bar.add_task(f"probe-shift {target or model}", total=None)
-
-                def progress(done: int, total: int, task=task) -> None:
-                    bar.update(task, completed=done, total=total)
-
-                if target is None:
-                    loaded = named_model_run(
-                        model, dataset=dataset, weights=weights, data_root=data_root, device=chosen
-                    )
-                    saved = probe_loaded(
-                        probe, loaded, out_dir / PROBES, options, device=chosen, force=force, progress=progress
-                    )
-                else:
-                    saved = run_probe("shift", target, options, device=chosen, force=force, progress=progress)
-            where = saved.directory
-            if saved.reused:
-                err.print(
-                    f"reused the saved result in {where} (same arguments); pass --force to recompute",
-                    highlight=False,
-                    soft_wrap=True,
-                )
-            if model is not None and weights is None:
-                err.print(
-                    f"{model} has random weights (seed 0): give --weights FILE to probe a trained model",
-                    highlight=False,
-                    soft_wrap=True,
-                )
-            for table in shift_tables(ShiftResult(saved.rows, saved.summary), saved.summary["model"]):
-                out.print(table)
-            files = [where / "shift.csv", where / "shift_summary.json"]
-            if plot:
-                files.append(where / PLOT_FILE)
-                plot_shift(
-                    saved.rows,
-                    files[-1],
-                    title=f"{saved.summary['model']} on {saved.summary['dataset']}: shift equivariance",
-                )
-            err.print(
-                f"{'kept' if saved.reused else 'wrote'} {', '.join(map(str, files))}", highlight=False, soft_wrap=True
+    probe = find(name)
+    options = probe.validated(options)
+    if device not in ("auto", "cpu", "cuda", "mps"):
+        raise unknown_name("device", device, ("auto", "cpu", "cuda", "mps"))
+    if model is None and not run_dirs:
+        raise CnnvitError("nothing to probe; give RUN_DIR ... or --model NAME --dataset NAME --out DIR")
+    if model is not None and run_dirs:
+        raise CnnvitError("give either RUN_DIR ... or --model, not both")
+    if model is None and (weights or dataset or out_dir):
+        raise CnnvitError("--weights, --dataset and --out go with --model; a run directory knows its own")
+    if model is not None and (dataset is None or out_dir is None):
+        raise CnnvitError(f"--model {model} needs --dataset NAME and --out DIR")
+    if model is not None and not probe.named_models:
+        named = ", ".join(n for n in PROBES if find(n).named_models)
+        raise CnnvitError(f"the {name} probe reads a run trained here (its config); --model works with: {named}")
+    if plot and probe.plot is None:
+        drawn = ", ".join(n for n in PROBES if find(n).plot is not None)
+        raise CnnvitError(f"the {name} probe draws no plot; --plot works with: {drawn}")
+    for run_dir in run_dirs or []:
+        run_config(run_dir)  # a one-line error naming what is missing (config, weights)
+        if not (Path(run_dir) / "summary.json").exists():
+            raise CnnvitError(
+                f"{run_dir} is not a finished run directory (no summary.json); train it with cnnvit train first"
             )
+    chosen = select_device(device)
+    for target in [None] if model is not None else run_dirs:
+        if target is not None and not applies(name, target):
+            err.print(f"{target}: skipped, {name} does not apply to this architecture", highlight=False, soft_wrap=True)
+            continue
+        with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
+            task = bar.add_task(f"probe {name} {target or model}", total=None)
+
+            def progress(done: int, total: int, task=task) -> None:
+                bar.update(task, completed=done, total=total)
+
+            if target is None:
+                loaded = named_model_run(model, dataset=dataset, weights=weights, data_root=data_root, device=chosen)
+                saved = probe_loaded(
+                    probe, loaded, out_dir / PROBE_DIR, options, device=chosen, force=force, progress=progress
+                )
+            else:
+                saved = run_probe(name, target, options, device=chosen, force=force, progress=progress)
+        where = saved.directory
+        if saved.reused:
+            err.print(
+                f"reused the saved result in {where} (same arguments); pass --force to recompute",
+                highlight=False,
+                soft_wrap=True,
+            )
+        if model is not None and weights is None:
+            err.print(
+                f"{model} has random weights (seed 0): give --weights FILE to probe a trained model",
+                highlight=False,
+                soft_wrap=True,
+            )
+        for table in probe.tables(saved.rows, saved.summary) if probe.tables else []:
+            out.print(table)
+        files = [where / f"{name}.csv", where / f"{name}_summary.json"]
+        if plot:
+            files.append(where / probe.plot_file)
+            probe.plot(saved.rows, saved.summary, files[-1])
+        err.print(
+            f"{'kept' if saved.reused else 'wrote'} {', '.join(map(str, files))}", highlight=False, soft_wrap=True
+        )
+        out.print(files[0], highlight=False, soft_wrap=True)  # the result's path, for scripts
 
 
 @app.command()

@@ -102,7 +102,7 @@ CASES = {
                               "--weights", "{tmp}/absent.safetensors"], "absent.safetensors"),  # fmt: skip
     # cnnvit probe
     "unknown probe name": (["probe", "erf", "{run}"], 'unknown probe "erf"'),
-    "probe of an unfinished directory": (["probe", "mixing", "{tmp}"], "not a finished run directory"),
+    "probe of an unfinished directory": (["probe", "mixing", "{tmp}"], "is not a run directory"),
     # cnnvit report, models, the command itself
     "report on an empty directory": (["report", "{tmp}"], "no finished runs under"),
     "report on a missing directory": (["report", "{tmp}/absent"], "absent"),

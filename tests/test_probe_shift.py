@@ -308,6 +308,22 @@ def test_probe_shift_writes_its_files_and_reuses_them(run_dir):
     assert set(pd.read_csv(csv)["mode"]) == {"crop"}
 
 
+def test_probe_shift_is_cnnvit_probe_shift_with_its_options_as_flags(run_dir):
+    flags = cli(run_dir, "--images", 8, "--shifts", "0,1,2", "--mode", "circular", "--batch-size", 4)
+    generic = CliRunner().invoke(
+        app, ["probe", "shift", str(run_dir), "-o", "images=8", "-o", "shifts=[0,1,2]", "-o", "modes=[circular]",
+              "-o", "batch_size=4", "--plot"],
+    )  # fmt: skip
+    assert flags.exit_code == 0 and generic.exit_code == 0, generic.output
+    assert "reused" in generic.stderr  # the same arguments: the alias's result answers the generic command
+    assert generic.stdout == flags.stdout and "stage2.block1" in generic.stdout  # the same tables
+    assert (run_dir / "probes" / "shift.png").stat().st_size > 0
+    no_plot = CliRunner().invoke(app, ["probe", "introspection", str(run_dir), "--plot"])
+    assert no_plot.exit_code == 2 and "draws no plot; --plot works with: shift" in no_plot.stderr
+    not_here = CliRunner().invoke(app, ["probe", "mixing", "--model", "resnet-xs", "-d", "digits", "--out", "x"])
+    assert not_here.exit_code == 2 and "--model works with: shift" in not_here.stderr
+
+
 def test_probe_shift_on_a_model_not_trained_here(tmp_path, run_dir):
     random_init = cli("--model", "resnet-xs", "--dataset", "digits", "--out", tmp_path / "random",
                       "--images", 4, "--shifts", "0,2", "--mode", "circular")  # fmt: skip
@@ -349,5 +365,7 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path, run_dir, monkeypatch):
     from cnn_vs_vit.probes import plugin
 
     real_load = plugin.load_run
-    monkeypatch.setattr(plugin, "load_run", lambda path, device: dataclasses.replace(real_load(path, device), model=VectorOnly()))
+    monkeypatch.setattr(
+        plugin, "load_run", lambda path, device: dataclasses.replace(real_load(path, device), model=VectorOnly())
+    )
     assert_user_error(cli(run_dir, "--force"), "cannot be probed")

@@ -287,6 +287,7 @@ def initial_model(run: TrainedRun) -> Backbone:
 
 PROBE = Probe(
     NAME,
+    "mean attention distance per layer and head (Dosovitskiy et al. 2020, Fig. 7), trained and at initialisation",
     cost=COST_STEPS,
     options=AttentionDistanceOptions,
     plan=plan,

@@ -191,4 +191,14 @@ def known(options: CkaOptions, source: dict) -> dict:
     return {"version": FORMAT_VERSION, "minibatch": options.minibatch, "source": source}
 
 
-PROBE = Probe(NAME, cost=COST_STEPS, options=CkaOptions, plan=plan, known=known)
+PROBE = Probe(
+    NAME,
+    (
+        "layer similarity: linear CKA between every pair of the model's layers (Kornblith et al. 2019, minibatch CKA "
+        "with unbiased HSIC), with the Gram matrices saved so the report compares a ResNet's layers with a ViT's"
+    ),
+    cost=COST_STEPS,
+    options=CkaOptions,
+    plan=plan,
+    known=known,
+)

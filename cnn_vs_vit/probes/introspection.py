@@ -183,4 +183,11 @@ def known(options: IntrospectionOptions, source: dict) -> dict:
     return {"version": FORMAT_VERSION, "source": source}
 
 
-PROBE = Probe(NAME, cost=COST_STEPS, options=IntrospectionOptions, plan=plan, known=known)
+PROBE = Probe(
+    NAME,
+    "the built model counted: module types, block configurations, architecture hyperparameters",
+    cost=COST_STEPS,
+    options=IntrospectionOptions,
+    plan=plan,
+    known=known,
+)

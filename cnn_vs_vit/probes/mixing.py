@@ -288,4 +288,12 @@ def known(options: MixingOptions, source: dict) -> dict:
     return {"version": FORMAT_VERSION, "rows": options.rows, "source": source}
 
 
-PROBE = Probe(NAME, cost=COST_STEPS, options=MixingOptions, plan=plan, known=known, requires=("grid_layers",))
+PROBE = Probe(
+    NAME,
+    "input-dependence of the token-mixing operator: how its Jacobian varies across images",
+    cost=COST_STEPS,
+    options=MixingOptions,
+    plan=plan,
+    known=known,
+    requires=("grid_layers",),
+)

@@ -414,4 +414,15 @@ def known(options: MultimodalOptions, source: dict) -> dict:
     }
 
 
-PROBE = Probe(NAME, cost=COST_STEPS, options=MultimodalOptions, plan=plan, known=known, requires=("input_embedding",))
+PROBE = Probe(
+    NAME,
+    (
+        "structural: the 2-D modules a CNN would have to replace for a token sequence; the body, unchanged, trained "
+        "briefly on a token task with a new embedding"
+    ),
+    cost=COST_STEPS,
+    options=MultimodalOptions,
+    plan=plan,
+    known=known,
+    requires=("input_embedding",),
+)

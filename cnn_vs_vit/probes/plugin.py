@@ -55,6 +55,7 @@ class Planned:
 @dataclass(frozen=True)
 class Probe:
     name: str
+    summary: str  # what it measures, in a sentence: `cnnvit probe --help` and the README's list of probes
     options: type[Options]
     plan: Callable[..., Planned]  # (run, options, *, device, progress) -> Planned
     known: Callable[[Options, dict], dict | None]  # (options, source) -> arguments known unloaded; None: none
@@ -67,6 +68,15 @@ class Probe:
     # it measures every model that has them all, and no other.
     requires: tuple[str, ...] = ()
     dtypes: dict | None = None  # CSV column types to restore on reading (nullable integers, booleans)
+    # How `cnnvit probe` shows a result (its rows, summary): rich tables to print, and a PNG it draws with --plot.
+    tables: Callable[[pd.DataFrame, dict], list] | None = None
+    plot: Callable[[pd.DataFrame, dict, Path], None] | None = None
+    named_models: bool = False  # whether it probes a model not trained here (`--model`), which has no run config
+
+    @property
+    def plot_file(self) -> str:
+        """The file name --plot writes beside the result (RUN_DIR/probes/<name>.png)."""
+        return f"{self.name}.png"
 
     def __post_init__(self) -> None:
         known = {f.name for f in dataclasses.fields(Capabilities)}
@@ -105,6 +115,33 @@ def find(name: str) -> Probe:
     if name not in PROBES:
         raise unknown_name("probe", name, PROBES)
     return importlib.import_module(f"{__package__}.{name}").PROBE
+
+
+def catalogue() -> list[tuple[str, str, str, str]]:
+    """Every probe of the registry as (name, what it measures, what it applies to, its options with their
+    defaults): what `cnnvit probe --help` and the README's list of probes show."""
+    listed = []
+    for name in PROBES:
+        probe = find(name)
+        options = ", ".join(f"{key}={_default(field.default)}" for key, field in probe.options.model_fields.items())
+        needs = " and ".join(need.replace("_", " ") for need in probe.requires)
+        listed.append((name, probe.summary, f"models with {needs}" if needs else "every model", options))
+    return listed
+
+
+def _default(value) -> str:
+    """An option's default as a user would type it: None is resolved by the probe, a tuple is a comma list."""
+    if value is None:
+        return "(auto)"
+    return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+
+
+def catalogue_markdown() -> str:
+    """The README's table of probes, made from the registry (tests/test_readme.py keeps the README in step)."""
+    lines = ["| probe | what it measures | applies to | options (defaults) |", "|---|---|---|---|"]
+    for name, summary, applies_to, options in catalogue():
+        lines.append(f"| `{name}` | {summary} | {applies_to} | {options.replace('|', chr(92) + '|') or '—'} |")
+    return "\n".join(lines) + "\n"
 
 
 def applies(name: str, run_dir: Path | str) -> bool:

@@ -248,6 +248,7 @@ def saved_maps(saved: SavedProbe) -> dict[str, torch.Tensor]:
 
 PROBE = Probe(
     NAME,
+    "effective receptive field per layer (Luo et al. 2016): the area holding 95% of the gradient mass",
     cost=COST_STEPS,
     options=ReceptiveFieldOptions,
     plan=plan,

@@ -233,4 +233,11 @@ def known(options: ResolutionOptions, source: dict) -> dict | None:
     return {"version": FORMAT_VERSION, "source": source} if options.sizes is None else None
 
 
-PROBE = Probe(NAME, cost=COST_STEPS, options=ResolutionOptions, plan=plan, known=known)
+PROBE = Probe(
+    NAME,
+    "accuracy at other image sizes; a ViT with and without positional-embedding interpolation",
+    cost=COST_STEPS,
+    options=ResolutionOptions,
+    plan=plan,
+    known=known,
+)

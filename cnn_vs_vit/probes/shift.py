@@ -45,9 +45,9 @@ from ..models import PRESETS, Backbone, FeatureLayer, capture_outputs, patch_siz
 from ..trained_run import TrainedRun
 from .intervals import RunningMean
 from .plugin import Options, Planned, Probe
+from .shift_report import plot_shift, shift_tables
 
 NAME = "shift"
-PLOT_FILE = "shift.png"  # error vs shift per layer, drawn by `cnnvit probe-shift --plot`
 STEPS_PER_IMAGE_AND_MODE = 0.05  # its time in training steps of the run it probes (plugin.Probe.cost)
 FORMAT_VERSION = 1  # bump when the meaning of a saved number changes: older results are then recomputed
 MODES = ("circular", "crop")
@@ -494,10 +494,17 @@ def cost(options: ShiftOptions, config) -> float:
 
 PROBE = Probe(
     NAME,
+    (
+        "translation equivariance layer by layer (the normalised error ‖f(Tx) − T'f(x)‖ / ‖f(x)‖ for circular and crop "
+        "shifts), prediction consistency and accuracy under shifts"
+    ),
     cost=cost,
     options=ShiftOptions,
     plan=plan,
     known=known,
     requires=("grid_layers",),
     dtypes={"expressible": "boolean", "grid_stride": "Int64", "grid_shift": "Int64"},
+    tables=shift_tables,
+    plot=plot_shift,
+    named_models=True,
 )

@@ -11,16 +11,17 @@ from rich.table import Table
 
 from .. import rundir as layout
 from ..models.interface import GRID_KINDS
-from .shift import ShiftResult
 
 NOT_EXPRESSIBLE = "*"  # marks errors measured against the nearest shift the layer's grid can express
 
 
-def shift_tables(result: ShiftResult, title: str) -> list[Table]:
-    """One table per mode: a row per layer (equivariance error on grids, invariance error of vectors and
-    [CLS]), one column per shift, then accuracy, agreement with the unshifted prediction and Δp(true class)."""
+def shift_tables(rows: pd.DataFrame, summary: dict) -> list[Table]:
+    """One table per mode of a shift-probe result (its rows and summary): a row per layer (equivariance error on
+    grids, invariance error of vectors and [CLS]), one column per shift, then accuracy, agreement with the
+    unshifted prediction and Δp(true class)."""
     tables = []
-    for mode, rows in result.rows.groupby("mode", sort=False):
+    title = summary["model"]
+    for mode, rows in rows.groupby("mode", sort=False):
         shifts = sorted(rows["shift"].unique())
         table = Table(
             title=escape(f"{title} — {mode} shifts (px)"),
@@ -44,7 +45,7 @@ def shift_tables(result: ShiftResult, title: str) -> list[Table]:
                 cells.append(_number(value) + mark)
             label = f"{layer} /{int(layer_rows['grid_stride'].iloc[0])}" if on_grid else f"{layer} (inv.)"
             table.add_row(escape(label), *cells)  # escape: "[cls]" is not rich markup
-        predictions = result.summary["predictions"][mode]
+        predictions = summary["predictions"][mode]
         per_shift = {p["shift"]: p for p in predictions["per_shift"]}
         for key, name in (("accuracy", "accuracy"), ("consistency_with_unshifted", "same as 0 px")):
             table.add_row(name, *(_percent(per_shift[s][key]["mean"]) for s in shifts), style="bold")
@@ -80,8 +81,9 @@ def _percent(value) -> str:
     return "–" if value is None else "100%" if value == 1 else f"{value:.1%}"
 
 
-def plot_shift(rows: pd.DataFrame, path: Path, title: str) -> None:
-    """Error vs shift, one line per layer coloured by depth, one panel per mode; written atomically as PNG.
+def plot_shift(rows: pd.DataFrame, summary: dict, path: Path) -> None:
+    """Error vs shift of a shift-probe result, one line per layer coloured by depth, one panel per mode;
+    written atomically as PNG.
 
     Grid layers show the equivariance error (hollow markers: shift not expressible on the grid);
     pooled vectors and [CLS] tokens show their invariance error (dashed).
@@ -119,7 +121,7 @@ def plot_shift(rows: pd.DataFrame, path: Path, title: str) -> None:
         title="layer (solid: equivariance,\ndashed: invariance;\nhollow: nearest grid shift)",
         title_fontsize="small",
     )
-    figure.suptitle(title)
+    figure.suptitle(f"{summary['model']} on {summary['dataset']}: shift equivariance")
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=120)

@@ -298,4 +298,14 @@ def cost(options: TransferOptions, config: RunConfig) -> float:
     return STEPS_PER_RUN_STEP * budget_steps(config)
 
 
-PROBE = Probe(NAME, cost=cost, options=TransferOptions, plan=plan, known=known)
+PROBE = Probe(
+    NAME,
+    (
+        "transfer to a small share of another dataset (2% of digits' training split, or of mnist5k from digits): from "
+        "scratch, fine-tuned and linear probe at the run's own budget (two trainings, minutes per run)"
+    ),
+    cost=cost,
+    options=TransferOptions,
+    plan=plan,
+    known=known,
+)
