@@ -25,7 +25,7 @@ from cnn_vs_vit.data.reach import (
 )
 from cnn_vs_vit.matrix.experiment import expand, load_experiment
 from cnn_vs_vit.models import ResNetSpec, build_model, model_spec, receptive_fields
-from cnn_vs_vit.report.context_claims import depth
+from cnn_vs_vit.report.claims.row_03_global_context import depth
 from cnn_vs_vit.report.runs import Run
 from cnn_vs_vit.data.model_input import to_model_input
 

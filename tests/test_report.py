@@ -257,7 +257,9 @@ def test_the_headline_names_which_verdict_holds_in_which_setting_when_they_disag
     assert ClaimResult(claim_id="2", verdict="supported", settings={"a": "supported", "b": "not measured"}).by_setting == ""
     # a row whose experiment is the default study's own says so where another setting lacks it
     settings = {"a": "supported", "b": "not measured"}
-    assert ClaimResult(claim_id="3", verdict="supported", settings=settings).in_setting("b") == "one setting by design"
+    by_design = ClaimResult(claim_id="3", verdict="supported", settings=settings, one_setting_by_design=True)
+    assert by_design.in_setting("b") == "one setting by design"
+    assert {claim.id for claim in CLAIMS if claim.one_setting_by_design} == {"3", "7", "10"}  # 3's variants with it
     assert ClaimResult(claim_id="2", verdict="supported", settings=settings).in_setting("b") == "not measured"
 
 
@@ -376,7 +378,7 @@ def test_rebuilding_gives_byte_identical_files_and_every_claim(tmp_path):
     lines = (tmp_path / "a" / "claims.csv").read_text().splitlines()
     assert lines[0] == ("claim_id,claim,cnn_evidence,vit_evidence,verdict,effect,ci_low,ci_high,n_seeds,flip_rate,settings,"
                         "holds")  # fmt: skip
-    assert [line.split(",")[0] for line in lines[1:]] == [claim_id for claim_id, _ in CLAIMS]
+    assert [line.split(",")[0] for line in lines[1:]] == [claim.id for claim in CLAIMS]
     assert {str(i) for i in range(1, 17)} <= {line.split(",")[0].rstrip("abc") for line in lines[1:]}
     report = (tmp_path / "a" / "report.md").read_text()
     assert report.startswith("# CNN vs ViT") and "| # | claim (as the notes state it) |" in report
@@ -463,14 +465,14 @@ def distance_rows(init: float, trained: float, s: int) -> list[dict]:
 ])  # fmt: skip
 def test_inductive_bias_needs_learned_locality_and_rows_2_and_9(tmp_path, trained, row2, expected):
     from cnn_vs_vit.report.claim_types import ClaimResult
-    from cnn_vs_vit.report.probe_claims import inductive_bias
+    from cnn_vs_vit.report.claims.row_01_inductive_bias import CLAIM
     from cnn_vs_vit.report.selection import Context
 
     for s in range(3):
         write_probe_table(make_run(tmp_path, f"vit_s{s}", arch="vit", seed=s), "attention_distance",
                           distance_rows(10.0, trained, s))  # fmt: skip
     row_2, row_9 = ClaimResult(claim_id="2", verdict=row2), ClaimResult(claim_id="9", verdict="supported")
-    claim = inductive_bias(Context.of(load_runs(tmp_path)), row_2, row_9)
+    claim = CLAIM.result(Context.of(load_runs(tmp_path)), row_2, row_9)
     assert claim.verdict == expected and claim.effect.mean == pytest.approx(10.0 - trained)
 
 
