@@ -1,6 +1,6 @@
-"""Which runs a claim compares: the reference models under a budget rule (Context), and the selections every
-rule module shares (by data fraction, by probe, by pairing key, by layer). One copy of each, so that two rows
-reading "the largest fraction both were probed at" read the same runs.
+"""Which runs a claim compares: each family's reference model under a budget rule (Context), and the selections
+the claims share (by data fraction, by probe, by pairing key, by layer; the probed CNN-ViT Pair). One copy of
+each, so that two rows reading "the largest fraction both were probed at" read the same runs.
 """
 
 import dataclasses
