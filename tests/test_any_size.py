@@ -100,7 +100,9 @@ def test_dataset_shape_is_known_without_loading_and_matches_the_loaded_data(tmp_
 def test_grey_and_rgb_convert_both_ways():
     grey = load_dataset("digits")
     rgb = grey.with_channels(3)
-    assert rgb.image_shape == (3, 32, 32) and all(torch.equal(rgb.test_images[:, c], grey.test_images[:, 0]) for c in range(3))
+    assert rgb.image_shape == (3, 32, 32) and all(
+        torch.equal(rgb.test_images[:, c], grey.test_images[:, 0]) for c in range(3)
+    )
     assert torch.equal(rgb.with_channels(1).test_images, grey.test_images)  # luma weights sum to 1
     shapes = load_dataset("shapes")
     weights = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)

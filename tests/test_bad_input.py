@@ -58,7 +58,10 @@ CASES = {
     "fraction zero": (["train", "--fraction", "0", *TINY], "must be in (0, 1]"),
     "fraction above one": (["train", "--fraction", "1.5", *TINY], "must be in (0, 1]"),
     "fraction not a number": (["train", "--fraction", "abc"], "Invalid value for '--fraction'"),
-    "patch does not divide the image": (["train", "--model", "vit-s", "--dataset", "shapes", "model.patch_size=7"], "not divisible by the patch size 7"),
+    "patch does not divide the image": (
+        ["train", "--model", "vit-s", "--dataset", "shapes", "model.patch_size=7"],
+        "not divisible by the patch size 7",
+    ),
     "missing dataset files": (["train", "--dataset", "cifar10", "--data-root", "{tmp}/nowhere"], "pass --download"),
     "missing config file": (["train", "--config", "{tmp}/absent.yaml"], "config file not found"),
     "malformed config": (["train", "--config", "{tmp}/bad.yaml"], "not valid YAML"),
@@ -85,21 +88,48 @@ CASES = {
     "zipped axes of two lengths": (["run", "{tmp}/zip.yaml", "--out", "{results}"], "one non-zero length"),
     "unknown probe": (["run", "{tmp}/probe.yaml", "--out", "{results}"], "probes"),
     "zero jobs": (["run", "{tmp}/axis.yaml", "--jobs", "0"], "Invalid value for '--jobs'"),
-    "experiment without data": (["run", "{tmp}/cifar.yaml", "--out", "{results}", "--data-root", "{tmp}/nowhere"], "pass --download"),
-    "shard zero": (["run", "{tmp}/axis.yaml", "--out", "{results}", "--shard", "0/4"], "shards of 4 are numbered 1 to 4"),
+    "experiment without data": (
+        ["run", "{tmp}/cifar.yaml", "--out", "{results}", "--data-root", "{tmp}/nowhere"],
+        "pass --download",
+    ),
+    "shard zero": (
+        ["run", "{tmp}/axis.yaml", "--out", "{results}", "--shard", "0/4"],
+        "shards of 4 are numbered 1 to 4",
+    ),
     "shard beyond the count": (["run", "{tmp}/axis.yaml", "--out", "{results}", "--shard", "5/4"], "numbered 1 to 4"),
     "shard not I/N": (["run", "{tmp}/axis.yaml", "--out", "{results}", "--shard", "half"], '--shard "half" is not I/N'),
     # cnnvit probe-shift
     "not a run directory": (["probe-shift", "{tmp}"], "is not a run directory"),
-    "shift larger than the image": (["probe-shift", "{run}", "--shifts", "40"], "shift 40 is not smaller than the 16 px image"),
+    "shift larger than the image": (
+        ["probe-shift", "{run}", "--shifts", "40"],
+        "shift 40 is not smaller than the 16 px image",
+    ),
     "fractional shift": (["probe-shift", "{run}", "--shifts", "1.5"], "not a whole number"),
     "unknown shift mode": (["probe-shift", "{run}", "--mode", "sideways"], 'unknown mode "sideways"'),
     "no images": (["probe-shift", "{run}", "--images", "0"], "--images 0 is not positive"),
     "nothing to probe": (["probe-shift"], "nothing to probe"),
-    "named model without data": (["probe-shift", "--model", "torchvision:resnet18"], "needs --dataset NAME and --out DIR"),
-    "unknown named model": (["probe-shift", "--model", "torchvision:vgg", "--dataset", "shapes", "--out", "{tmp}/p"], "torchvision:vgg"),
-    "missing weights file": (["probe-shift", "--model", "resnet-xs", "--dataset", "shapes", "--out", "{tmp}/p",
-                              "--weights", "{tmp}/absent.safetensors"], "absent.safetensors"),  # fmt: skip
+    "named model without data": (
+        ["probe-shift", "--model", "torchvision:resnet18"],
+        "needs --dataset NAME and --out DIR",
+    ),
+    "unknown named model": (
+        ["probe-shift", "--model", "torchvision:vgg", "--dataset", "shapes", "--out", "{tmp}/p"],
+        "torchvision:vgg",
+    ),
+    "missing weights file": (
+        [
+            "probe-shift",
+            "--model",
+            "resnet-xs",
+            "--dataset",
+            "shapes",
+            "--out",
+            "{tmp}/p",
+            "--weights",
+            "{tmp}/absent.safetensors",
+        ],
+        "absent.safetensors",
+    ),  # fmt: skip
     # cnnvit probe
     "unknown probe name": (["probe", "erf", "{run}"], 'unknown probe "erf"'),
     "probe of an unfinished directory": (["probe", "mixing", "{tmp}"], "is not a run directory"),

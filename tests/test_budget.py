@@ -41,7 +41,9 @@ def test_evaluations_along_a_run_change_no_weight(tmp_path, tiny):
     summary = train_run(tiny("data.validation=0.1", "train.eval_every=2"), tmp_path / "along")
     assert_same_weights(tmp_path / "once", tmp_path / "along")
     along = evaluations(tmp_path / "along")
-    assert [(step, split) for step, split, _ in along] == [(s, split) for s in (2, 4, 6) for split in ("test", "validation")]
+    assert [(step, split) for step, split, _ in along] == [
+        (s, split) for s in (2, 4, 6) for split in ("test", "validation")
+    ]
     assert along[-2][2] == summary["test_accuracy"] and along[-1][2] == summary["validation_accuracy"]
 
 
@@ -106,7 +108,7 @@ def test_the_budget_section_reads_each_plateau_from_where_the_long_runs_end(budg
     build_report(budget_study)
     assert (budget_study / "accuracy_vs_compute.png").stat().st_size > 10_000
     text = (budget_study / "report.md").read_text()
-    section = text[text.index("## Training budget"):]
+    section = text[text.index("## Training budget") :]
     for arch, model in (("resnet", "resnet-xs"), ("vit", "vit-xs")):
         ends = [r for r in rundir.RunDir(budget_study / "runs" / f"{arch}_long_1.0").metrics()
                 if r["split"] == "validation"]  # fmt: skip

@@ -505,7 +505,7 @@ def test_translate_moves_an_impulse_by_its_drawn_shift():
     shifts = set()
     for image in moved:
         assert image.sum() == 2  # the impulse survives whole, once per channel, at one place
-        (y, x), = image[0].nonzero().tolist()
+        ((y, x),) = image[0].nonzero().tolist()
         assert image[1, y, x] == 1
         shifts.add((x - 4, y - 4))
     assert shifts == {(dx, dy) for dx in range(-2, 3) for dy in range(-2, 3)}  # every shift, inclusive bounds
@@ -516,7 +516,7 @@ def test_translate_zero_fills_what_moves_in_from_outside():
     moved = random_translate(images, max_shift=3, generator=torch.Generator().manual_seed(1))
     centre = images[0, 0, 4, 4]
     for image in moved:
-        (y, x), = (image[0] == centre).nonzero().tolist()  # values are distinct: the centre shows the shift
+        ((y, x),) = (image[0] == centre).nonzero().tolist()  # values are distinct: the centre shows the shift
         assert torch.equal(image, zero_filled_shift(images[0], dx=x - 4, dy=y - 4))
 
 

@@ -82,7 +82,9 @@ def test_two_processes_train_the_run_one_process_trains(one_process, tmp_path):
     (run_dir,) = (tmp_path / "results" / "runs").iterdir()
     assert run_dir.name == rundir.run_name(run_config())  # how many processes trained it is no part of its identity
     assert stdout.splitlines() == [str(Path("results") / "runs" / run_dir.name)]  # rank 0 alone prints
-    assert sorted(p.name for p in run_dir.iterdir()) == sorted(p.name for p in one_process.iterdir())  # rank 0 alone writes
+    assert sorted(p.name for p in run_dir.iterdir()) == sorted(
+        p.name for p in one_process.iterdir()
+    )  # rank 0 alone writes
     assert json.loads((run_dir / rundir.ENV).read_text())["processes"] == 2
     assert_same_run(one_process, run_dir)
 
@@ -115,7 +117,9 @@ def test_torchrun_resumes_a_checkpoint_and_a_signal_to_one_rank_stops_every_rank
         raise RuntimeError("simulated crash")
 
     original = loop.step_generator
-    monkeypatch.setattr(loop, "step_generator", lambda seed, step, *a: crash() if step == 5 else original(seed, step, *a))
+    monkeypatch.setattr(
+        loop, "step_generator", lambda seed, step, *a: crash() if step == 5 else original(seed, step, *a)
+    )
     with pytest.raises(RuntimeError, match="simulated crash"):  # one process: 5 steps logged and checkpointed
         train_run(run_config("train.checkpoint_every=5"), run_dir)
     monkeypatch.undo()
@@ -136,7 +140,9 @@ def test_torchrun_resumes_a_checkpoint_and_a_signal_to_one_rank_stops_every_rank
     _, stderr = launched.communicate(timeout=300)
     assert 5 < paused_at < 60, paused_at
     assert launched.returncode != 0
-    assert cnnvit_errors(stderr) == ["error: stopped by SIGTERM after saving a checkpoint; run the same command again to resume"]
+    assert cnnvit_errors(stderr) == [
+        "error: stopped by SIGTERM after saving a checkpoint; run the same command again to resume"
+    ]
     stopped_at = torch.load(run_dir / rundir.CHECKPOINT, weights_only=True)["step"]
     assert paused_at <= stopped_at < 60 and logged_step(run_dir) == stopped_at
     assert not (run_dir / rundir.DONE).exists()

@@ -117,7 +117,10 @@ def test_a_run_written_before_precision_existed_is_still_the_same_run(tmp_path, 
     del old["train"]["precision"]  # as cnnvit wrote it before train.precision
     path.write_text(yaml.safe_dump(old))
     (tmp_path / "run" / rundir.DONE).unlink()  # make it read its directory again, as a resumption does
-    assert train_run(config, tmp_path / "run")["test_accuracy"] == json.loads((tmp_path / "run" / rundir.SUMMARY).read_text())["test_accuracy"]
+    assert (
+        train_run(config, tmp_path / "run")["test_accuracy"]
+        == json.loads((tmp_path / "run" / rundir.SUMMARY).read_text())["test_accuracy"]
+    )
 
 
 def test_train_quiet_prints_nothing(tmp_path):

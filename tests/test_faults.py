@@ -215,12 +215,16 @@ def test_a_second_run_exits_4_or_waits_and_a_dead_holder_is_taken_over(tmp_path)
     holder = threading.Thread(target=hold_for_a_second)
     holder.start()
     held.wait()
-    waited = runner.invoke(app, ["run", str(experiment), "--out", str(out), "--wait", "--no-estimate"])  # no time to lose before the lock
+    waited = runner.invoke(
+        app, ["run", str(experiment), "--out", str(out), "--wait", "--no-estimate"]
+    )  # no time to lose before the lock
     holder.join()
     assert waited.exit_code == 0, waited.output
     assert "waiting for" in waited.stderr
 
-    (out / LOCK).write_text(json.dumps({"pid": 999_999_999, "host": "elsewhere", "since": "then", "command": "cnnvit run"}))
+    (out / LOCK).write_text(
+        json.dumps({"pid": 999_999_999, "host": "elsewhere", "since": "then", "command": "cnnvit run"})
+    )
     stale = runner.invoke(app, ["run", str(experiment), "--out", str(out)])  # killed holder: no flock left
     assert stale.exit_code == 0 and "pid 999999999" in stale.stderr and "ended without finishing" in stale.stderr
 

@@ -173,13 +173,17 @@ def test_global_context_verdicts(tmp_path, cnn, vit, control, expected, task, ro
     depth_sweep(tmp_path, cnn, vit, control, task=task)
     claim = verdicts(tmp_path)[row]
     assert claim.verdict == expected, claim.details
-    assert claim.effect.mean == pytest.approx(max(vit[d] - cnn[d] for d in (1, 2)))  # the shallow depth where the ViT leads most
+    assert claim.effect.mean == pytest.approx(
+        max(vit[d] - cnn[d] for d in (1, 2))
+    )  # the shallow depth where the ViT leads most
     assert claim.effect.method == "paired"
     other = verdicts(tmp_path)["9"]
     assert other.verdict != "not measured"  # the task's runs do not displace the main dataset's rows
 
 
-@pytest.mark.parametrize("task, row, expected", [("reach", "3", "inconclusive"), ("global-context", "3-relational", "contradicted")])
+@pytest.mark.parametrize(
+    "task, row, expected", [("reach", "3", "inconclusive"), ("global-context", "3-relational", "contradicted")]
+)
 def test_learning_the_task_means_more_than_a_model_gets_without_reach(tmp_path, task, row, expected):
     """75% is the top square's share on reach, no learning of the reach; on the relational task it is learning."""
     from test_report import verdicts
@@ -221,7 +225,10 @@ def test_the_reach_row_sets_each_cnn_depth_beside_its_geometry_and_reports_both_
     from test_report import verdicts
 
     depth_sweep(tmp_path, {1: 0.74, 2: 0.75, 3: 0.99, 4: 1.0}, {1: 0.98, 2: 0.99, 4: 0.99}, control=0.5)
-    for arch, model, options in (("resnet", "resnet-s", {"widths": [64], "blocks": [1]}), ("vit", "vit-s", {"depth": 1})):
+    for arch, model, options in (
+        ("resnet", "resnet-s", {"widths": [64], "blocks": [1]}),
+        ("vit", "vit-s", {"depth": 1}),
+    ):
         for seed in (0, 1, 2):
             task_run(tmp_path, f"local_{arch}_s{seed}", arch=arch, model=model, seed=seed, accuracy=0.99,
                      task="reach-local", **options)  # fmt: skip
@@ -231,7 +238,10 @@ def test_the_reach_row_sets_each_cnn_depth_beside_its_geometry_and_reports_both_
     rows = {line.split(" | ")[0]: line for line in claim.details if line.startswith("| ") and "%" in line}
     assert "| 7 | ≤ 75.0% |" in rows["| 1"] and "| 13 | ≤ 75.0% |" in rows["| 2"]  # field px, what it predicts
     assert "| 25 | can read the label |" in rows["| 3"] and "| 49 | can read the label |" in rows["| 4"]
-    assert "least depth at which a unit of the last block sees a pixel of the marker's bar and one of a square is 3" in text
+    assert (
+        "least depth at which a unit of the last block sees a pixel of the marker's bar and one of a square is 3"
+        in text
+    )
     assert "3 of 3 runs inside the band" in text and "47.8%–52.2%" in text
     assert "resnet depth 1: 99.0% (n=3); vit depth 1: 99.0% (n=3)" in text
 

@@ -111,8 +111,9 @@ def test_find_cycle_reports_a_circle_and_accepts_a_tree():
 
 def test_the_import_graph_reads_relative_imports():
     graph = import_graph()
-    assert "cnn_vs_vit.report.claim_types" in graph["cnn_vs_vit.report.claims"]
-    assert "cnn_vs_vit.report.claims" in graph["cnn_vs_vit.report.build"]
+    assert "cnn_vs_vit.report.claim_types" in graph["cnn_vs_vit.report.claim"]
+    assert "cnn_vs_vit.report.evaluate" in graph["cnn_vs_vit.report.build"]
+    assert "cnn_vs_vit.report.claims.row_02_equivariance" in graph["cnn_vs_vit.report.claims.row_01_inductive_bias"]
 
 
 def test_the_report_modules_import_each_other_in_no_circle():

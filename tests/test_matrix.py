@@ -28,14 +28,17 @@ def experiment_file(tmp_path, groups: str, base: str = TINY_BASE):
 
 
 def test_axes_multiply_zipped_axes_move_together_and_shared_cells_run_once(tmp_path):
-    path = experiment_file(tmp_path, """\
+    path = experiment_file(
+        tmp_path,
+        """\
 groups:
   fractions:
     axes: {model.name: [resnet-xs, vit-xs], seed: [0, 1]}
     zip: [{data.fraction: [0.1, 1.0], train.steps: [3, 5]}]
   baseline_again:
     axes: {model.name: [resnet-xs], seed: [0], data.fraction: [1.0], train.steps: [5]}
-""")
+""",
+    )
     cells = expand(load_experiment(path))
     assert len(cells) == 2 * 2 * 2  # the second group's only cell is already in the first
     pairs = {(c.config.data.fraction, c.config.train.steps) for c in cells}
@@ -63,13 +66,16 @@ def test_malformed_experiments_are_one_line_errors(tmp_path, groups, message):
 
 
 def test_run_trains_probes_and_a_rerun_does_nothing(tmp_path):
-    path = experiment_file(tmp_path, """\
+    path = experiment_file(
+        tmp_path,
+        """\
 groups:
   g:
     axes: {model.name: [resnet-xs]}
     probes: [shift]
 probe_shift: {images: 8, mode: circular, shifts: [0, 1]}
-""")
+""",
+    )
     out = tmp_path / "results"
     runner = CliRunner()
     dry = runner.invoke(app, ["run", str(path), "--out", str(out), "--dry-run"])
@@ -103,7 +109,9 @@ def test_a_run_is_named_by_what_it_computes_not_by_how_it_runs():
     from cnn_vs_vit.config import build_config
 
     base = build_config({"model": {"name": "vit-xs"}})
-    same = build_config({"model": {"name": "vit-xs"}}, ["threads=1", "data.root=/elsewhere", "data.download=true", "device=cpu"])
+    same = build_config(
+        {"model": {"name": "vit-xs"}}, ["threads=1", "data.root=/elsewhere", "data.download=true", "device=cpu"]
+    )
     other = build_config({"model": {"name": "vit-xs"}}, ["train.lr=0.01"])
     assert rundir.run_name(base) == rundir.run_name(same)
     assert rundir.run_name(base) != rundir.run_name(other)
@@ -124,16 +132,21 @@ def test_results_shared_without_weights_are_reported_and_retrained_by_run(tmp_pa
     again = runner.invoke(app, ["run", str(path), "--out", str(out)])
     assert again.exit_code == 0, again.output
     assert (cell.run_dir / rundir.WEIGHTS).exists()
-    assert json.loads((cell.run_dir / rundir.SUMMARY).read_text())["test_accuracy"] == json.loads(summary)["test_accuracy"]
+    assert (
+        json.loads((cell.run_dir / rundir.SUMMARY).read_text())["test_accuracy"] == json.loads(summary)["test_accuracy"]
+    )
 
 
 def test_probes_run_by_name_where_they_apply(tmp_path):
-    path = experiment_file(tmp_path, """\
+    path = experiment_file(
+        tmp_path,
+        """\
 groups:
   g:
     zip: [{model.name: [resnet-xs, vit-xs], model.patch_size: [null, 4]}]
     probes: [attention_distance, introspection]
-""")
+""",
+    )
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["run", str(path), "--out", str(out)])
     assert result.exit_code == 0, result.output
@@ -146,13 +159,16 @@ groups:
 
 
 def test_the_plan_is_counted_by_group_unless_asked_in_full_and_every_probe_reports_itself(tmp_path):
-    path = experiment_file(tmp_path, """\
+    path = experiment_file(
+        tmp_path,
+        """\
 groups:
   g:
     axes: {model.name: [resnet-xs, vit-xs], seed: [0, 1]}
     probes: [shift, introspection]
 probe_shift: {images: 8, mode: circular, shifts: [0, 1]}
-""")
+""",
+    )
     out, runner = tmp_path / "results", CliRunner()
     names = [cell.name for cell in expand(load_experiment(path))]
     compact = runner.invoke(app, ["run", str(path), "--out", str(out), "--dry-run"])

@@ -30,9 +30,11 @@ from cnn_vs_vit.probes.multimodal import (
 )  # fmt: skip
 from cnn_vs_vit.probes.plugin import run_probe
 from cnn_vs_vit.probes.sequence_task import CHANCE, MarkerOrder
-from cnn_vs_vit.report.claims import Context, evaluate_claims
-from cnn_vs_vit.report.probe_claims import multimodal
+from cnn_vs_vit.report.claims import row_10_multimodal
+from cnn_vs_vit.report.evaluate import Context, evaluate_claims
 from cnn_vs_vit.report.runs import Run
+
+multimodal = row_10_multimodal.CLAIM.result  # row 10 measured on a Context
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

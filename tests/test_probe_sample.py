@@ -98,7 +98,9 @@ def test_probes_of_two_architectures_read_the_same_balanced_images_and_record_th
     train_run(tiny("model.name=vit-xs", "model.patch_size=4", "train.steps=1"), vit)
     records = []
     for run in (cnn, vit):
-        records.append(run_probe("shift", run, {"images": 16, "shifts": [0, 1], "modes": ["circular"]}).summary["sample"])
+        records.append(
+            run_probe("shift", run, {"images": 16, "shifts": [0, 1], "modes": ["circular"]}).summary["sample"]
+        )
         records.append(run_probe("receptive_field", run, {"images": 16}).summary["sample"])
         records.append(run_probe("resolution", run, {"images": 16, "sizes": [12]}).summary["sample"])
     assert all(record == records[0] for record in records)

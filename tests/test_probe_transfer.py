@@ -25,9 +25,11 @@ from cnn_vs_vit.probes.transfer import (
     train_variant,
     variant_model,
 )  # fmt: skip
-from cnn_vs_vit.report.claims import Context, evaluate_claims
-from cnn_vs_vit.report.probe_claims import transfer_learning
+from cnn_vs_vit.report.claims import row_08_transfer_learning
+from cnn_vs_vit.report.evaluate import Context, evaluate_claims
 from cnn_vs_vit.report.runs import Run
+
+transfer_learning = row_08_transfer_learning.CLAIM.result  # row 8 measured on a Context
 from cnn_vs_vit.trained_run import load_run
 from cnn_vs_vit.training import train_run
 

@@ -25,7 +25,7 @@ from cnn_vs_vit.data.reach import (
 )
 from cnn_vs_vit.matrix.experiment import expand, load_experiment
 from cnn_vs_vit.models import ResNetSpec, build_model, model_spec, receptive_fields
-from cnn_vs_vit.report.context_claims import depth
+from cnn_vs_vit.report.claims.row_03_global_context import depth
 from cnn_vs_vit.report.runs import Run
 from cnn_vs_vit.data.model_input import to_model_input
 
@@ -96,7 +96,9 @@ def test_every_pattern_keeps_to_one_patch_under_the_recipes_translation_and_the_
     patch, shift = 7, 2
     for y, x in (MARKER_AT, *SQUARES_AT.values()):
         for start in (y, x):
-            cells = {(start + d) // patch for d in range(-shift, shift + 1)} | {(start + PATTERN - 1 + d) // patch for d in range(-shift, shift + 1)}
+            cells = {(start + d) // patch for d in range(-shift, shift + 1)} | {
+                (start + PATTERN - 1 + d) // patch for d in range(-shift, shift + 1)
+            }
             assert len(cells) == 1, (y, x)
     assert REACH_PX == 24
 

@@ -46,4 +46,8 @@ def test_the_recipes_in_use_are_the_committed_searchs_winners():
     for model, arch in (("resnet-s", "resnet"), ("vit-s", "vit")):
         won = table[table["winner"] & (table["model"] == model)].iloc[0]
         recipe = RECIPES[arch]
-        assert (recipe.lr, recipe.warmup_fraction, recipe.weight_decay) == (won.lr, won.warmup_fraction, won.weight_decay)
+        assert (recipe.lr, recipe.warmup_fraction, recipe.weight_decay) == (
+            won.lr,
+            won.warmup_fraction,
+            won.weight_decay,
+        )

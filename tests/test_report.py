@@ -19,7 +19,12 @@ P = 7  # the hand-made ViTs' patch size
 SAMPLE = {"size": 512, "of": 1000, "class_counts": {str(d): 51 + (d < 2) for d in range(10)}, "hash": "0123456789abcdef",
           "seed": 0}  # what data.probe_sample records; a probe result without it is stale  # fmt: skip
 CNN_LAYERS = [("stem", 0, "map", 1), ("stage4.block1", 4, "map", 8), ("logits", 6, "vector", None)]
-VIT_LAYERS = [("patch_embed", 0, "map", P), ("embed", 1, "tokens", P), ("block4", 5, "tokens", P), ("logits", 7, "vector", None)]
+VIT_LAYERS = [
+    ("patch_embed", 0, "map", P),
+    ("embed", 1, "tokens", P),
+    ("block4", 5, "tokens", P),
+    ("logits", 7, "vector", None),
+]
 
 
 def make_run(root, name, *, arch="resnet", seed=0, fraction=1.0, accuracy=0.9, translate=2, train_size=None,
@@ -161,7 +166,9 @@ def widths(root, cnn, vit, params=(20_000, 80_000)):
     (lambda r: 0.05 * r**-0.1, lambda r: 0.05 * r**-0.6, "supported"),  # the ViT gains more from width too
     (lambda r: 0.05 * r**-0.6, lambda r: 0.05 * r**-0.1, "inconclusive"),  # data and width disagree
 ])  # fmt: skip
-def test_scalability_with_width_keeps_its_verdict_only_when_both_scalings_agree(tmp_path, cnn_width, vit_width, expected):
+def test_scalability_with_width_keeps_its_verdict_only_when_both_scalings_agree(
+    tmp_path, cnn_width, vit_width, expected
+):
     cnn, vit = (lambda n: 0.3 * n**-0.2), (lambda n: 0.6 * n**-0.8)  # "supported" from data alone
     scaling(tmp_path, cnn, vit)
     widths(tmp_path, lambda r: cnn(16) * cnn_width(r) / cnn_width(1), lambda r: vit(16) * vit_width(r) / vit_width(1))
@@ -181,8 +188,12 @@ def test_scalability_needs_four_sizes(tmp_path):
 
 def shift_pair(root, cnn_error, vit_error, seeds=(0, 1)):
     for s in seeds:
-        make_run(root, f"cnn_s{s}", arch="resnet", seed=s, shift_errors={"logits": {k: cnn_error(k, s) for k in range(1, 8)}})
-        make_run(root, f"vit_s{s}", arch="vit", seed=s, shift_errors={"logits": {k: vit_error(k, s) for k in range(1, 8)}})
+        make_run(
+            root, f"cnn_s{s}", arch="resnet", seed=s, shift_errors={"logits": {k: cnn_error(k, s) for k in range(1, 8)}}
+        )
+        make_run(
+            root, f"vit_s{s}", arch="vit", seed=s, shift_errors={"logits": {k: vit_error(k, s) for k in range(1, 8)}}
+        )
 
 
 @pytest.mark.parametrize("cnn, vit, seeds, expected", [
@@ -232,7 +243,9 @@ def test_equivariance_rule_at_its_edges(tmp_path, case):
     shift_pair(tmp_path, lambda k, s: 0.1, vit_error, seeds=(0, 1, 2))
     claim = verdicts(tmp_path)["2"]
     assert claim.verdict == expected
-    if case == "one interval touches 0":  # the interval at 7 px alone holds 0; the old all-intervals rule said inconclusive
+    if (
+        case == "one interval touches 0"
+    ):  # the interval at 7 px alone holds 0; the old all-intervals rule said inconclusive
         assert claim.estimates["7 px"].ci_low < 0 < claim.estimates["effect"].ci_low
     assert claim.flip_rate is not None and 0 <= claim.flip_rate <= 1
 
@@ -253,11 +266,19 @@ def test_the_headline_names_which_verdict_holds_in_which_setting_when_they_disag
     from cnn_vs_vit.report.claim_types import ClaimResult
 
     split = {"mnist5k": "supported", "digits": "supported", "shapes": "inconclusive", "cifar": "not measured"}
-    assert ClaimResult(claim_id="2", verdict="supported", settings=split).by_setting == "supported on mnist5k, digits; inconclusive on shapes"
-    assert ClaimResult(claim_id="2", verdict="supported", settings={"a": "supported", "b": "not measured"}).by_setting == ""
+    assert (
+        ClaimResult(claim_id="2", verdict="supported", settings=split).by_setting
+        == "supported on mnist5k, digits; inconclusive on shapes"
+    )
+    assert (
+        ClaimResult(claim_id="2", verdict="supported", settings={"a": "supported", "b": "not measured"}).by_setting
+        == ""
+    )
     # a row whose experiment is the default study's own says so where another setting lacks it
     settings = {"a": "supported", "b": "not measured"}
-    assert ClaimResult(claim_id="3", verdict="supported", settings=settings).in_setting("b") == "one setting by design"
+    by_design = ClaimResult(claim_id="3", verdict="supported", settings=settings, one_setting_by_design=True)
+    assert by_design.in_setting("b") == "one setting by design"
+    assert {claim.id for claim in CLAIMS if claim.one_setting_by_design} == {"3", "7", "10"}  # 3's variants with it
     assert ClaimResult(claim_id="2", verdict="supported", settings=settings).in_setting("b") == "not measured"
 
 
@@ -342,7 +363,9 @@ def test_shift_claims_contradicted_when_errors_vanish_and_supported_when_attenti
 
 def test_shift_claims_are_inconclusive_when_the_interval_straddles_the_tolerance(tmp_path):
     small = {k: 5e-5 for k in range(1, P + 1)}
-    make_run(tmp_path, "none", arch="vit", shift_errors={"embed": small, "block4": small}, halfwidth=1e-4, pos_embed="none")
+    make_run(
+        tmp_path, "none", arch="vit", shift_errors={"embed": small, "block4": small}, halfwidth=1e-4, pos_embed="none"
+    )
     assert verdicts(tmp_path)["15c"].verdict == "inconclusive"
 
 
@@ -354,7 +377,15 @@ def test_invariance_from_data(tmp_path, with_aug, expected):
     for s in range(2):
         for arch in ("resnet", "vit"):
             make_run(tmp_path, f"{arch}_aug_{s}", arch=arch, seed=s, shift_errors={}, consistency=with_aug + 0.01 * s)
-            make_run(tmp_path, f"{arch}_plain_{s}", arch=arch, seed=s, shift_errors={}, consistency=0.8 + 0.01 * s, translate=0)
+            make_run(
+                tmp_path,
+                f"{arch}_plain_{s}",
+                arch=arch,
+                seed=s,
+                shift_errors={},
+                consistency=0.8 + 0.01 * s,
+                translate=0,
+            )
     claim = verdicts(tmp_path)["16"]
     assert claim.verdict == expected and "→" in claim.cnn_evidence
 
@@ -376,7 +407,7 @@ def test_rebuilding_gives_byte_identical_files_and_every_claim(tmp_path):
     lines = (tmp_path / "a" / "claims.csv").read_text().splitlines()
     assert lines[0] == ("claim_id,claim,cnn_evidence,vit_evidence,verdict,effect,ci_low,ci_high,n_seeds,flip_rate,settings,"
                         "holds")  # fmt: skip
-    assert [line.split(",")[0] for line in lines[1:]] == [claim_id for claim_id, _ in CLAIMS]
+    assert [line.split(",")[0] for line in lines[1:]] == [claim.id for claim in CLAIMS]
     assert {str(i) for i in range(1, 17)} <= {line.split(",")[0].rstrip("abc") for line in lines[1:]}
     report = (tmp_path / "a" / "report.md").read_text()
     assert report.startswith("# CNN vs ViT") and "| # | claim (as the notes state it) |" in report
@@ -391,7 +422,10 @@ def test_failed_runs_are_listed_and_never_averaged(tmp_path):
     (failed / "failed.json").write_text(json.dumps({"step": 12, "loss": "nan", "reason": "non-finite loss"}))
     built = build_report(tmp_path, tmp_path / "out")
     assert built.claims[8].effect == before  # row 9 unchanged by the failed run
-    assert "| vit_failed | **failed** (loss=nan; reason=non-finite loss; step=12)" in (tmp_path / "out" / "report.md").read_text()
+    assert (
+        "| vit_failed | **failed** (loss=nan; reason=non-finite loss; step=12)"
+        in (tmp_path / "out" / "report.md").read_text()
+    )
     assert "vit_failed,failed," in (tmp_path / "out" / "runs.csv").read_text()
 
 
@@ -442,7 +476,9 @@ def erf_rows(layers: dict[str, float], s: int) -> list[dict]:
             for i, (layer, area) in enumerate(layers.items())]  # fmt: skip
 
 
-@pytest.mark.parametrize("vit_first_block, expected", [(80.0, "supported"), (6.0, "inconclusive"), (2.0, "contradicted")])
+@pytest.mark.parametrize(
+    "vit_first_block, expected", [(80.0, "supported"), (6.0, "inconclusive"), (2.0, "contradicted")]
+)
 def test_receptive_field_verdicts(tmp_path, vit_first_block, expected):
     cnn = {"stem": 1.1, "stage1.block1": 5.0, "stage4.block1": 60.0}
     vit = {"patch_embed": 6.3, "embed": 6.3, "block1": vit_first_block, "block4": 100.0}
@@ -463,22 +499,27 @@ def distance_rows(init: float, trained: float, s: int) -> list[dict]:
 ])  # fmt: skip
 def test_inductive_bias_needs_learned_locality_and_rows_2_and_9(tmp_path, trained, row2, expected):
     from cnn_vs_vit.report.claim_types import ClaimResult
-    from cnn_vs_vit.report.probe_claims import inductive_bias
+    from cnn_vs_vit.report.claims.row_01_inductive_bias import CLAIM
     from cnn_vs_vit.report.selection import Context
 
     for s in range(3):
         write_probe_table(make_run(tmp_path, f"vit_s{s}", arch="vit", seed=s), "attention_distance",
                           distance_rows(10.0, trained, s))  # fmt: skip
     row_2, row_9 = ClaimResult(claim_id="2", verdict=row2), ClaimResult(claim_id="9", verdict="supported")
-    claim = inductive_bias(Context.of(load_runs(tmp_path)), row_2, row_9)
+    claim = CLAIM.result(Context.of(load_runs(tmp_path)), row_2, row_9)
     assert claim.verdict == expected and claim.effect.mean == pytest.approx(10.0 - trained)
 
 
 def mixing_rows(mixer: float, layer: float, s: int) -> list[dict]:
-    return [{"scope": scope, "layer": "l1", "variation": v * (1 + 0.05 * s)} for scope, v in (("mixer", mixer), ("layer", layer))]
+    return [
+        {"scope": scope, "layer": "l1", "variation": v * (1 + 0.05 * s)}
+        for scope, v in (("mixer", mixer), ("layer", layer))
+    ]
 
 
-@pytest.mark.parametrize("cnn_mixer, vit_mixer, expected", [(0.0, 0.3, "supported"), (0.2, 0.3, "contradicted"), (0.0, 0.0, "contradicted")])
+@pytest.mark.parametrize(
+    "cnn_mixer, vit_mixer, expected", [(0.0, 0.3, "supported"), (0.2, 0.3, "contradicted"), (0.0, 0.0, "contradicted")]
+)
 def test_dynamic_mixing_verdicts(tmp_path, cnn_mixer, vit_mixer, expected):
     probe_pair(tmp_path, "mixing", lambda s: mixing_rows(cnn_mixer, 0.4, s), lambda s: mixing_rows(vit_mixer, 0.5, s))
     claim = verdicts(tmp_path)["6"]
@@ -486,7 +527,9 @@ def test_dynamic_mixing_verdicts(tmp_path, cnn_mixer, vit_mixer, expected):
     assert "whole blocks" in claim.cnn_evidence  # the CNN block with its ReLUs is reported beside the kernels
 
 
-@pytest.mark.parametrize("vit_counts, expected", [((1, 5), "supported"), ((9, 20), "contradicted"), ((1, 20), "inconclusive")])
+@pytest.mark.parametrize(
+    "vit_counts, expected", [((1, 5), "supported"), ((9, 20), "contradicted"), ((1, 20), "inconclusive")]
+)
 def test_architecture_complexity_compares_exact_counts(tmp_path, vit_counts, expected):
     counts = lambda configurations, hyper: [{"parameters": 300000, "leaf_module_types": 5, "blocks": 4, "stages": 4,  # noqa: E731
                                              "block_configurations": configurations, "hyperparameters": hyper}]  # fmt: skip
@@ -500,10 +543,16 @@ def resolution_rows(arch: str, accuracies: dict[str, float], s: int) -> list[dic
             for variant, acc in accuracies.items() for size in (14, 28, 42, 56)]  # fmt: skip
 
 
-@pytest.mark.parametrize("interpolated, not_interpolated, expected", [(0.8, 0.4, "supported"), (0.4, 0.8, "contradicted")])
+@pytest.mark.parametrize(
+    "interpolated, not_interpolated, expected", [(0.8, 0.4, "supported"), (0.4, 0.8, "contradicted")]
+)
 def test_resolution_change_compares_the_two_vit_variants(tmp_path, interpolated, not_interpolated, expected):
-    probe_pair(tmp_path, "resolution", lambda s: resolution_rows("resnet", {"as_is": 0.9}, s),
-               lambda s: resolution_rows("vit", {"interpolated": interpolated, "not_interpolated": not_interpolated}, s))
+    probe_pair(
+        tmp_path,
+        "resolution",
+        lambda s: resolution_rows("resnet", {"as_is": 0.9}, s),
+        lambda s: resolution_rows("vit", {"interpolated": interpolated, "not_interpolated": not_interpolated}, s),
+    )
     claim = verdicts(tmp_path)["13"]
     assert claim.verdict == expected, claim.details
     assert claim.effect.mean == pytest.approx(interpolated - not_interpolated)

@@ -1,9 +1,13 @@
 """The verdict rules as pure functions of their estimates: each rule's edge, without a run directory."""
 
-from cnn_vs_vit.report.accuracy_claims import data_efficiency_verdict, scalability_verdict
-from cnn_vs_vit.report.context_claims import CHANCE, MANY, global_context_verdict
-from cnn_vs_vit.report.probe_claims import MANY_TIMES, receptive_field_verdict
-from cnn_vs_vit.report.shift_claims import ZERO_TOLERANCE, equivariance_verdict, threshold_rule
+from cnn_vs_vit.report.claims.row_02_equivariance import decide as equivariance_verdict
+from cnn_vs_vit.report.claims.row_03_global_context import CHANCE, MANY
+from cnn_vs_vit.report.claims.row_03_global_context import decide as global_context_verdict
+from cnn_vs_vit.report.claims.row_04_receptive_field import MANY_TIMES
+from cnn_vs_vit.report.claims.row_04_receptive_field import decide as receptive_field_verdict
+from cnn_vs_vit.report.claims.row_05_scalability import decide as scalability_verdict
+from cnn_vs_vit.report.claims.row_09_data_efficiency import decide as data_efficiency_verdict
+from cnn_vs_vit.report.shift_results import ZERO_TOLERANCE, threshold_rule
 from cnn_vs_vit.report.statistics import MISSING, Estimate
 
 ABOVE = Estimate(0.2, 0.1, 0.3, 3)  # a 95% interval above 0
@@ -65,7 +69,8 @@ def test_layer_similarity_counts_a_layer_identical_to_the_one_before_it_once():
     import pandas as pd
 
     from cnn_vs_vit.report.runs import Run
-    from cnn_vs_vit.report.similarity_claims import uniformity, uniformity_verdict
+    from cnn_vs_vit.report.claims.row_17_layer_similarity import decide as uniformity_verdict
+    from cnn_vs_vit.report.claims.row_17_layer_similarity import uniformity
 
     layers = [("patch_embed", "map"), ("embed", "tokens"), ("block1", "tokens"), ("logits", "vector")]
     similar = {(0, 1): 1.0, (0, 2): 0.5, (1, 2): 0.5, (0, 3): 0.1, (1, 3): 0.1, (2, 3): 0.2}

@@ -22,7 +22,9 @@ def test_with_many_seeds_a_sign_rule_flips_as_the_normal_predictive_says():
         p_supported = stats.norm.cdf((t_observed - critical) / 2**0.5)
         p_contradicted = stats.norm.cdf((-t_observed - critical) / 2**0.5)
         observed = sign_rule({"effect": e})
-        stays = {"supported": p_supported, "contradicted": p_contradicted}.get(observed, 1 - p_supported - p_contradicted)
+        stays = {"supported": p_supported, "contradicted": p_contradicted}.get(
+            observed, 1 - p_supported - p_contradicted
+        )
         assert flip_rate(sign_rule, {"effect": e}) == pytest.approx(1 - stays, abs=4 * (0.25 / DRAWS) ** 0.5)
 
 
@@ -36,7 +38,9 @@ def test_an_effect_on_the_edge_flips_about_half_the_time_and_a_clear_one_almost_
     edge = interval(1.0, 1.0)
     edge = Estimate(edge.mean, 0.0, 2 * edge.mean, 3, 1.0)  # the interval's lower end exactly at 0
     assert 0.35 < flip_rate(sign_rule, {"effect": edge}) < 0.65  # a rerun lands on either side about as often
-    assert flip_rate(sign_rule, {"effect": t_interval([10.0, 10.1, 9.9])}) < 0.01  # 3 seeds never rule out a wild spread
+    assert (
+        flip_rate(sign_rule, {"effect": t_interval([10.0, 10.1, 9.9])}) < 0.01
+    )  # 3 seeds never rule out a wild spread
 
 
 def test_exact_counts_and_single_seeds_have_no_flip_rate_and_the_simulation_is_deterministic():

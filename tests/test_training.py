@@ -171,7 +171,9 @@ def test_a_damaged_summary_is_rebuilt_from_the_final_checkpoint(tmp_path, tiny):
     assert not list((tmp_path / "run").glob(".*.tmp"))
 
 
-@pytest.mark.parametrize("name, expected", [("resnet-xxs", False), ("resnet-xs", True), ("resnet-s", True), ("vit-s", False)])
+@pytest.mark.parametrize(
+    "name, expected", [("resnet-xxs", False), ("resnet-xs", True), ("resnet-s", True), ("vit-s", False)]
+)
 def test_channels_last_only_where_the_cpu_kernels_are_sound(name, expected):
     from cnn_vs_vit.models import build_model
     from cnn_vs_vit.training.device import use_channels_last

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .claim_types import BUDGETS
-from .runs import Run
+from .runs import CONTENDERS, Run
 from .selection import Context, at
 
 # A curve has reached its plateau at the first evaluation within this much validation accuracy (seed mean)
@@ -27,7 +27,7 @@ PLATEAU_TOLERANCE = 0.01
 class Curve:
     """One architecture at one data fraction: its long runs' evaluations, seed by seed."""
 
-    arch: str
+    family: str  # Run.family
     model: str
     fraction: float
     train_size: int
@@ -55,16 +55,16 @@ class Curve:
 
 
 def curves(ctx: Context) -> list[Curve]:
-    """Every (architecture, fraction) with long runs of the reference models, CNN first, smallest fraction first."""
+    """Every (family, fraction) with long runs of the reference models, CNN first, smallest fraction first."""
     found = []
-    for arch in ("resnet", "vit"):
-        runs = [run for run in ctx.under("plateau").select(arch) if len(run.evaluations)]
+    for family in CONTENDERS:
+        runs = [run for run in ctx.under("plateau").select(family) if len(run.evaluations)]
         for fraction in sorted({float(run.summary["fraction"]) for run in runs}):
             at = [run for run in runs if float(run.summary["fraction"]) == fraction]
             s = at[0].summary
             found.append(
                 Curve(
-                    arch,
+                    family,
                     at[0].model,
                     fraction,
                     int(s["train_size"]),
@@ -82,7 +82,7 @@ def budget_cells(ctx: Context, curve: Curve) -> dict[str, list[Run]]:
     for budget in ctx.budgets():
         if budget == "plateau":
             continue
-        runs = at(ctx.under(budget).select(curve.arch), curve.fraction)
+        runs = at(ctx.under(budget).select(curve.family), curve.fraction)
         if runs and runs not in cells.values():
             cells[budget] = runs
     return cells

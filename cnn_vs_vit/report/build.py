@@ -15,18 +15,17 @@ import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 from .. import rundir as layout
 from ..errors import CnnvitError
 from . import budget, plots, recipe_search
-from .claim_types import ClaimResult
-from .claims import evaluate_claims
+from .claim_types import ClaimResult, Plot
+from .claims import CLAIMS
+from .evaluate import evaluate_claims
 from .formatting import effect_text
-from .runs import Run, load_runs, read_experiment, runs_table
+from .runs import CONTENDERS, Run, load_runs, read_experiment, runs_table
 from .selection import Context
-from .similarity_claims import cka_maps
 from .stability import FLIP_NOTE, flip_text
 from .statistics import INTERVAL_NOTE
 
@@ -44,16 +43,7 @@ CLAIM_COLUMNS = [
     "settings",
     "holds",
 ]
-PLOTS = {  # file -> (drawing function, the claims it illustrates)
-    "accuracy_vs_train_size.png": (plots.accuracy_vs_size, ("9", "5")),
-    "accuracy_vs_depth.png": (plots.accuracy_vs_depth, ("3",)),
-    "accuracy_vs_depth_relational.png": (partial(plots.accuracy_vs_depth, claim_id="3-relational"), ("3-relational",)),
-    "reach_by_layer.png": (plots.reach_by_layer, ("4", "1")),
-    "error_vs_shift.png": (plots.error_vs_shift, ("2", "14", "15a", "15b", "15c")),
-    "vit_ablations.png": (plots.ablation_bars, ("11", "12")),
-    "accuracy_vs_compute.png": (plots.accuracy_vs_compute, ()),  # in the budget section
-    "cka.png": (cka_maps, ("17",)),
-}
+COMPUTE_PLOT = Plot("accuracy_vs_compute.png", plots.accuracy_vs_compute)  # the budget section's, no claim's
 
 
 @dataclass
@@ -101,12 +91,13 @@ def build_report(
     context = Context.of(runs)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, (draw, claim_ids) in PLOTS.items():
-        if draw(context, out_dir / name):
-            paths.append(out_dir / name)
+    figures = {plot.file: plot for claim in CLAIMS for plot in claim.figures}  # each drawn once
+    for plot in [*figures.values(), COMPUTE_PLOT]:
+        if plot.draw(context, out_dir / plot.file):
+            paths.append(out_dir / plot.file)
             for claim in claims:
-                if claim.claim_id in claim_ids and claim.verdict != "not measured":
-                    claim.plots.append(name)
+                if plot in claim.figures and claim.verdict != "not measured":
+                    claim.plots.append(plot.file)
     if len(dirs) > 1 and plots.robustness(claims, out_dir / "robustness.png"):
         paths.append(out_dir / "robustness.png")
     table = runs_table(runs)
@@ -118,7 +109,7 @@ def build_report(
             out_dir / "recipes.csv", search.to_csv(index=False, float_format="%.6g", lineterminator="\n")
         )
         paths.append(out_dir / "recipes.csv")
-    compute_plot = "accuracy_vs_compute.png" if out_dir / "accuracy_vs_compute.png" in paths else None
+    compute_plot = COMPUTE_PLOT.file if out_dir / COMPUTE_PLOT.file in paths else None
     sections = budget.markdown(context, compute_plot) + recipe_search.markdown(search)
     layout.atomic_write_text(out_dir / "report.md", markdown(claims, runs, context, experiments, sections))
     paths = [out_dir / "report.md", out_dir / "claims.csv", out_dir / "runs.csv", *paths]
@@ -367,7 +358,7 @@ def matched(runs: list[Run]) -> list[str]:
             f"{s.get('train_flops_per_image', 0) / 1e6:.1f} |"
         )
     # CNN against ViT: a control (the bag of local features) is small by design and matched to neither.
-    params = [r.summary.get("params", 0) for r in runs if r.summary.get("params") and r.arch in ("resnet", "vit")]
+    params = [r.summary.get("params", 0) for r in runs if r.summary.get("params") and r.family in CONTENDERS]
     hashes = {(r.summary.get("fraction"), r.summary.get("subset_hash")) for r in runs}
     same_subset = len({h for _, h in hashes}) == len({f for f, _ in hashes})
     lines += [

@@ -14,19 +14,17 @@ import numpy as np  # noqa: E402
 from safetensors.torch import load_file  # noqa: E402
 
 from .. import rundir as layout  # noqa: E402
-from ..data import global_context as relational  # noqa: E402
-from ..data import reach  # noqa: E402
-from .accuracy_claims import ablation_groups  # noqa: E402
+from .ablations import ablation_groups  # noqa: E402
 from .budget import budget_cells, curves  # noqa: E402
-from .claim_types import BUDGETS, ClaimResult  # noqa: E402
-from .context_claims import CHANCE, TASKS, WITHOUT_REACH, by_depth, predicted_depth, remedy_runs, task_runs  # noqa: E402
+from .claim import Plot  # noqa: E402
+from .claim_types import BUDGETS, ClaimResult, Missing  # noqa: E402
 from .formatting import effect_text  # noqa: E402
+from .runs import CONTENDERS  # noqa: E402
 from .selection import Context, first_block, probed, probed_pair, reference_vit  # noqa: E402
-from .shift_tables import MODE, last_block, value  # noqa: E402, F401 (MODE: read by DataFrame.query as @MODE)
+from .shift_results import MODE, last_block, value  # noqa: E402, F401 (MODE: read by DataFrame.query as @MODE)
 from .statistics import t_interval  # noqa: E402
 
-COLORS = {"resnet": "tab:blue", "vit": "tab:orange"}
-DODGE = 0.06  # depth-axis offset of each architecture, so that equal accuracies stay visible
+COLORS = {"cnn": "tab:blue", "vit": "tab:orange"}  # by family
 
 
 def save(figure, path: Path) -> None:
@@ -47,25 +45,25 @@ def band(ax, x, groups: list[list[float]], label: str, color: str, marker: str =
 
 
 def accuracy_vs_size(ctx: Context, path: Path) -> bool:
-    """Rows 9 and 5: test accuracy vs training-set size, one line per architecture (and per budget rule the
-    ViT was also trained under: equal training FLOPs)."""
+    """Test accuracy vs training-set size, one line per family (and per budget rule the ViT was also trained
+    under: equal training FLOPs)."""
     figure, ax = plt.subplots(figsize=(5.5, 3.8))
     drawn = False
-    lines = [("resnet", "steps"), ("vit", "steps")] + [("vit", b) for b in ctx.budgets() if b == "flops"]
-    for arch, budget in lines:
+    lines = [(family, "steps") for family in CONTENDERS] + [("vit", b) for b in ctx.budgets() if b == "flops"]
+    for family, budget in lines:
         per_size = defaultdict(list)
-        for run in ctx.under(budget).select(arch):
+        for run in ctx.under(budget).select(family):
             per_size[int(run.summary.get("train_size", 0))].append(run.accuracy())
         if len(per_size) > 1:  # one size is no curve (e.g. a recipe search, all on the full data)
             sizes = sorted(per_size)
-            name = ctx.cnn_model if arch == "resnet" else ctx.vit_model
+            name = ctx.references[family]
             label = f"{name}, {BUDGETS[budget]}" if len(lines) > 2 else name
             band(
                 ax,
                 sizes,
                 [per_size[s] for s in sizes],
                 label,
-                COLORS[arch] if budget == "steps" else "tab:red",
+                COLORS[family] if budget == "steps" else "tab:red",
                 marker="o" if budget == "steps" else "s",
             )
             drawn = True
@@ -80,89 +78,16 @@ def accuracy_vs_size(ctx: Context, path: Path) -> bool:
     return True
 
 
-def accuracy_vs_depth(ctx: Context, path: Path, claim_id: str = "3") -> bool:
-    """Rows 3 and 3-relational: accuracy on the row's task vs depth, both architectures, the bag-of-local-features
-    control and chance; on the reach task the cap the CNN's geometry predicts below its predicted depth, on the
-    relational task the ViT with NormSoftmax (the side experiment)."""
-    task = TASKS[claim_id]
-    cnn, vit = by_depth(task_runs(ctx, "resnet", task)), by_depth(task_runs(ctx, "vit", task))
-    if not (cnn and vit):
-        return False
-    figure, ax = plt.subplots(figsize=(7.5, 5.6))
-    # The lines may coincide (a ViT, the control and chance all at 50%): the two architectures are dodged
-    # sideways and drawn with their own markers, the control is a band, chance a thin dotted line.
-    lines = [("resnet", cnn, -DODGE, "o", COLORS["resnet"], None), ("vit", vit, DODGE, "s", COLORS["vit"], None)]
-    remedied = by_depth(remedy_runs(ctx, task)) if task == relational.NAME else {}
-    if remedied:
-        lines.append(("vit", remedied, 2 * DODGE, "^", "tab:red", "with NormSoftmax (side experiment)"))
-    longer = by_depth(task_runs(ctx, "vit", task, "plateau"))
-    if longer:
-        steps = "/".join(sorted({str(r.summary.get("steps")) for runs in longer.values() for r in runs}))
-        lines.append(("vit", longer, 2 * DODGE, "D", "tab:red", f"at {steps} steps (row 3-plateau)"))
-    for _arch, groups, dodge, marker, color, note in lines:
-        label = groups[min(groups)][0].model + (f" {note}" if note else "")
-        band(
-            ax,
-            [d + dodge for d in groups],
-            [[r.accuracy() for r in runs] for runs in groups.values()],
-            label,
-            color,
-            marker,
-        )
-    control = task_runs(ctx, "bag", task)
-    if control:
-        e = t_interval([r.accuracy() for r in control])
-        ax.axhspan(
-            e.ci_low if e.has_interval else e.mean,
-            e.ci_high if e.has_interval else e.mean,
-            color="tab:gray",
-            alpha=0.25,
-            linewidth=0,
-        )
-        ax.axhline(
-            e.mean,
-            color="tab:gray",
-            linestyle="--",
-            linewidth=2.5,
-            label=f"{control[0].model}: bag of 7x7 local features (control)",
-        )
-    if WITHOUT_REACH[task] != CHANCE:
-        ax.axhline(
-            WITHOUT_REACH[task],
-            color="tab:green",
-            linewidth=1.5,
-            linestyle="-.",
-            label=f"without reach: the top square alone ({WITHOUT_REACH[task]:.0%})",
-        )
-    if task == reach.REACH:
-        least = predicted_depth(cnn)
-        if least is not None:
-            ax.axvline(
-                least - 0.5,
-                color=COLORS["resnet"],
-                linestyle=":",
-                linewidth=1.5,
-                label=f"CNN's geometry: no unit sees marker and square below depth {least}",
-            )
-    ax.axhline(CHANCE, color="black", linewidth=1, linestyle=":", label=f"chance ({CHANCE:.0%})")
-    ax.set(xlabel="depth (blocks)", ylabel="test accuracy", xticks=sorted(set(cnn) | set(vit)), ylim=(0.4, 1.03))
-    ax.set_title(f"{task} task: accuracy vs depth\n({BAND_NOTE}; points dodged sideways)", fontsize=10)
-    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)  # below: the lines fill the axes
-    figure.tight_layout()
-    save(figure, path)
-    return True
-
-
 def reach_by_layer(ctx: Context, path: Path) -> bool:
-    """Rows 1 and 4 on one pixel axis: each block's ERF radius (both architectures) and the ViT's mean
+    """Reach in pixels, block by block: each block's ERF radius (both architectures) and the ViT's mean
     attention distance (trained and at initialisation), beside the first block's ERF maps."""
-    pair = probed_pair(ctx, "4", "receptive_field")
-    if isinstance(pair, ClaimResult):
+    pair = probed_pair(ctx, "receptive_field")
+    if isinstance(pair, Missing):
         return False
     figure, (lines, *maps) = plt.subplots(1, 3, figsize=(12, 4.2), gridspec_kw={"width_ratios": [2, 1, 1]})
-    for runs, color in ((pair[0], COLORS["resnet"]), (pair[1], COLORS["vit"])):
+    for runs, color in ((pair.cnn, COLORS["cnn"]), (pair.vit, COLORS["vit"])):
         tables = [run.probe_rows["receptive_field"] for run in runs]
-        blocks = _blocks(tables[0], runs[0].arch)
+        blocks = _blocks(tables[0], runs[0].family)
         band(
             lines,
             range(1, len(blocks) + 1),
@@ -170,7 +95,7 @@ def reach_by_layer(ctx: Context, path: Path) -> bool:
             f"{runs[0].model}: effective receptive field radius",
             color,
         )
-    distance = [run for run in pair[1] if "attention_distance" in run.probe_rows]
+    distance = [run for run in pair.vit if "attention_distance" in run.probe_rows]
     for weights, style in (("trained", "-"), ("init", "--")):
         tables = [t[t["weights"] == weights] for t in (run.probe_rows["attention_distance"] for run in distance)]
         if tables and len(tables[0]):
@@ -191,8 +116,8 @@ def reach_by_layer(ctx: Context, path: Path) -> bool:
         fontsize=9,
     )
     lines.legend(fontsize=8)
-    for ax, runs in zip(maps, pair):
-        first = _blocks(runs[0].probe_rows["receptive_field"], runs[0].arch)[0]
+    for ax, runs in zip(maps, (pair.cnn, pair.vit)):
+        first = _blocks(runs[0].probe_rows["receptive_field"], runs[0].family)[0]
         maps_file = runs[0].probe_files.get("receptive_field_maps.safetensors")
         if maps_file is not None:
             image = ax.imshow(load_file(maps_file)[first].numpy(), cmap="magma")
@@ -204,10 +129,10 @@ def reach_by_layer(ctx: Context, path: Path) -> bool:
     return True
 
 
-def _blocks(table, arch: str) -> list[str]:
+def _blocks(table, family: str) -> list[str]:
     """The layers after the stem / embeddings, in forward order: the blocks a depth counts."""
     ordered = list(dict.fromkeys(table.sort_values("layer_index")["layer"]))
-    first = ordered.index(first_block(table, arch))
+    first = ordered.index(first_block(table, family))
     return ordered[first:]
 
 
@@ -216,15 +141,15 @@ def _value(table, layer: str, column: str) -> float:
 
 
 def error_vs_shift(ctx: Context, path: Path) -> bool:
-    """Rows 2 and 14–15: logit invariance error (CNN vs ViT) and ViT token-layer equivariance error vs shift."""
+    """Logit invariance error (CNN vs ViT) and ViT token-layer equivariance error vs shift."""
     figure, (left, right) = plt.subplots(1, 2, figsize=(10, 5.4))
     drawn = False
-    for arch in ("resnet", "vit"):
-        runs = probed(ctx.select(arch), "shift")
+    for family in CONTENDERS:
+        runs = probed(ctx.select(family), "shift")
         if runs:
             shift_values = sorted({int(s) for r in runs for s in r.shift_rows.query("mode == @MODE")["shift"]})
             groups = [[value(r, "logits", s, "invariance_error") for r in runs] for s in shift_values]
-            band(left, shift_values, groups, runs[0].label, COLORS[arch])
+            band(left, shift_values, groups, runs[0].label, COLORS[family])
             drawn = True
     left.set(xlabel="circular shift (px)", ylabel="relative logit change")
     left.set_title(f"invariance error of the logits\n({BAND_NOTE})", fontsize=10)
@@ -252,7 +177,7 @@ def error_vs_shift(ctx: Context, path: Path) -> bool:
 
 
 def ablation_bars(ctx: Context, path: Path) -> bool:
-    """Claims 11 and 12: ViT test accuracy per positional embedding and per pooling (others at baseline)."""
+    """ViT test accuracy per positional embedding and per pooling (others at baseline)."""
     labels, estimates = [], []
     for option in ("pos_embed", "pool"):
         for v, runs in ablation_groups(ctx, option).items():
@@ -293,7 +218,7 @@ def accuracy_vs_compute(ctx: Context, path: Path) -> bool:
                 x,
                 [list(values) for _, values in validation.iterrows()],
                 f"{curve.model} validation",
-                COLORS[curve.arch],
+                COLORS[curve.family],
                 marker="",
             )
             ax.plot(
@@ -301,7 +226,7 @@ def accuracy_vs_compute(ctx: Context, path: Path) -> bool:
                 test.mean(axis=1),
                 linestyle="--",
                 linewidth=1,
-                color=COLORS[curve.arch],
+                color=COLORS[curve.family],
                 label=f"{curve.model} test",
             )
             for budget, runs in budget_cells(ctx, curve).items():
@@ -314,7 +239,7 @@ def accuracy_vs_compute(ctx: Context, path: Path) -> bool:
                     markersize=9,
                     linestyle="",
                     markeredgecolor="black",
-                    color=COLORS[curve.arch],
+                    color=COLORS[curve.family],
                     label=f"{curve.model}: study cells, {BUDGETS[budget]}",
                 )
             ax.set(
@@ -387,3 +312,10 @@ def robustness(claims: list[ClaimResult], path: Path) -> bool:
     figure.tight_layout()
     save(figure, path)
     return True
+
+
+# The figures several claims show, each declared by every claim that shows it (claim.Plot).
+ACCURACY_VS_SIZE = Plot("accuracy_vs_train_size.png", accuracy_vs_size)
+REACH_BY_LAYER = Plot("reach_by_layer.png", reach_by_layer)
+ERROR_VS_SHIFT = Plot("error_vs_shift.png", error_vs_shift)
+ABLATIONS = Plot("vit_ablations.png", ablation_bars)

@@ -18,7 +18,7 @@ import yaml
 from .. import rundir as layout
 from ..config import SAFE_LOADER, AugmentConfig
 from ..errors import CnnvitError
-from ..models import PRESETS, model_spec
+from ..models import FAMILIES, MODEL_NAMES, PRESETS, capabilities_of, model_spec
 from ..probes import PROBES
 from ..probes.plugin import find
 
@@ -26,6 +26,11 @@ from ..probes.plugin import find
 # translates by the default: both read from where they are defined, so a changed default regroups nothing.
 BASELINE_TRANSLATE = AugmentConfig.model_fields["translate"].default
 EXPERIMENT = "experiment.yaml"
+# The families the CNN-vs-ViT rows compare (models.Capabilities.family); "control" stands beside them.
+CONTENDERS = ("cnn", "vit")
+# A run of a model cnnvit does not name (renamed since, or made by hand in a test) is placed by the architecture
+# its summary records: each model class declares both.
+FAMILY_OF_ARCH = {family.model.arch: family.model.capabilities.family for family in FAMILIES}
 
 
 @dataclass
@@ -56,6 +61,12 @@ class Run:
     @property
     def arch(self) -> str:
         return self.summary.get("arch") or ("vit" if self.model.startswith("vit") else "resnet")
+
+    @property
+    def family(self) -> str:
+        """The side of the comparison its model stands on, "cnn", "vit" or "control", as the model's class
+        declares it (models.capabilities_of, nothing built)."""
+        return capabilities_of(self.model).family if self.model in MODEL_NAMES else FAMILY_OF_ARCH[self.arch]
 
     @property
     def model(self) -> str:
@@ -148,9 +159,9 @@ def read_experiment(results_dir: Path) -> dict:
     return _read_yaml(path) if path.exists() else {}
 
 
-def reference_model(runs: list[Run], arch: str, preferred: str) -> str | None:
-    """The model the CNN-vs-ViT rows use: `preferred` when it was run, else the most common name."""
-    names = Counter(run.model for run in runs if run.status == "done" and run.arch == arch)
+def reference_model(runs: list[Run], family: str, preferred: str) -> str | None:
+    """The model of `family` the CNN-vs-ViT rows use: `preferred` when it was run, else the most common name."""
+    names = Counter(run.model for run in runs if run.status == "done" and run.family == family)
     if not names:
         return None
     if preferred in names:
@@ -181,9 +192,11 @@ def _read_finished(directory: Path, relative: str, config: dict) -> Run:
         if not (rows_path.exists() and summary_path.exists()):  # the summary is written last
             continue
         summary = json.loads(summary_path.read_text())
-        if find(name).reads_test_images and "sample" not in summary:
+        probe = find(name)
+        if probe.reads_test_images and "sample" not in summary:
             continue  # computed on the first N test images (before data.probe_sample): possibly one class
-        run.probe_rows[name], run.probe_summaries[name] = pd.read_csv(rows_path), summary
+        # with the column types the probe wrote (nullable integers, booleans), as its own cache reads them back
+        run.probe_rows[name], run.probe_summaries[name] = pd.read_csv(rows_path, dtype=probe.dtypes), summary
         if "sample" in summary:
             run.probe_samples[name] = summary["sample"]
     run.probe_files = {path.name: path for path in sorted(probes.glob("*.safetensors"))}

@@ -1,6 +1,6 @@
-"""Which runs a claim compares: the reference models under a budget rule (Context), and the selections every
-rule module shares (by data fraction, by probe, by pairing key, by layer). One copy of each, so that two rows
-reading "the largest fraction both were probed at" read the same runs.
+"""Which runs a claim compares: each family's reference model under a budget rule (Context), and the selections
+the claims share (by data fraction, by probe, by pairing key, by layer; the probed CNN-ViT Pair). One copy of
+each, so that two rows reading "the largest fraction both were probed at" read the same runs.
 """
 
 import dataclasses
@@ -10,10 +10,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .claim_types import BUDGETS, ClaimResult, not_measured
-from .runs import Run, reference_model
+from .claim_types import BUDGETS, Missing
+from .runs import CONTENDERS, Run, reference_model
 
 PROBE_HINT = "run cnnvit probe {name} on them (or list {name} among an experiment group's probes)"
+# The model a CNN-vs-ViT row compares for each family, when it was run (else the family's most common one).
+# A family without one (the control) has no reference model: a claim reads its runs by task, not by model.
+PREFERRED = {"cnn": "resnet-s", "vit": "vit-s"}
 
 
 @dataclass
@@ -21,8 +24,7 @@ class Context:
     """The finished runs and the CNN/ViT models the CNN-vs-ViT rows compare."""
 
     runs: list[Run]
-    cnn_model: str | None
-    vit_model: str | None
+    references: dict[str, str | None]  # family -> the model its rows compare (Run.family)
     dataset: str | None
     all_runs: list[Run] = field(default_factory=list)  # finished runs of every dataset (row 3 has its own task)
     budget: str = "steps"  # the budget rule whose runs select() returns (a BUDGETS key)
@@ -31,16 +33,25 @@ class Context:
     def of(cls, runs: list[Run]) -> "Context":
         """Finished runs of the most common dataset (claims never mix datasets), and the reference models."""
         finished = [run for run in runs if run.status == "done"]
-        datasets = Counter(str(run.summary.get("dataset")) for run in finished if run.arch in ("resnet", "vit"))
+        datasets = Counter(str(run.summary.get("dataset")) for run in finished if run.family in CONTENDERS)
         dataset = sorted(datasets.items(), key=lambda item: (-item[1], item[0]))[0][0] if datasets else None
         done = [run for run in finished if str(run.summary.get("dataset")) == dataset]
-        cnn, vit = reference_model(done, "resnet", "resnet-s"), reference_model(done, "vit", "vit-s")
-        return cls(done, cnn, vit, dataset, finished)
+        references = {family: reference_model(done, family, preferred) for family, preferred in PREFERRED.items()}
+        return cls(done, references, dataset, finished)
 
-    def select(self, arch: str, *, baseline_except: tuple[str, ...] | None = (), model: bool = True) -> list[Run]:
-        """Finished runs of `arch` (of the reference model when `model`), baseline apart from `baseline_except`."""
-        name = self.cnn_model if arch == "resnet" else self.vit_model
-        chosen = [r for r in self.runs if r.arch == arch and (not model or r.model == name) and self.in_budget(r)]
+    @property
+    def cnn_model(self) -> str | None:
+        return self.references.get("cnn")
+
+    @property
+    def vit_model(self) -> str | None:
+        return self.references.get("vit")
+
+    def select(self, family: str, *, baseline_except: tuple[str, ...] | None = (), model: bool = True) -> list[Run]:
+        """Finished runs of `family` (of its reference model when `model`: none for a family without one),
+        baseline apart from `baseline_except`."""
+        name = self.references.get(family)
+        chosen = [r for r in self.runs if r.family == family and (not model or r.model == name) and self.in_budget(r)]
         if baseline_except is not None:
             chosen = [r for r in chosen if r.is_baseline_except(*baseline_except)]
         return chosen
@@ -53,13 +64,13 @@ class Context:
             return run.evaluations is not None
         if run.evaluations is not None:
             return False
-        if self.budget == "flops" and run.arch != "resnet":
+        if self.budget == "flops" and run.family != "cnn":
             return run.match_flops is not None and run.match_flops == self.cnn_model
         return run.match_flops is None
 
     def budgets(self) -> list[str]:
         """The budget rules this context's runs hold a ViT for, equal steps first."""
-        return [b for b in BUDGETS if any(self.under(b).in_budget(r) for r in self.runs if r.arch == "vit")]
+        return [b for b in BUDGETS if any(self.under(b).in_budget(r) for r in self.runs if r.family == "vit")]
 
     def under(self, budget: str) -> "Context":
         return dataclasses.replace(self, budget=budget)
@@ -109,18 +120,30 @@ def probed(runs: list[Run], probe: str) -> list[Run]:
     return [run for run in runs if probe in run.probe_rows]
 
 
-def probed_pair(ctx: Context, claim_id: str, name: str) -> tuple[list[Run], list[Run], float] | ClaimResult:
-    """The CNN and ViT runs holding probe `name` at the largest fraction both have, or the claim's
-    `not measured` result when there is no such fraction."""
-    cnn, vit = probed(ctx.select("resnet"), name), probed(ctx.select("vit"), name)
+@dataclass(frozen=True)
+class Pair:
+    """The reference CNN's and ViT's runs a row compares, at one data fraction."""
+
+    cnn: list[Run]
+    vit: list[Run]
+    fraction: float
+
+    @property
+    def runs(self) -> list[Run]:
+        return [*self.cnn, *self.vit]
+
+
+def probed_pair(ctx: Context, name: str) -> Pair | Missing:
+    """The CNN and ViT runs holding probe `name` at the largest fraction both have, or what is missing when
+    there is no such fraction."""
+    cnn, vit = probed(ctx.select("cnn"), name), probed(ctx.select("vit"), name)
     shared = largest_shared_fraction(cnn, vit)
     if shared is None:
-        return not_measured(
-            claim_id,
+        return Missing(
             f"needs {name} probe results of a ResNet and a ViT at the same data fraction; "
-            + PROBE_HINT.format(name=name),
+            + PROBE_HINT.format(name=name)
         )
-    return at(cnn, shared), at(vit, shared), shared
+    return Pair(at(cnn, shared), at(vit, shared), shared)
 
 
 def reference_vit(ctx: Context, **options) -> list[Run]:
@@ -140,10 +163,10 @@ def reference_vit(ctx: Context, **options) -> list[Run]:
 # ------------------------------------------------------------------------------------------ by layer
 
 
-def first_block(table, arch: str) -> str:
+def first_block(table, family: str) -> str:
     """Layer 1 in the notes' sense: the CNN's first layer after its stem, the ViT's first Transformer block."""
     ordered = table.sort_values("layer_index")["layer"].drop_duplicates().tolist()
-    if arch == "vit":
+    if family == "vit":
         blocks = [layer for layer in ordered if layer.startswith("block")]
         return blocks[0] if blocks else ordered[-1]
     after_stem = [layer for layer in ordered if layer != "stem"]

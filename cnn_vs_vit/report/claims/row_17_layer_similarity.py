@@ -8,20 +8,21 @@ import matplotlib.pyplot as plt  # its backend set by plots.py, imported below b
 import numpy as np
 import pandas as pd
 
-from ..probes.cka import GRAMS_FILE, cka_rows, saved_grams
-from .claim_types import ClaimResult
-from .formatting import text
-from .plots import save
-from .runs import Run
-from .selection import Context, by_key, probed_pair
-from .statistics import Estimate, difference, sign_verdict, t_interval
+from ...probes.cka import GRAMS_FILE, cka_rows, saved_grams
+from ..claim import Claim, Plot
+from ..claim_types import Evidence, Measured, Missing
+from ..formatting import text
+from ..plots import save
+from ..runs import Run
+from ..selection import Context, by_key, probed_pair
+from ..statistics import Estimate, difference, sign_verdict, t_interval
 
 GRID = ("map", "tokens")  # layers with a spatial grid: stem or patch embedding up to the last block
 # A layer whose CKA with the one before it is this close to 1 is that layer again (the ViT's `embed` adds the
 # same positions to every image's patch embedding, which centring removes: CKA 1 by construction) and is
 # counted once, so both architectures enter with an input-side layer and their blocks.
 SAME = 1 - 1e-6
-UNIFORMITY_RULE = (
+RULE = (
     "supported if the ViT's mean CKA between its distinct grid layers (feature maps and tokens, from the stem or "
     "patch embedding to the last block, a layer identical to the one before it counted once; minibatch CKA "
     "with unbiased HSIC) exceeds the CNN's with a 95% interval above 0; contradicted if the interval is below "
@@ -29,8 +30,8 @@ UNIFORMITY_RULE = (
 )
 
 
-def uniformity_verdict(estimates: dict[str, Estimate]) -> str:
-    """UNIFORMITY_RULE: "effect" is ViT − CNN mean CKA between distinct grid layers."""
+def decide(estimates: dict[str, Estimate]) -> str:
+    """RULE: "effect" is ViT − CNN mean CKA between distinct grid layers."""
     return sign_verdict(estimates["effect"])
 
 
@@ -49,30 +50,24 @@ def grid_layers(table: pd.DataFrame) -> list[int]:
     return [i for k, i in enumerate(grid) if k == 0 or cka[grid[k - 1], i] < SAME]
 
 
-def layer_similarity(ctx: Context) -> ClaimResult:
-    """Row 17. effect = ViT − CNN mean CKA between distinct grid layers, paired by seed."""
-    pair = probed_pair(ctx, "17", "cka")
-    if isinstance(pair, ClaimResult):
+def measure(ctx: Context) -> Measured | Missing:
+    """effect = ViT − CNN mean CKA between distinct grid layers, paired by seed."""
+    pair = probed_pair(ctx, "cka")
+    if isinstance(pair, Missing):
         return pair
-    cnn, vit, fraction = pair
-    effect = difference(by_key(vit, uniformity), by_key(cnn, uniformity))
-    cnn_mean, vit_mean = (t_interval([uniformity(r) for r in runs]) for runs in (cnn, vit))
-    estimates = {"effect": effect}
-    return ClaimResult(
-        claim_id="17",
-        verdict=uniformity_verdict(estimates),
-        effect=effect,
-        cnn_evidence=f"mean CKA between layers {text(cnn_mean)}",
-        vit_evidence=f"mean CKA between layers {text(vit_mean)}",
-        rule=UNIFORMITY_RULE,
+    effect = difference(by_key(pair.vit, uniformity), by_key(pair.cnn, uniformity))
+    return Measured(estimates={"effect": effect}, effect=effect, runs=pair.runs, found=pair)
+
+
+def describe(measured: Measured) -> Evidence:
+    pair = measured.found
+    cnn_mean, vit_mean = (t_interval([uniformity(r) for r in runs]) for runs in (pair.cnn, pair.vit))
+    return Evidence(
+        cnn=f"mean CKA between layers {text(cnn_mean)}",
+        vit=f"mean CKA between layers {text(vit_mean)}",
         effect_meaning="ViT − CNN mean CKA between distinct grid layers (0 = unrelated, 1 = the same up to "
         "rotation and scale)",
-        anchor="Raghu et al. 2021 Fig. 1: ViT-L/16 layers are similar across depth (a near-uniform CKA map), "
-        "ResNet-50's in stages; Fig. 2: ViT's lower half resembles ResNet's lower quarter.",
-        details=similarity_details(cnn, vit, fraction, effect),
-        runs=[*cnn, *vit],
-        estimates=estimates,
-        decide=uniformity_verdict,
+        details=similarity_details(pair.cnn, pair.vit, pair.fraction, measured.effect),
     )
 
 
@@ -135,11 +130,11 @@ def similarity_details(cnn: list[Run], vit: list[Run], fraction: float, effect: 
 
 
 def cka_maps(ctx: Context, path: Path) -> bool:
-    """Row 17: CKA heat maps, within the CNN, within the ViT and across them (seed means)."""
-    pair = probed_pair(ctx, "17", "cka")
-    if isinstance(pair, ClaimResult):
+    """CKA heat maps, within the CNN, within the ViT and across them (seed means)."""
+    pair = probed_pair(ctx, "cka")
+    if isinstance(pair, Missing):
         return False
-    cnn, vit, _ = pair
+    cnn, vit = pair.cnn, pair.vit
     maps = [(within(cnn), f"{cnn[0].label}: its layers"), (within(vit), f"{vit[0].label}: its layers")]
     between = across(cnn, vit)
     if between is not None:
@@ -158,3 +153,18 @@ def cka_maps(ctx: Context, path: Path) -> bool:
     figure.suptitle(f"Layer similarity, mean of {len(cnn)} seeds: a uniform map means layers alike across depth")
     save(figure, path)
     return True
+
+
+CLAIM = Claim(
+    id="17",
+    text="ViT representations are more uniform across depth than a ResNet's (Raghu et al. 2021)",
+    measure=measure,
+    decide=decide,
+    rule=RULE,
+    describe=describe,
+    anchor="Raghu et al. 2021 Fig. 1: ViT-L/16 layers are similar across depth (a near-uniform CKA map), "
+    "ResNet-50's in stages; Fig. 2: ViT's lower half resembles ResNet's lower quarter.",
+    probes=("cka",),
+    groups=("full_data_probed",),
+    plots=(Plot("cka.png", cka_maps),),
+)

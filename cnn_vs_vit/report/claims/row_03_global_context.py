@@ -9,29 +9,35 @@ Two tasks, each through the same rule, reported as two rows:
   additive over them and capped at reach.UP_SHARE. Controls: a bag of local features (models/bag.py, at
   chance by construction) and the first-order task `reach-local` (the marker always up), which both
   architectures must learn for a failure on `reach` to mean anything.
-- row 3-relational, `global-context` (data/global_context.py): the label is a same/different relation of
-  two far squares with no first-order signal, a harder task on which transformers are known to sit on a
-  loss plateau (Hoffmann et al. 2024). A side experiment outside its verdict trains the ViT with
-  NormSoftmax attention, their remedy (models/vit.py).
+- row 3-relational (a variant of this row), `global-context` (data/global_context.py): the label is a
+  same/different relation of two far squares with no first-order signal, a harder task on which
+  transformers are known to sit on a loss plateau (Hoffmann et al. 2024). A side experiment outside its
+  verdict trains the ViT with NormSoftmax attention, their remedy (models/vit.py).
 
+Row 3-plateau is row 3 under "each to its plateau": the ViT's long runs beside the CNN's equal-steps runs.
 Depth is the number of blocks: the ResNet's BasicBlocks (its stem apart), the ViT's Transformer blocks.
 """
 
 import math
 from collections import defaultdict
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 
-from ..data import global_context as relational
-from ..data import reach
-from ..models import BagSpec, ResNetSpec, model_spec, receptive_fields
-from .claim_types import ClaimResult, not_measured
-from .formatting import accuracy_text, percent
-from .runs import Run
-from .selection import Context, by_key
-from .statistics import Estimate, difference, format_estimate, t_interval
+import matplotlib.pyplot as plt  # its backend set by plots.py, imported below before any figure is drawn
 
-TASKS = {"3": reach.REACH, "3-plateau": reach.REACH, "3-relational": relational.NAME}  # row -> its task
+from ...data import global_context as relational
+from ...data import reach
+from ...models import BagSpec, ResNetSpec, model_spec, receptive_fields
+from ..claim import Claim, Plot, Variant
+from ..claim_types import Evidence, Measured, Missing
+from ..formatting import accuracy_text, percent
+from ..plots import BAND_NOTE, COLORS, band, save
+from ..runs import Run
+from ..selection import Context, by_key
+from ..statistics import Estimate, difference, format_estimate, t_interval
+
 TEST_SIZES = {reach.REACH: reach.TEST_SIZE, relational.NAME: relational.TEST_SIZE}
 FIRST_ORDER_CONTROL = {reach.REACH: reach.REACH_LOCAL}
 CHANCE = 1 / 2  # both tasks have two balanced classes
@@ -59,15 +65,15 @@ def depth(run: Run) -> int | None:
     return spec.depth
 
 
-def task_runs(ctx: Context, arch: str, task: str = reach.REACH, budget: str = "steps") -> list[Run]:
-    """Finished runs of `arch` on `task` whose models differ from their preset in depth and width only, trained
+def task_runs(ctx: Context, family: str, task: str = reach.REACH, budget: str = "steps") -> list[Run]:
+    """Finished runs of `family` on `task` whose models differ from their preset in depth and width only, trained
     under `budget`: "steps", the study's equal steps; "plateau", the ViT's long runs (evaluated along the way)
-    and every other architecture's equal-steps runs (see plateau_note)."""
-    rule = ctx.under("plateau" if budget == "plateau" and arch == "vit" else "steps")
+    and every other family's equal-steps runs (see plateau_note)."""
+    rule = ctx.under("plateau" if budget == "plateau" and family == "vit" else "steps")
     return [
         run
         for run in ctx.all_runs
-        if run.arch == arch
+        if run.family == family
         and run.summary.get("dataset") == task
         and run.is_baseline_except(*DEPTH_OPTIONS)
         and rule.in_budget(run)
@@ -92,7 +98,7 @@ def remedy_runs(ctx: Context, task: str = relational.NAME) -> list[Run]:
     return [
         run
         for run in ctx.all_runs
-        if run.arch == "vit"
+        if run.family == "vit"
         and run.summary.get("dataset") == task
         and all(run.options.get(k) == v for k, v in REMEDY.items())
         and run.is_baseline_except(*DEPTH_OPTIONS, *REMEDY)
@@ -138,7 +144,7 @@ def rule_text(task: str) -> str:
     )
 
 
-def global_context_verdict(estimates: Mapping[str, Estimate], *, floor: float) -> str:
+def decide(estimates: Mapping[str, Estimate], *, floor: float) -> str:
     """The rule of rule_text(task), whose accuracy without reach is `floor`: "depth <d>" is ViT − CNN at each
     shallow depth d, "vit depth <d>" the ViT's accuracy at each depth it was trained at, "cnn gain" the CNN's
     deepest model − its shallowest, "control" the bag of local features' accuracy (no interval when untrained)."""
@@ -155,55 +161,86 @@ def global_context_verdict(estimates: Mapping[str, Estimate], *, floor: float) -
     return "inconclusive"
 
 
-def global_context(ctx: Context, claim_id: str = "3") -> ClaimResult:
-    """Row 3 (or 3-relational). effect = ViT − CNN test accuracy at the shallowest depth both were trained at."""
-    task, budget = TASKS[claim_id], "plateau" if claim_id.endswith("-plateau") else "steps"
-    cnn, vit = by_depth(task_runs(ctx, "resnet", task)), by_depth(task_runs(ctx, "vit", task, budget))
-    control = task_runs(ctx, "bag", task)
+def measure(ctx: Context, task: str = reach.REACH, budget: str = "steps") -> Measured | Missing:
+    """effect = ViT − CNN test accuracy on `task` at the shallow depth where the ViT leads most, the ViT's runs
+    trained under `budget` (task_runs)."""
+    cnn, vit = by_depth(task_runs(ctx, "cnn", task)), by_depth(task_runs(ctx, "vit", task, budget))
+    control = task_runs(ctx, "control", task)
     shared = sorted(set(cnn) & set(vit))
     if not shared:
-        return not_measured(claim_id, f"needs ResNet and ViT runs on the {task} task at the same depths; {HINT}")
+        return Missing(f"needs ResNet and ViT runs on the {task} task at the same depths; {HINT}")
     shallow = [d for d in shared if d in SHALLOW] or shared[:1]
     effects = {d: difference(by_key(vit[d], Run.accuracy), by_key(cnn[d], Run.accuracy)) for d in shallow}
     # The effect shown is at the shallow depth where the ViT leads most (the rule asks for depth 1 or 2).
     at = max(shallow, key=lambda d: (effects[d].mean, -d))
-    effect = effects[at]
     deepest = max(cnn)
     cnn_gain = difference(by_key(cnn[deepest], Run.accuracy), by_key(cnn[min(cnn)], Run.accuracy))
-    control_estimate = t_interval([run.accuracy() for run in control])
     vit_depths = {d: t_interval([r.accuracy() for r in runs]) for d, runs in vit.items()}
-    estimates = {
-        "cnn gain": cnn_gain,
-        "control": control_estimate,
-        **{f"depth {d}": e for d, e in effects.items()},
-        **{f"vit depth {d}": e for d, e in vit_depths.items()},
-    }
-    decide = partial(global_context_verdict, floor=WITHOUT_REACH[task])
+    first_order = FIRST_ORDER_CONTROL.get(task)
+    return Measured(
+        estimates={
+            "cnn gain": cnn_gain,
+            "control": t_interval([run.accuracy() for run in control]),
+            **{f"depth {d}": e for d, e in effects.items()},
+            **{f"vit depth {d}": e for d, e in vit_depths.items()},
+        },
+        effect=effects[at],
+        runs=[*cnn.get(at, []), *vit.get(at, []), *control],
+        facts={"floor": WITHOUT_REACH[task]},
+        found=Depths(
+            task=task,
+            budget=budget,
+            cnn=cnn,
+            vit=vit,
+            control=control,
+            shared=shared,
+            at=at,
+            vit_depths=vit_depths,
+            first_order={f: by_depth(task_runs(ctx, f, first_order)) for f in ("cnn", "vit")} if first_order else {},
+            remedied=by_depth(remedy_runs(ctx, task)) if task == relational.NAME else {},
+        ),
+    )
+
+
+@dataclass(kw_only=True)
+class Depths:
+    """What row 3 compared on one task: each family's runs by depth, and its controls."""
+
+    task: str
+    budget: str
+    cnn: dict[int, list[Run]]
+    vit: dict[int, list[Run]]
+    control: list[Run]  # the bag of local features
+    shared: list[int]  # the depths both families were trained at
+    at: int  # the depth of the effect shown
+    vit_depths: dict[int, Estimate]  # the ViT's accuracy at each depth
+    first_order: dict[str, dict[int, list[Run]]]  # family -> its runs by depth on the first-order control task
+    remedied: dict[int, list[Run]]  # the side experiment's ViTs by depth
+
+
+def describe(measured: Measured) -> Evidence:
+    found, effect = measured.found, measured.effect
+    cnn_gain, deepest = measured.estimates["cnn gain"], max(found.cnn)
     details = [
-        f"Effect: ViT − CNN test accuracy on the {task} task at depth {at}, the shallow depth where the ViT leads most "
-        f"({effect.method} comparison). "
+        f"Effect: ViT − CNN test accuracy on the {found.task} task at depth {found.at}, the shallow depth where the "
+        f"ViT leads most ({effect.method} comparison). "
         f"Chance is {percent(CHANCE)}. The CNN's deepest model ({deepest} blocks) vs its shallowest: "
         f"{format_estimate(cnn_gain, '+.3f')}.",
-        *[f"Inconclusive because {reason}." for reason in inconclusive_reasons(control, vit_depths, task)],
-        *([plateau_note(predicted_depth(cnn), vit)] if budget == "plateau" else []),
-        *depth_table(cnn, vit, shared, task),
+        *[
+            f"Inconclusive because {reason}."
+            for reason in inconclusive_reasons(found.control, found.vit_depths, found.task)
+        ],
+        *([plateau_note(predicted_depth(found.cnn), found.vit)] if found.budget == "plateau" else []),
+        *depth_table(found.cnn, found.vit, found.shared, found.task),
         "",
-        *control_lines(ctx, control, task),
-        *(remedy_lines(ctx, vit, task) if task == relational.NAME else []),
+        *control_lines(found),
+        *(remedy_lines(found.vit, found.remedied) if found.task == relational.NAME else []),
     ]
-    return ClaimResult(
-        claim_id=claim_id,
-        verdict=decide(estimates),
-        effect=effect,
-        cnn_evidence=per_depth(cnn),
-        vit_evidence=per_depth(vit),
-        rule=rule_text(task),
-        effect_meaning=f"ViT − CNN test accuracy (fraction of test images) at depth {at}",
-        anchor=ANCHOR,
+    return Evidence(
+        cnn=per_depth(found.cnn),
+        vit=per_depth(found.vit),
+        effect_meaning=f"ViT − CNN test accuracy (fraction of test images) at depth {found.at}",
         details=details,
-        runs=[*cnn.get(at, []), *vit.get(at, []), *control],
-        estimates=estimates,
-        decide=decide,
     )
 
 
@@ -283,8 +320,9 @@ def _count(n: int | None) -> str:
     return f"{n:,}" if n else "—"
 
 
-def control_lines(ctx: Context, control: list[Run], task: str) -> list[str]:
+def control_lines(found: Depths) -> list[str]:
     """The bag of local features against chance's binomial band, and the first-order control task."""
+    control, task = found.control, found.task
     low, high = binomial_band(TEST_SIZES[task])
     inside = sum(low <= run.accuracy() <= high for run in control)
     lines = [
@@ -298,9 +336,10 @@ def control_lines(ctx: Context, control: list[Run], task: str) -> list[str]:
     ]
     first_order = FIRST_ORDER_CONTROL.get(task)
     if first_order:
-        groups = {arch: by_depth(task_runs(ctx, arch, first_order)) for arch in ("resnet", "vit")}
         learned = "; ".join(
-            f"{arch} depth {d}: {accuracy_text(runs)}" for arch, by in groups.items() for d, runs in by.items()
+            f"{runs[0].arch} depth {d}: {accuracy_text(runs)}"
+            for by in found.first_order.values()
+            for d, runs in by.items()
         )
         lines.append(
             f"First-order control, the {first_order} task (the marker always points up, so the top square "
@@ -310,9 +349,8 @@ def control_lines(ctx: Context, control: list[Run], task: str) -> list[str]:
     return lines
 
 
-def remedy_lines(ctx: Context, vit: dict[int, list[Run]], task: str) -> list[str]:
+def remedy_lines(vit: dict[int, list[Run]], remedied: dict[int, list[Run]]) -> list[str]:
     """The side experiment: the ViT with NormSoftmax attention beside the plain ViT, per depth (not in the verdict)."""
-    remedied = by_depth(remedy_runs(ctx, task))
     if not remedied:
         return []
     lines = [
@@ -328,3 +366,102 @@ def remedy_lines(ctx: Context, vit: dict[int, list[Run]], task: str) -> list[str
     for d in sorted(set(vit) | set(remedied)):
         lines.append(f"| {d} | {accuracy_text(vit.get(d, []))} | {accuracy_text(remedied.get(d, []))} |")
     return lines
+
+
+DODGE = 0.06  # depth-axis offset of each architecture, so that equal accuracies stay visible
+
+
+def accuracy_vs_depth(ctx: Context, path: Path, task: str) -> bool:
+    """Accuracy on `task` vs depth, both architectures, the bag-of-local-features control and chance; on the
+    reach task the cap the CNN's geometry predicts below its predicted depth, on the relational task the ViT
+    with NormSoftmax (the side experiment)."""
+    cnn, vit = by_depth(task_runs(ctx, "cnn", task)), by_depth(task_runs(ctx, "vit", task))
+    if not (cnn and vit):
+        return False
+    figure, ax = plt.subplots(figsize=(7.5, 5.6))
+    # The lines may coincide (a ViT, the control and chance all at 50%): the two architectures are dodged
+    # sideways and drawn with their own markers, the control is a band, chance a thin dotted line.
+    lines = [(cnn, -DODGE, "o", COLORS["cnn"], None), (vit, DODGE, "s", COLORS["vit"], None)]
+    remedied = by_depth(remedy_runs(ctx, task)) if task == relational.NAME else {}
+    if remedied:
+        lines.append((remedied, 2 * DODGE, "^", "tab:red", "with NormSoftmax (side experiment)"))
+    longer = by_depth(task_runs(ctx, "vit", task, "plateau"))
+    if longer:
+        steps = "/".join(sorted({str(r.summary.get("steps")) for runs in longer.values() for r in runs}))
+        lines.append((longer, 2 * DODGE, "D", "tab:red", f"at {steps} steps (row 3-plateau)"))
+    for groups, dodge, marker, color, note in lines:
+        label = groups[min(groups)][0].model + (f" {note}" if note else "")
+        band(
+            ax,
+            [d + dodge for d in groups],
+            [[r.accuracy() for r in runs] for runs in groups.values()],
+            label,
+            color,
+            marker,
+        )
+    control = task_runs(ctx, "control", task)
+    if control:
+        e = t_interval([r.accuracy() for r in control])
+        ax.axhspan(
+            e.ci_low if e.has_interval else e.mean,
+            e.ci_high if e.has_interval else e.mean,
+            color="tab:gray",
+            alpha=0.25,
+            linewidth=0,
+        )
+        ax.axhline(
+            e.mean,
+            color="tab:gray",
+            linestyle="--",
+            linewidth=2.5,
+            label=f"{control[0].model}: bag of 7x7 local features (control)",
+        )
+    if WITHOUT_REACH[task] != CHANCE:
+        ax.axhline(
+            WITHOUT_REACH[task],
+            color="tab:green",
+            linewidth=1.5,
+            linestyle="-.",
+            label=f"without reach: the top square alone ({WITHOUT_REACH[task]:.0%})",
+        )
+    if task == reach.REACH:
+        least = predicted_depth(cnn)
+        if least is not None:
+            ax.axvline(
+                least - 0.5,
+                color=COLORS["cnn"],
+                linestyle=":",
+                linewidth=1.5,
+                label=f"CNN's geometry: no unit sees marker and square below depth {least}",
+            )
+    ax.axhline(CHANCE, color="black", linewidth=1, linestyle=":", label=f"chance ({CHANCE:.0%})")
+    ax.set(xlabel="depth (blocks)", ylabel="test accuracy", xticks=sorted(set(cnn) | set(vit)), ylim=(0.4, 1.03))
+    ax.set_title(f"{task} task: accuracy vs depth\n({BAND_NOTE}; points dodged sideways)", fontsize=10)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)  # below: the lines fill the axes
+    figure.tight_layout()
+    save(figure, path)
+    return True
+
+
+CLAIM = Claim(
+    id="3",
+    text="Global context: CNN hard, large depth needed; ViT immediate global self-attention",
+    measure=measure,
+    decide=decide,
+    rule=rule_text(reach.REACH),
+    describe=describe,
+    anchor=ANCHOR,
+    groups=("reach", "reach_plateau", "reach_local", "global_context", "normsoftmax"),
+    plots=(Plot("accuracy_vs_depth.png", partial(accuracy_vs_depth, task=reach.REACH)),),
+    variants=(
+        Variant(suffix="plateau", options={"budget": "plateau"}, budget="plateau"),
+        Variant(
+            suffix="relational",
+            options={"task": relational.NAME},
+            task=f"task: a same/different relation, {relational.NAME}",
+            rule=rule_text(relational.NAME),
+            plots=(Plot("accuracy_vs_depth_relational.png", partial(accuracy_vs_depth, task=relational.NAME)),),
+        ),
+    ),
+    one_setting_by_design=True,
+)

@@ -1,0 +1,177 @@
+"""The claims registry as a specification: every claim builds, decides each verdict its rule can give on
+hand-made estimates at its edges, is "not measured" with a reason on runs that lack its inputs, and is the
+only module that spells its id."""
+
+import ast
+from pathlib import Path
+
+import pytest
+import yaml
+
+import cnn_vs_vit.report
+from cnn_vs_vit.probes import PROBES
+from cnn_vs_vit.report.claim_types import VERDICTS, ClaimResult
+from cnn_vs_vit.report.claims import CLAIMS, ROWS
+from cnn_vs_vit.report.claims.row_03_global_context import CHANCE, MANY
+from cnn_vs_vit.report.claims.row_04_receptive_field import MANY_TIMES
+from cnn_vs_vit.report.claims.row_06_dynamic_mixing import ZERO_VARIATION
+from cnn_vs_vit.report.runs import Run
+from cnn_vs_vit.report.selection import Context
+from cnn_vs_vit.report.shift_results import ZERO_TOLERANCE
+from cnn_vs_vit.report.statistics import MISSING, Estimate
+
+REPORT = Path(cnn_vs_vit.report.__file__).parent
+GROUPS = set(yaml.safe_load((REPORT.parents[1] / "experiments" / "default.yaml").read_text())["groups"])
+
+JUST_ABOVE = Estimate(0.01, 1e-9, 0.02, 3)  # a 95% interval just above 0
+JUST_BELOW = Estimate(-0.01, -0.02, -1e-9, 3)
+TOUCHES = Estimate(0.01, 0.0, 0.02, 3)  # its lower end at 0: not above it
+SIGN = [({"effect": JUST_ABOVE}, {}, "supported"), ({"effect": JUST_BELOW}, {}, "contradicted"),
+        ({"effect": TOUCHES}, {}, "inconclusive")]  # fmt: skip
+ABOVE_TOLERANCE = Estimate(2 * ZERO_TOLERANCE, 1.01 * ZERO_TOLERANCE, 3 * ZERO_TOLERANCE, 3)
+BELOW_TOLERANCE = Estimate(ZERO_TOLERANCE / 2, 0.0, 0.99 * ZERO_TOLERANCE, 3)
+ON_TOLERANCE = Estimate(ZERO_TOLERANCE, ZERO_TOLERANCE / 2, 2 * ZERO_TOLERANCE, 3)
+THRESHOLD = [({"1 px": ABOVE_TOLERANCE, "2 px": ABOVE_TOLERANCE}, {}, "supported"),
+             ({"1 px": BELOW_TOLERANCE, "2 px": BELOW_TOLERANCE}, {}, "contradicted"),
+             ({"1 px": ABOVE_TOLERANCE, "2 px": ON_TOLERANCE}, {}, "inconclusive"),
+             ({"1 px": MISSING}, {}, "not measured")]  # fmt: skip
+
+
+def counts(configurations: float, hyperparameters: float) -> dict:
+    exact = lambda x: Estimate(x, n=1, method="exact count")  # noqa: E731
+    return {"configurations": exact(configurations), "hyperparameters": exact(hyperparameters)}
+
+
+def parts(row_2: str, row_9: str) -> dict:
+    """Rows 2 and 9 as row 1 reads them (their verdicts only: no estimates to redraw)."""
+    return {"parts": {"2": ClaimResult(claim_id="2", verdict=row_2), "9": ClaimResult(claim_id="9", verdict=row_9)}}
+
+
+LEADS = Estimate(MANY + 0.1, MANY + 0.01, MANY + 0.2, 3)  # the ViT at least MANY ahead, interval above 0
+LEARNS = Estimate(0.95, 0.9, 1.0, 3)
+AT_CHANCE = Estimate(CHANCE, CHANCE - 0.02, CHANCE + 0.02, 3)
+DEPTHS = {"cnn gain": JUST_ABOVE, "control": AT_CHANCE, "depth 1": LEADS, "vit depth 1": LEARNS}
+AREA = Estimate(10.0, 9.0, 11.0, 3)
+FIXED = Estimate(ZERO_VARIATION / 10, 0.0, ZERO_VARIATION / 2, 3)  # a CNN's convolutions: no variation
+VARIES = Estimate(0.3, 0.2, 0.4, 3)
+
+# claim id -> [(estimates, decide's facts, the verdict)]: every verdict each rule can give, at its edges
+EDGES = {
+    "1": [({"effect": JUST_ABOVE}, parts("supported", "supported"), "supported"),
+          ({"effect": TOUCHES}, parts("supported", "supported"), "inconclusive"),
+          ({"effect": JUST_ABOVE}, parts("supported", "inconclusive"), "inconclusive"),
+          ({"effect": JUST_ABOVE}, parts("contradicted", "supported"), "contradicted")],
+    "2": [({"effect": JUST_ABOVE, "1 px": JUST_ABOVE, "2 px": JUST_ABOVE}, {}, "supported"),
+          ({"effect": JUST_BELOW, "1 px": JUST_BELOW}, {}, "contradicted"),
+          ({"effect": JUST_ABOVE, "1 px": JUST_ABOVE, "2 px": JUST_BELOW}, {}, "inconclusive"),
+          ({"effect": TOUCHES, "1 px": JUST_ABOVE}, {}, "inconclusive")],
+    "3": [(DEPTHS, {"floor": CHANCE}, "supported"),
+          ({**DEPTHS, "depth 1": Estimate(MANY - 0.05, MANY - 0.1, MANY - 0.01, 3)}, {"floor": CHANCE}, "contradicted"),
+          ({**DEPTHS, "cnn gain": TOUCHES}, {"floor": CHANCE}, "inconclusive"),
+          ({**DEPTHS, "control": MISSING}, {"floor": CHANCE}, "inconclusive"),
+          ({**DEPTHS, "vit depth 1": AT_CHANCE}, {"floor": CHANCE}, "inconclusive")],
+    "4": [({"effect": JUST_ABOVE, "cnn": AREA, "vit": Estimate(MANY_TIMES * 10.0, 19.0, 21.0, 3)}, {}, "supported"),
+          ({"effect": JUST_ABOVE, "cnn": AREA, "vit": Estimate(MANY_TIMES * 10.0 - 0.1, 19.0, 21.0, 3)}, {},
+           "inconclusive"),
+          ({"effect": JUST_BELOW, "cnn": AREA, "vit": AREA}, {}, "contradicted")],
+    "5": [({"effect": JUST_ABOVE}, {"crossover_within": True}, "supported"),
+          ({"effect": JUST_ABOVE}, {"crossover_within": False}, "not reached at this scale"),
+          ({"effect": JUST_BELOW}, {"crossover_within": True}, "contradicted"),
+          ({"effect": TOUCHES}, {"crossover_within": True}, "inconclusive"),
+          ({"effect": JUST_ABOVE, "width": JUST_BELOW}, {"crossover_within": True}, "inconclusive")],
+    "6": [({"effect": JUST_ABOVE, "cnn": FIXED, "vit": VARIES}, {}, "supported"),
+          ({"effect": JUST_ABOVE, "cnn": Estimate(0.1, 1.01 * ZERO_VARIATION, 0.2, 3), "vit": VARIES}, {},
+           "contradicted"),
+          ({"effect": JUST_ABOVE, "cnn": Estimate(ZERO_VARIATION, 0.0, 2 * ZERO_VARIATION, 3), "vit": VARIES}, {},
+           "inconclusive")],
+    "7": [(counts(1, 1), {}, "supported"), (counts(-1, -1), {}, "contradicted"), (counts(1, -1), {}, "inconclusive"),
+          (counts(0, 1), {}, "inconclusive")],
+    "8": SIGN,
+    "9": [*((estimates, {"fractions_measured": 2}, verdict) for estimates, _, verdict in SIGN),
+          ({"effect": JUST_ABOVE}, {"fractions_measured": 1}, "inconclusive")],
+    "10": [({}, {"cnn_modules_replaced": 1, "vit_runs_unchanged": True, "vit_above_chance": True}, "supported"),
+           ({}, {"cnn_modules_replaced": 0, "vit_runs_unchanged": True, "vit_above_chance": True}, "contradicted"),
+           ({}, {"cnn_modules_replaced": 1, "vit_runs_unchanged": False, "vit_above_chance": True}, "contradicted"),
+           ({}, {"cnn_modules_replaced": 1, "vit_runs_unchanged": True, "vit_above_chance": False}, "inconclusive")],
+    "11": SIGN, "12": SIGN, "13": SIGN,
+    "14": THRESHOLD, "15a": THRESHOLD, "15b": THRESHOLD, "15c": THRESHOLD,
+    "16": SIGN, "17": SIGN,
+}  # fmt: skip
+IDS = [claim.id for claim in CLAIMS]
+
+
+def test_the_registry_holds_one_claim_per_row_in_the_tables_order():
+    assert len(set(IDS)) == len(IDS) == len(ROWS)
+    for row, claim in zip(ROWS, CLAIMS):  # the module's name carries its row: row_04_... holds claim "4"
+        assert row.split("_")[1].lstrip("0") == claim.id, row
+    assert set(EDGES) == set(IDS), "every claim needs its edges here"
+
+
+@pytest.mark.parametrize("claim", CLAIMS, ids=IDS)
+def test_a_claim_declares_what_it_reads(claim):
+    assert claim.text and claim.rule and callable(claim.measure) and callable(claim.decide)
+    assert set(claim.probes) <= set(PROBES) and set(claim.groups) <= GROUPS, (claim.probes, claim.groups)
+    assert all(other in CLAIMS for other in claim.reads)
+    assert len({variant.suffix for variant in claim.variants}) == len(claim.variants)
+
+
+@pytest.mark.parametrize("claim", CLAIMS, ids=IDS)
+def test_a_claim_decides_every_verdict_its_rule_can_give_at_its_edges(claim):
+    for estimates, facts, expected in EDGES[claim.id]:
+        assert claim.decide(estimates, **facts) == expected, (estimates, facts)
+        assert expected in VERDICTS
+
+
+@pytest.mark.parametrize("claim", CLAIMS, ids=IDS)
+def test_a_claim_without_its_runs_is_not_measured_and_says_why(claim):
+    empty = Context.of([])
+    read = [other.result(empty) for other in claim.reads]
+    for variant in (None, *claim.variants):
+        result = claim.result(empty, *read, variant=variant)
+        assert result.verdict == "not measured" and result.rule.startswith("needs "), result.rule
+        assert result.details == [f"Not measured: {result.rule}."] and result.claim_id.startswith(claim.id)
+        for probe in claim.probes:  # its reason names the probe to run
+            assert probe.replace("_", " ") in result.rule.replace("_", " ").replace("-", " "), result.rule
+
+
+def string_literals(path: Path) -> set[str]:
+    return {node.value for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.Constant)
+            and isinstance(node.value, str)}  # fmt: skip
+
+
+def test_no_claim_id_is_written_outside_its_own_module():
+    """A row's id (and its variants') as a string appears in its module only: adding, renumbering or
+    dropping a row touches that module alone."""
+    own = {claim.id: Path(__import__(claim.measure.__module__, fromlist=["_"]).__file__) for claim in CLAIMS}
+    ids = {claim.id: {claim.id, *(f"{claim.id}-{v.suffix}" for v in claim.variants)} for claim in CLAIMS}
+    for path in sorted(REPORT.rglob("*.py")):
+        found = string_literals(path)
+        for claim_id, spelled in ids.items():
+            if path != own[claim_id]:
+                assert not (found & spelled), f"{path.relative_to(REPORT)} spells claim {found & spelled}"
+
+
+def run(name: str, model: str, arch: str) -> Run:
+    summary = {"model": model, "arch": arch, "dataset": "mnist5k", "fraction": 1.0, "seed": 0}
+    return Run(name, "done", {"model": {"name": model}}, summary)
+
+
+def test_a_run_is_placed_by_its_models_declared_family_and_the_control_has_no_reference_model():
+    runs = [run("cnn", "resnet-s", "resnet"), run("vit", "vit-xs", "vit"), run("bag", "bagnet-7", "bag")]
+    assert [r.family for r in runs] == ["cnn", "vit", "control"]
+    assert run("renamed", "resnet-20000", "resnet").family == "cnn"  # a name cnnvit lacks: its recorded arch
+    context = Context.of(runs)
+    assert context.references == {"cnn": "resnet-s", "vit": "vit-xs"}
+    assert context.select("control") == [] and context.select("control", model=False) == [runs[2]]
+    assert context.select("vit") == [runs[1]]  # the most common ViT when vit-s was not run
+
+
+def test_probe_results_are_read_back_with_the_probes_column_types(tmp_path):
+    from test_report import make_run
+
+    from cnn_vs_vit.report import load_runs
+
+    make_run(tmp_path, "vit", arch="vit", shift_errors={})
+    (loaded,) = load_runs(tmp_path)
+    assert str(loaded.shift_rows["grid_stride"].dtype) == "Int64"  # empty for the logits: a nullable integer
+    assert str(loaded.shift_rows["expressible"].dtype) == "boolean"
