@@ -32,7 +32,7 @@ def test_at_three_seeds_an_inconclusive_verdict_is_never_settled():
         assert resampling.disagreement(sign_rule, study(values), 2000) >= 3 / 27 - 0.02
 
 
-def test_an_unsettled_effect_whose_seeds_agree_in_sign_is_projected_to_settle_within_the_cap():
+def test_seeds_that_share_a_sign_are_projected_to_settle_as_supported_since_no_other_sign_is_ever_drawn():
     s = settling.settle(sign_rule, study([1.0, 2.0, 3.0]), n_draws=500, projection_draws=200)
     assert not s.settled and s.seeds == 3
     assert 3 < s.seeds_to_settle <= settling.CAP and s.projected_verdict == "supported"

@@ -19,9 +19,11 @@ independently (their data seed still together, since both saw the same images).
 
 What it cannot do: the resamples are made of the observed runs only. Three seeds give ten distinct resampled
 studies, three of them (one in nine of the draws) a single seed three times, whose spread is zero; values
-outside the observed range never appear. Percentile intervals from so few seeds are too narrow
-(benchmarks/settling_error_rates.py measures by how much), so the bootstrap here measures how stable a verdict
-is and keeps bounded statistics bounded; a sign rule's decision stays with the t interval.
+outside the observed range never appear. Percentile intervals from so few seeds are too narrow: at three
+seeds the 95% interval of a mean is the seeds' range, and a rule "the interval excludes 0" on it rejects 25%
+of null studies (17% at five seeds, 11-14% at ten; benchmarks/settling_error_rates.py). So the bootstrap here
+redraws estimates jointly, measures how stable a verdict is and keeps bounded statistics bounded; a sign
+rule's decision stays with the t interval (5% under the null from three seeds on).
 
 Draws are made from a fixed seed, in a fixed order of replicates, so a report rebuilds byte-identically.
 """
