@@ -12,6 +12,7 @@ from ..plots import REACH_BY_LAYER
 from ..runs import Run
 from ..selection import PROBE_HINT, Context, at, first_block, fractions, probed
 from ..statistics import Estimate, sign_verdict, t_interval
+from ..pvalues import all_of
 from . import row_02_equivariance, row_09_data_efficiency
 
 RULE = (
@@ -94,6 +95,8 @@ def distance_by_fraction(vit: list[Run]) -> list[str]:
 
 CLAIM = Claim(
     id="1",
+    scale="measured",
+    p_value=all_of("effect", "2:effect", "9:effect"),
     text="Inductive bias: CNN strong (locality, translation equivariance); ViT weak, learns everything from data",
     measure=measure,
     decide=decide,

@@ -15,6 +15,7 @@ from ..plots import ACCURACY_VS_SIZE
 from ..runs import CONTENDERS, Run
 from ..selection import Context, at
 from ..statistics import Estimate, sign_verdict
+from ..pvalues import all_of
 from .row_09_data_efficiency import DATA_ANCHOR
 
 BOOTSTRAP_RESAMPLES = 200
@@ -231,6 +232,9 @@ def describe(measured: Measured) -> Evidence:
 
 CLAIM = Claim(
     id="5",
+    scale="measured",
+    p_value=all_of("effect", "width"),
+    resamples=16,
     text="Scalability: CNN saturates when scaled; ViT scales extremely well with data/compute",
     measure=measure,
     decide=decide,

@@ -70,6 +70,7 @@ def describe(measured: Measured) -> Evidence:
 
 CLAIM = Claim(
     id="6",
+    scale="any",
     text="Dynamic interactions: CNN fixed convolution kernels; ViT dynamic token-to-token attention",
     measure=measure,
     decide=decide,

@@ -62,6 +62,7 @@ def translation_pair(ctx: Context, family: str) -> tuple[list[Run], list[Run]] |
 
 CLAIM = Claim(
     id="16",
+    scale="measured",
     text="ViT must learn translation invariance from data",
     measure=measure,
     decide=sign_rule,
