@@ -175,3 +175,12 @@ def test_probe_results_are_read_back_with_the_probes_column_types(tmp_path):
     (loaded,) = load_runs(tmp_path)
     assert str(loaded.shift_rows["grid_stride"].dtype) == "Int64"  # empty for the logits: a nullable integer
     assert str(loaded.shift_rows["expressible"].dtype) == "boolean"
+
+
+def test_every_claim_says_its_scale_and_the_architectural_facts_are_exact():
+    from cnn_vs_vit.report.claims import CLAIMS
+
+    scales = {claim.id: claim.scale for claim in CLAIMS}
+    assert {i for i, s in scales.items() if s == "any"} >= {"4", "6", "7", "10", "13", "14", "15a", "15b", "15c"}
+    assert {i for i, s in scales.items() if s == "measured"} >= {"1", "5", "8", "9", "11", "12", "16", "17"}
+    assert {claim.id for claim in CLAIMS if claim.exact} == {"7", "10", "14", "15a", "15b", "15c"}

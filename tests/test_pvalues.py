@@ -41,3 +41,13 @@ def test_the_bootstrap_p_value_never_claims_0_and_is_1_for_a_symmetric_spread():
     assert bootstrap_p_value(np.linspace(-1, 1, 2001)) == 1.0
     resampled = np.random.default_rng(1).normal(2.0, 1.0, 4000)  # P(≤ 0) = 2.3%: the interval just excludes 0
     assert bootstrap_p_value(resampled) == pytest.approx(2 * 0.0228, abs=0.01)
+
+
+def test_p_value_inverts_the_interval_of_t_paired_and_welch_estimates():
+    from cnn_vs_vit.report.pvalues import all_of, p_value
+    from cnn_vs_vit.report.statistics import t_interval, welch_interval
+
+    for e in (t_interval([0.1, 0.3, 0.2]), t_interval([-0.1, 0.3, 0.2]), welch_interval([1, 2, 3], [0, 0.5, 1.2])):
+        assert (p_value(e) < 0.05) == (e.excludes_zero != 0)
+    a, b = t_interval([0.1, 0.3, 0.2]), t_interval([-0.1, 0.3, 0.2])
+    assert all_of("a", "b")({"a": a, "b": b}) == max(p_value(a), p_value(b))
