@@ -113,16 +113,18 @@ def sweep(root, cnn_acc, vit_acc, fractions=(0.1, 1.0), seeds=(0, 1, 2)):
 def test_data_efficiency_verdicts(tmp_path, cnn, vit, expected):
     sweep(tmp_path, cnn, vit)
     claim = verdicts(tmp_path)["9"]
-    assert claim.verdict == expected and claim.effect.n == 3 and claim.effect.method == "paired"
+    assert (
+        claim.rule_verdict == expected and claim.effect.n == 3 and claim.effect.method == "welch"
+    )  # ResNet vs ViT: unpaired (the issue)
 
 
 def test_data_efficiency_with_one_fraction_is_inconclusive_and_without_a_vit_not_measured(tmp_path):
     sweep(tmp_path / "one", lambda f, s: 0.95, lambda f, s: 0.80 + 0.01 * s, fractions=(1.0,))
     one = verdicts(tmp_path / "one")["9"]
-    assert one.verdict == "inconclusive" and one.effect.ci_low > 0
+    assert one.rule_verdict == "inconclusive" and one.effect.ci_low > 0
     assert any("Only fraction 1" in line for line in one.details)
     make_run(tmp_path / "cnn_only", "cnn", arch="resnet")
-    assert verdicts(tmp_path / "cnn_only")["9"].verdict == "not measured"
+    assert verdicts(tmp_path / "cnn_only")["9"].rule_verdict == "not measured"
 
 
 # --------------------------------------------------------------------------------- row 5: scalability
@@ -147,7 +149,7 @@ def scaling(root, cnn, vit, sizes=(100, 200, 400, 800, 1600)):
 def test_scalability_verdicts(tmp_path, cnn, vit, expected):
     scaling(tmp_path, cnn, vit)
     claim = verdicts(tmp_path)["5"]
-    assert claim.verdict == expected, claim.details
+    assert claim.rule_verdict == expected, claim.details
     if expected == "not reached at this scale":
         assert any("n* ≈ 24," in line for line in claim.details), claim.details  # 243 × 100 images
 
@@ -173,14 +175,14 @@ def test_scalability_with_width_keeps_its_verdict_only_when_both_scalings_agree(
     scaling(tmp_path, cnn, vit)
     widths(tmp_path, lambda r: cnn(16) * cnn_width(r) / cnn_width(1), lambda r: vit(16) * vit_width(r) / vit_width(1))
     claim = verdicts(tmp_path)["5"]
-    assert claim.verdict == expected, claim.details
+    assert claim.rule_verdict == expected, claim.details
     assert "width: b = " in claim.cnn_evidence and any("| vit | 20,000 |" in line for line in claim.details)
 
 
 def test_scalability_needs_four_sizes(tmp_path):
     scaling(tmp_path, lambda n: 0.3 * n**-0.2, lambda n: 0.6 * n**-0.8, sizes=(100, 200, 400))
     claim = verdicts(tmp_path)["5"]
-    assert claim.verdict == "not measured" and "have 3" in claim.rule
+    assert claim.rule_verdict == "not measured" and "have 3" in claim.rule
 
 
 # ------------------------------------------------------------------------------- row 2: equivariance
@@ -204,7 +206,7 @@ def shift_pair(root, cnn_error, vit_error, seeds=(0, 1)):
 ])  # fmt: skip
 def test_equivariance_verdicts(tmp_path, cnn, vit, seeds, expected):
     shift_pair(tmp_path, cnn, vit, seeds)
-    assert verdicts(tmp_path)["2"].verdict == expected
+    assert verdicts(tmp_path)["2"].rule_verdict == expected
 
 
 def test_claims_without_probe_results_are_not_measured(tmp_path):
@@ -212,20 +214,20 @@ def test_claims_without_probe_results_are_not_measured(tmp_path):
     make_run(tmp_path, "vit", arch="vit")
     claims = verdicts(tmp_path)
     for claim_id in ("2", "14", "15a", "15b", "15c", "16", "11", "12", "5"):
-        assert claims[claim_id].verdict == "not measured", claim_id
+        assert claims[claim_id].rule_verdict == "not measured", claim_id
 
 
 def test_probe_results_without_a_sample_record_are_stale_and_left_out(tmp_path):
     """Results computed on the first N test images (before data.probe_sample) never enter a verdict."""
     shift_pair(tmp_path, lambda k, s: 0.1 + 0.01 * s, lambda k, s: 0.5 + 0.02 * s)
-    assert verdicts(tmp_path)["2"].verdict == "supported"
+    assert verdicts(tmp_path)["2"].rule_verdict == "supported"
     for path in tmp_path.glob("*/probes/shift_summary.json"):
         summary = json.loads(path.read_text())
         del summary["sample"]
         path.write_text(json.dumps(summary))
     runs = load_runs(tmp_path)
     assert all(run.shift_rows is None and not run.probe_samples for run in runs)
-    assert verdicts(tmp_path)["2"].verdict == "not measured"
+    assert verdicts(tmp_path)["2"].rule_verdict == "not measured"
 
 
 # Row 2 at its edges: seven shifts, three seeds. The rule reads one interval (the mean over shifts) and the
@@ -242,18 +244,18 @@ def test_equivariance_rule_at_its_edges(tmp_path, case):
     vit_error, expected = EDGE[case]
     shift_pair(tmp_path, lambda k, s: 0.1, vit_error, seeds=(0, 1, 2))
     claim = verdicts(tmp_path)["2"]
-    assert claim.verdict == expected
+    assert claim.rule_verdict == expected
     if (
         case == "one interval touches 0"
     ):  # the interval at 7 px alone holds 0; the old all-intervals rule said inconclusive
         assert claim.estimates["7 px"].ci_low < 0 < claim.estimates["effect"].ci_low
-    assert claim.flip_rate is not None and 0 <= claim.flip_rate <= 1
+    assert claim.disagreement is not None and 0 <= claim.disagreement <= 1
 
 
 @pytest.mark.parametrize("settings, headline, holds", [
     ({"a": "supported", "b": "supported"}, "supported", "2/2"),
     ({"a": "supported", "b": "inconclusive"}, "supported", "1/2"),
-    ({"a": "supported", "b": "not measured"}, "supported", "1/1"),  # not measured counts as neither
+    ({"a": "supported", "b": "not measured"}, "supported", "one setting"),  # not measured counts as neither
     ({"a": "not measured", "b": "not measured"}, "not measured", "—"),
 ])  # fmt: skip
 def test_holds_counts_the_settings_that_agree_among_those_that_measured(settings, headline, holds):
@@ -321,7 +323,7 @@ def test_learned_vs_sinusoidal_positional_embeddings(tmp_path, learned, sincos, 
         make_run(tmp_path, f"sincos_{s}", arch="vit", seed=s, accuracy=sincos[s], pos_embed="sincos2d")
         make_run(tmp_path, f"none_{s}", arch="vit", seed=s, accuracy=0.6, pos_embed="none")
     claim = verdicts(tmp_path)["11"]
-    assert claim.verdict == expected and "pos_embed=none: 60.0%" in claim.vit_evidence
+    assert claim.rule_verdict == expected and "pos_embed=none: 60.0%" in claim.vit_evidence
 
 
 def test_cls_vs_mean_pooling(tmp_path):
@@ -329,7 +331,7 @@ def test_cls_vs_mean_pooling(tmp_path):
         make_run(tmp_path, f"cls_{s}", arch="vit", seed=s, accuracy=0.80 + 0.01 * s)
         make_run(tmp_path, f"mean_{s}", arch="vit", seed=s, accuracy=0.85 + 0.01 * s, pool="mean")
     claim = verdicts(tmp_path)["12"]
-    assert claim.verdict == "contradicted" and claim.effect.mean == pytest.approx(-0.05)
+    assert claim.rule_verdict == "contradicted" and claim.effect.mean == pytest.approx(-0.05)
 
 
 # ------------------------------------------------------------------ claims 14 and 15: the ViT's shifts
@@ -344,10 +346,10 @@ def test_patch_composition_and_the_three_causes_as_a_real_vit_gives_them(tmp_pat
     vit_probe(tmp_path, "learned", {"embed": {**off_grid, P: 0.3}, "block4": {**off_grid, P: 0.4}})
     vit_probe(tmp_path, "none", {"embed": {**off_grid, P: 1e-7}, "block4": {**off_grid, P: 2e-7}}, pos_embed="none")
     claims = verdicts(tmp_path)
-    assert claims["14"].verdict == "supported" and "1e-07 at 7 px" in claims["14"].vit_evidence
-    assert claims["15a"].verdict == "supported"
-    assert claims["15b"].verdict == "supported"
-    assert claims["15c"].verdict == "contradicted"  # self-attention is permutation-equivariant
+    assert claims["14"].rule_verdict == "supported" and "1e-07 at 7 px" in claims["14"].vit_evidence
+    assert claims["15a"].rule_verdict == "supported"
+    assert claims["15b"].rule_verdict == "supported"
+    assert claims["15c"].rule_verdict == "contradicted"  # self-attention is permutation-equivariant
 
 
 def test_shift_claims_contradicted_when_errors_vanish_and_supported_when_attention_breaks_it(tmp_path):
@@ -355,10 +357,10 @@ def test_shift_claims_contradicted_when_errors_vanish_and_supported_when_attenti
     vit_probe(tmp_path, "learned", {"embed": zero, "block4": zero})
     vit_probe(tmp_path, "none", {"embed": zero, "block4": {**zero, P: 0.2}}, pos_embed="none")
     claims = verdicts(tmp_path)
-    assert claims["14"].verdict == "contradicted"
-    assert claims["15a"].verdict == "contradicted"
-    assert claims["15b"].verdict == "contradicted"
-    assert claims["15c"].verdict == "supported"
+    assert claims["14"].rule_verdict == "contradicted"
+    assert claims["15a"].rule_verdict == "contradicted"
+    assert claims["15b"].rule_verdict == "contradicted"
+    assert claims["15c"].rule_verdict == "supported"
 
 
 def test_shift_claims_are_inconclusive_when_the_interval_straddles_the_tolerance(tmp_path):
@@ -366,7 +368,7 @@ def test_shift_claims_are_inconclusive_when_the_interval_straddles_the_tolerance
     make_run(
         tmp_path, "none", arch="vit", shift_errors={"embed": small, "block4": small}, halfwidth=1e-4, pos_embed="none"
     )
-    assert verdicts(tmp_path)["15c"].verdict == "inconclusive"
+    assert verdicts(tmp_path)["15c"].rule_verdict == "inconclusive"
 
 
 # ------------------------------------------------------------- claim 16: invariance learned from data
@@ -387,7 +389,7 @@ def test_invariance_from_data(tmp_path, with_aug, expected):
                 translate=0,
             )
     claim = verdicts(tmp_path)["16"]
-    assert claim.verdict == expected and "→" in claim.cnn_evidence
+    assert claim.rule_verdict == expected and "→" in claim.cnn_evidence
 
 
 # ------------------------------------------------------------------------------------- the report files
@@ -405,7 +407,8 @@ def test_rebuilding_gives_byte_identical_files_and_every_claim(tmp_path):
     for name in ("report.md", "claims.csv", "runs.csv"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     lines = (tmp_path / "a" / "claims.csv").read_text().splitlines()
-    assert lines[0] == ("claim_id,claim,cnn_evidence,vit_evidence,verdict,effect,ci_low,ci_high,n_seeds,flip_rate,settings,"
+    assert lines[0] == ("claim_id,claim,cnn_evidence,vit_evidence,verdict,effect,ci_low,ci_high,n_seeds,comparison,rule_verdict,disagreement,"
+                        "seeds_to_settle,p,p_holm,scale,settings,"
                         "holds")  # fmt: skip
     assert [line.split(",")[0] for line in lines[1:]] == [claim.id for claim in CLAIMS]
     assert {str(i) for i in range(1, 17)} <= {line.split(",")[0].rstrip("abc") for line in lines[1:]}
@@ -484,7 +487,7 @@ def test_receptive_field_verdicts(tmp_path, vit_first_block, expected):
     vit = {"patch_embed": 6.3, "embed": 6.3, "block1": vit_first_block, "block4": 100.0}
     probe_pair(tmp_path, "receptive_field", lambda s: erf_rows(cnn, s), lambda s: erf_rows(vit, s))
     claim = verdicts(tmp_path)["4"]
-    assert claim.verdict == expected, claim.details
+    assert claim.rule_verdict == expected, claim.details
     assert claim.effect.mean == pytest.approx(vit_first_block - 5.0)  # first block vs the layer after the stem
 
 
@@ -507,7 +510,7 @@ def test_inductive_bias_needs_learned_locality_and_rows_2_and_9(tmp_path, traine
                           distance_rows(10.0, trained, s))  # fmt: skip
     row_2, row_9 = ClaimResult(claim_id="2", verdict=row2), ClaimResult(claim_id="9", verdict="supported")
     claim = CLAIM.result(Context.of(load_runs(tmp_path)), row_2, row_9)
-    assert claim.verdict == expected and claim.effect.mean == pytest.approx(10.0 - trained)
+    assert claim.rule_verdict == expected and claim.effect.mean == pytest.approx(10.0 - trained)
 
 
 def mixing_rows(mixer: float, layer: float, s: int) -> list[dict]:
@@ -523,7 +526,7 @@ def mixing_rows(mixer: float, layer: float, s: int) -> list[dict]:
 def test_dynamic_mixing_verdicts(tmp_path, cnn_mixer, vit_mixer, expected):
     probe_pair(tmp_path, "mixing", lambda s: mixing_rows(cnn_mixer, 0.4, s), lambda s: mixing_rows(vit_mixer, 0.5, s))
     claim = verdicts(tmp_path)["6"]
-    assert claim.verdict == expected, claim.details
+    assert claim.rule_verdict == expected, claim.details
     assert "whole blocks" in claim.cnn_evidence  # the CNN block with its ReLUs is reported beside the kernels
 
 
@@ -535,7 +538,7 @@ def test_architecture_complexity_compares_exact_counts(tmp_path, vit_counts, exp
                                              "block_configurations": configurations, "hyperparameters": hyper}]  # fmt: skip
     probe_pair(tmp_path, "introspection", lambda s: counts(4, 11), lambda s: counts(*vit_counts), seeds=(0,))
     claim = verdicts(tmp_path)["7"]
-    assert claim.verdict == expected and claim.effect.mean == 4 - vit_counts[0]
+    assert claim.rule_verdict == expected and claim.effect.mean == 4 - vit_counts[0]
 
 
 def resolution_rows(arch: str, accuracies: dict[str, float], s: int) -> list[dict]:
@@ -554,6 +557,6 @@ def test_resolution_change_compares_the_two_vit_variants(tmp_path, interpolated,
         lambda s: resolution_rows("vit", {"interpolated": interpolated, "not_interpolated": not_interpolated}, s),
     )
     claim = verdicts(tmp_path)["13"]
-    assert claim.verdict == expected, claim.details
+    assert claim.rule_verdict == expected, claim.details
     assert claim.effect.mean == pytest.approx(interpolated - not_interpolated)
     assert any("| 42 | 90.0%" in line or "| 42 | 89" in line for line in claim.details)  # the CNN beside them

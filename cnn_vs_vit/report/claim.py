@@ -91,6 +91,7 @@ class Claim:
         if isinstance(measured, Missing):
             return ClaimResult(
                 verdict="not measured",
+                rule_verdict="not measured",
                 details=[f"Not measured: {measured.reason}."],
                 rule=measured.reason,
                 cnn_evidence=measured.cnn_evidence,
@@ -99,9 +100,11 @@ class Claim:
                 **common,
             )
         decide = partial(self.decide, **measured.facts) if measured.facts else self.decide
+        verdict = decide(measured.estimates)
         evidence = self.describe(measured)
         return ClaimResult(
-            verdict=decide(measured.estimates),
+            verdict=verdict,
+            rule_verdict=verdict,
             effect=measured.effect,
             cnn_evidence=evidence.cnn,
             vit_evidence=evidence.vit,

@@ -81,7 +81,6 @@ def evaluate_claims(runs: list[Run], *, rates: bool = True) -> list[ClaimResult]
         table += [measured(claim), *(result for _, result in variants)]
         rows += [Row(claim), *(row for row, _ in variants)]
     for result in table:
-        result.rule_verdict = result.verdict
         result.exact = result.exact or not any(e.has_interval and e.n >= 2 for e in result.estimates.values())
         if result.scale == "measured" and result.runs:
             result.scale_text = scale_text(result.runs)
