@@ -5,9 +5,10 @@ import pytest
 
 from cnn_vs_vit.report.claim_types import ClaimResult
 from cnn_vs_vit.report.proportions import chance_all_recur
+from cnn_vs_vit.report.resampling import replicate_key
 from cnn_vs_vit.report.runs import Run
 from cnn_vs_vit.report.selection import by_key
-from cnn_vs_vit.report.stability import Rerun, disagreements
+from cnn_vs_vit.report.stability import Rerun, disagreements, stratum
 from cnn_vs_vit.report.statistics import difference, sign_verdict, t_interval
 
 
@@ -33,9 +34,10 @@ def both(estimates):  # a conjunctive rule over two estimates of the same runs
 
 
 def rate(rule, runs, archs=("vit", "resnet")):
+    replicates = frozenset(replicate_key(r, stratum) for r in runs if r.arch in archs)
     observed = ClaimResult(claim_id="r", verdict="inconclusive", estimates=estimates_of(runs), decide=rule)
     observed.rule_verdict = rule(observed.estimates)
-    rerun = Rerun("r", frozenset(archs), lambda ctx, _: rule(estimates_of(ctx.runs)))
+    rerun = Rerun("r", replicates, lambda ctx, _: rule(estimates_of(ctx.runs)))
     return disagreements([rerun], {"r": observed}, runs)["r"]
 
 

@@ -20,6 +20,7 @@ from .claim import Claim, Variant
 from .claim_types import POSITIVE, ClaimResult
 from .claims import CLAIMS
 from .multiplicity import holm
+from .resampling import replicate_key
 from .runs import CONTENDERS, Run
 from .selection import Context
 from .stability import Rerun, disagreements, stratum
@@ -94,7 +95,7 @@ def settle(table: list[ClaimResult], rows: list[Row], runs: list[Run]) -> None:
     by_id = {result.claim_id: result for result in table}
     statistical = [row for row in rows if by_id[row.id].verdict != "not measured" and not by_id[row.id].exact]
     reruns = [
-        Rerun(row.id, frozenset(archs_read(by_id[row.id], by_id)), light(row), row.claim.resamples)
+        Rerun(row.id, frozenset(replicates_read(by_id[row.id], by_id)), light(row), row.claim.resamples)
         for row in statistical
     ]
     for row_id, rate in disagreements(reruns, by_id, runs).items():
@@ -140,14 +141,15 @@ def _light(row: Row, ctx: Context, results: dict) -> ClaimResult:
     return results[row.id]
 
 
-def archs_read(result: ClaimResult, by_id: dict[str, ClaimResult]) -> set[str]:
-    """The architectures of the runs a row reads, with those of the rows it reads ("<row>:<key>" estimates)."""
-    archs = {stratum(run) for run in result.runs}
+def replicates_read(result: ClaimResult, by_id: dict[str, ClaimResult]) -> set[tuple]:
+    """The replicates (data seed, architecture, seed) of the runs a row reads, with those of the rows it reads
+    ("<row>:<key>" estimates)."""
+    found = {replicate_key(run, stratum) for run in result.runs}
     for key in result.estimates:
         row = key.split(":")[0] if ":" in key else None
         if row in by_id:
-            archs |= archs_read(by_id[row], by_id)
-    return archs or {stratum(run) for run in result.runs}
+            found |= replicates_read(by_id[row], by_id)
+    return found
 
 
 def projected_seeds(row: Row, result: ClaimResult, runs: list[Run]) -> int | None:

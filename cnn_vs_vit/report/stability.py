@@ -68,19 +68,24 @@ Verdicts = Callable[[Context, dict], str]  # (resampled context, that resample's
 
 @dataclass(frozen=True)
 class Rerun:
-    """What resampling needs of one row: its id, the architectures it reads, and how it is decided again."""
+    """What resampling needs of one row: its id, the replicates its runs belong to (resampling.replicate_key by
+    architecture), and how it is decided again."""
 
     row: str
-    archs: frozenset[str]
+    replicates: frozenset[tuple]
     verdict: Verdicts
     limit: int = 0  # Claim.resamples: at most this many resamples, drawn by their probability (0: all)
 
 
-def patterns(grouped: dict[tuple, list[Run]], archs: Iterable[str]) -> list[tuple[float, np.ndarray]]:
-    """(probability, replicate multiplicities) of every resample of `archs`' replicates (others kept once), or
-    DRAWS random ones (equal weights) where they are more than ENUMERATE or there are several data seeds."""
+def patterns(grouped: dict[tuple, list[Run]], replicates: Iterable[tuple]) -> list[tuple[float, np.ndarray]]:
+    """(probability, replicate multiplicities) of every resample of a row's `replicates` (each architecture's
+    drawn from its own; the study's other replicates kept once, so that a row is never judged on seeds it did
+    not read), or DRAWS random ones (equal weights) where they are more than ENUMERATE or there are several
+    data seeds."""
     keys = list(grouped)
-    columns = {arch: [i for i, key in enumerate(keys) if key[1] == arch] for arch in sorted(set(archs))}
+    read = set(replicates)
+    archs = sorted({key[1] for key in read})
+    columns = {arch: [i for i, key in enumerate(keys) if key in read and key[1] == arch] for arch in archs}
     count = math.prod(_resamples(len(cols)) for cols in columns.values())
     if len({key[0] for key in keys}) == 1 and count <= ENUMERATE:
         found = []
@@ -92,11 +97,24 @@ def patterns(grouped: dict[tuple, list[Run]], archs: Iterable[str]) -> list[tupl
             found.append((math.prod(p for p, _ in combination), row))
         return found
     rng = np.random.default_rng(SEED)
+    chosen = [keys[i] for cols in columns.values() for i in cols]
     kept: list[np.ndarray] = []
     while len(kept) < DRAWS:
-        drawn = resampling.counts(keys, DRAWS, rng)
-        kept += [row for row in drawn if not any(_degenerate(row[cols]) for cols in columns.values())]
-    return [(1 / DRAWS, row) for row in kept[:DRAWS]]
+        drawn = resampling.counts(chosen, DRAWS, rng)
+        kept += [
+            row for row in drawn if not any(_degenerate(row[_within(chosen, cols, keys)]) for cols in columns.values())
+        ]
+    full = []
+    for row in kept[:DRAWS]:
+        multiplicities = np.ones(len(keys), dtype=np.int64)
+        multiplicities[[keys.index(key) for key in chosen]] = row
+        full.append((1 / DRAWS, multiplicities))
+    return full
+
+
+def _within(chosen: list[tuple], cols: list[int], keys: list[tuple]) -> list[int]:
+    """The positions in `chosen` of the replicates at columns `cols` of `keys`."""
+    return [chosen.index(keys[i]) for i in cols]
 
 
 def limited(found: list[tuple[float, np.ndarray]], limit: int) -> list[tuple[float, np.ndarray]]:
@@ -161,10 +179,10 @@ def disagreements(reruns: Sequence[Rerun], observed: dict[str, ClaimResult], run
 
     for rerun in reruns:
         result = observed[rerun.row]
-        columns = [i for i, key in enumerate(keys) if key[1] in rerun.archs]
+        columns = [i for i, key in enumerate(keys) if key in rerun.replicates]
         seen: dict[bytes, str] = {}
         differ = 0.0
-        for weight, row in limited(patterns(grouped, rerun.archs), rerun.limit):
+        for weight, row in limited(patterns(grouped, rerun.replicates), rerun.limit):
             digest = row[columns].tobytes()
             if digest not in seen:
                 ctx, results = context(row)
