@@ -264,6 +264,15 @@ def test_holds_counts_the_settings_that_agree_among_those_that_measured(settings
     assert ClaimResult(claim_id="2", verdict=headline, settings=settings).holds == holds
 
 
+def test_an_unsettled_headline_counts_the_settings_that_agree_with_its_rule_and_one_setting_is_not_one_of_one():
+    from cnn_vs_vit.report.claim_types import ClaimResult
+
+    unsettled = ClaimResult(claim_id="1", verdict="unsettled", rule_verdict="inconclusive")
+    unsettled.settings = {"a": "inconclusive", "b": "supported", "c": "not measured"}
+    assert unsettled.holds == "1/2"
+    assert ClaimResult(claim_id="1", verdict="supported", settings={"a": "supported"}).holds == "one setting"
+
+
 def test_the_headline_names_which_verdict_holds_in_which_setting_when_they_disagree():
     from cnn_vs_vit.report.claim_types import ClaimResult
 

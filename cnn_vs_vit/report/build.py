@@ -193,7 +193,7 @@ def settings_text(c: ClaimResult) -> str:
         + (f" ({effect_text(c.setting_effects[name])})" if name in c.setting_effects else "")
         for name in c.settings
     )
-    differing = [name for name, verdict in c.settings.items() if verdict not in (c.verdict, "not measured")]
+    differing = [name for name, verdict in c.settings.items() if verdict not in (c.rule_verdict, "not measured")]
     flips = f" **Flips** in {', '.join(differing)}." if differing else ""
     if c.by_setting:
         effects = {name: e.mean for name, e in c.setting_effects.items() if math.isfinite(e.mean)}

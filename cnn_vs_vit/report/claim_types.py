@@ -122,7 +122,9 @@ class ClaimResult:
             return "—"
         if len(measured) == 1:
             return "one setting"
-        return f"{sum(verdict == self.verdict for verdict in measured)}/{len(measured)}"
+        # a setting shows its rule's verdict (no rerun rate of its own), so it is compared with the headline's rule
+        headline = self.rule_verdict or self.verdict
+        return f"{sum(verdict == headline for verdict in measured)}/{len(measured)}"
 
     def in_setting(self, name: str) -> str:
         """The verdict of setting `name` as a report shows it."""
