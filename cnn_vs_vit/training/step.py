@@ -41,7 +41,7 @@ class TrainingStep:
         device: torch.device,
         forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ):
-        self.module, self.forward = module, forward or module
+        self.module, self.forward = module, module if forward is None else forward
         self.optimizer, self.scheduler = optimizer_and_schedule(module, config)
         self.device = device
         self.precision, self.label_smoothing, self.grad_clip = (
