@@ -27,7 +27,6 @@ from pathlib import Path
 
 import torch
 
-from .. import rundir as layout
 from ..config import RunConfig
 from ..data import load_dataset
 from ..data.registry import dataset_shape
@@ -148,6 +147,8 @@ def _threads(config: RunConfig, jobs: int) -> int:
 def model_arch(planned: PlannedCell) -> str:
     """The architecture of a cell's model ("resnet", "vit", "bag"): a trained run's summary says it, otherwise
     a build on the meta device (no weights) does."""
+    from .. import rundir as layout
+
     run = layout.RunDir(planned.run_dir)
     if run.is_trained:
         return run.summary()["arch"]
