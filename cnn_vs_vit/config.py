@@ -93,6 +93,13 @@ class TrainConfig(BaseModel):
             raise ValueError("train.min_steps must not exceed train.max_steps")
         return self
 
+    def with_fixed_steps(self, steps: int) -> "TrainConfig":
+        """This config trained for exactly `steps` optimiser steps: every other budget key (epochs and their
+        bounds, match_flops) cleared, so that nothing resolves it into another number of steps."""
+        return self.model_copy(
+            update={"steps": steps, "epochs": None, "min_steps": None, "max_steps": None, "match_flops": None}
+        )
+
 
 class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -6,9 +6,9 @@ import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import torch
-import torch.nn.functional as F
 from safetensors.torch import save
 
 from .. import rundir as layout
@@ -28,12 +28,13 @@ from ..errors import CnnvitError, TrainingFailed
 from ..locks import directory_lock
 from ..models import Backbone, build_model, model_spec, resolved_options, train_flops
 from . import distributed
-from .device import autocast, configure_threads, select_device, use_channels_last
+from .device import configure_threads, select_device, use_channels_last
 from .evaluate import evaluate
 from .inputs import BatchOrder, augment, step_generator
 from .progress import TrainingProgress
-from .recipes import DEFAULT_STEPS, apply_gradients, optimizer_and_schedule, with_recipe
+from .recipes import DEFAULT_STEPS, with_recipe
 from .signals import GracefulStop, Interrupted
+from .step import NonFiniteLoss, TrainingStep
 
 
 def resolve_config(config: RunConfig, dataset: ImageDataset, recipe_key: str) -> RunConfig:
@@ -47,9 +48,7 @@ def resolve_config(config: RunConfig, dataset: ImageDataset, recipe_key: str) ->
     )
     train, augment_config = config.train, config.augment
     steps = budget_steps(config, dataset.train_labels)
-    train = with_recipe(train, recipe_key).model_copy(
-        update={"steps": steps, "epochs": None, "min_steps": None, "max_steps": None, "match_flops": None}
-    )
+    train = with_recipe(train, recipe_key).with_fixed_steps(steps)
     flip = augment_config.flip if augment_config.flip is not None else dataset.flip_augment
     return config.model_copy(
         update={"model": model, "train": train, "augment": augment_config.model_copy(update={"flip": flip})}
@@ -135,18 +134,18 @@ def _train_run(
     flops = model.train_flops_per_image(dataset.image_shape)
     channels_last = use_channels_last(model, device)
     model = model.to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-    optimizer, scheduler = optimizer_and_schedule(model, config)
+    trained = world.data_parallel(model)  # `model` itself on one process
+    forward = torch.compile(trained) if config.compile else trained
+    update = TrainingStep(model, config, device=device, forward=forward)
 
     start_step, images_seen, train_time = 0, 0, 0.0
     if start.checkpoint is not None:
         state = start.checkpoint
         model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
+        update.optimizer.load_state_dict(state["optimizer"])
+        update.scheduler.load_state_dict(state["scheduler"])
         start_step, images_seen, train_time = state["step"], state["images_seen"], state["train_time_s"]
 
-    trained = world.data_parallel(model)  # `model` itself on one process
-    forward = torch.compile(trained) if config.compile else trained
     images = dataset.train_images[subset].to(device)  # uint8, resident for the whole run
     labels = dataset.train_labels[subset].to(device)
     order = BatchOrder(len(subset), config.train.batch_size, config.seed)
@@ -156,8 +155,8 @@ def _train_run(
             if world.is_main:
                 state = {
                     "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
+                    "optimizer": update.optimizer.state_dict(),
+                    "scheduler": update.scheduler.state_dict(),
                     "step": step,
                     "images_seen": images_seen,
                     "train_time_s": train_time,
@@ -218,13 +217,10 @@ def _train_run(
             x, y = normalize(world.shard(x)), world.shard(labels[index])
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
-            with autocast(device, config.train.precision):
-                logits = forward(x)
-                loss = F.cross_entropy(logits.float(), y, label_smoothing=config.train.label_smoothing)
-            loss_value = world.mean(loss.detach()).item()  # the global batch's loss, the same on every rank
-            if not math.isfinite(loss_value):
-                _fail(run, step, loss_value, config, world)
-            apply_gradients(loss, model, optimizer, scheduler, config.train.grad_clip)
+            try:
+                loss_value, logits = update(x, y, mean=world.mean)  # the global batch's loss, the same on every rank
+            except NonFiniteLoss as error:
+                _fail(run, step, error.loss, config, world)
             images_seen += len(index)
             done = step + 1
             bar.update(done, loss_value)
@@ -237,7 +233,7 @@ def _train_run(
                             "split": "train",
                             "loss": loss_value,
                             "accuracy": accuracy,
-                            "lr": scheduler.get_last_lr()[0],
+                            "lr": update.lr,
                             "images_seen": images_seen,
                             "time_s": round(train_time + time.perf_counter() - tic, 3),
                         }
@@ -385,7 +381,7 @@ def _save_weights(model: Backbone, config: RunConfig, path: Path) -> None:
     layout.atomic_write_bytes(path, blob)
 
 
-def _fail(run: layout.RunDir, step: int, loss: float, config: RunConfig, world: distributed.World) -> None:
+def _fail(run: layout.RunDir, step: int, loss: float, config: RunConfig, world: distributed.World) -> NoReturn:
     with world.together():  # every rank sees the same global loss: rank 0 records it, then all stop
         if world.is_main:
             layout.atomic_write_json(

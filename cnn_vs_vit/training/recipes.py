@@ -73,22 +73,6 @@ def optimizer_and_schedule(
     return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
 
 
-def apply_gradients(
-    loss: torch.Tensor,
-    model: torch.nn.Module,
-    optimizer: torch.optim.Optimizer,
-    scheduler: torch.optim.lr_scheduler.LambdaLR,
-    grad_clip: float | None,
-) -> None:
-    """One update of the recipe: backpropagate `loss`, clip the gradient norm (when set), step, advance the schedule."""
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    if grad_clip:
-        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-    optimizer.step()
-    scheduler.step()
-
-
 def _warmup_cosine(total_steps: int, warmup_fraction: float):
     warmup = max(1, round(total_steps * warmup_fraction))
 
