@@ -33,7 +33,9 @@ def configs(model: str, schedule: str) -> list:
 
 def cosine_runs(model: str, out: Path) -> tuple[float, list[dict]]:
     tic = time.perf_counter()
-    summaries = [train_run(config, out / "runs" / f"cosine-{config.train.steps}") for config in configs(model, "cosine")]
+    summaries = [
+        train_run(config, out / "runs" / f"cosine-{config.train.steps}") for config in configs(model, "cosine")
+    ]
     return time.perf_counter() - tic, summaries
 
 
@@ -58,7 +60,9 @@ def main() -> None:
             measured = {name: ways[name](args.model, Path(tmp) / name) for name in order}
         (cosine_s, cosine), (wsd_s, wsd) = measured["cosine"], measured["wsd"]
         ratios.append(wsd_s / cosine_s)
-        accuracy = "  ".join(f"{c['steps']}: {c['test_accuracy']:.1%} / {w['test_accuracy']:.1%}" for c, w in zip(cosine, wsd))
+        accuracy = "  ".join(
+            f"{c['steps']}: {c['test_accuracy']:.1%} / {w['test_accuracy']:.1%}" for c, w in zip(cosine, wsd)
+        )
         print(f"repeat {repeat} ({' then '.join(order)}): cosine {cosine_s:.0f} s, wsd {wsd_s:.0f} s, "
               f"ratio {ratios[-1]:.2f}; test accuracy cosine / wsd {accuracy}")  # fmt: skip
     print(f"wsd / cosine wall time: median {statistics.median(ratios):.2f} over {len(ratios)}")

@@ -65,8 +65,8 @@ class AugmentConfig(BaseModel):
 
 
 class TrainConfig(BaseModel):
-    """The optimisation budget and recipe. `lr`, `warmup_fraction` and `weight_decay` left unset take the
-    architecture's recipe (training/recipes.py)."""
+    """The optimisation budget and recipe. `lr`, the warm-up (`warmup_fraction`, or a wsd schedule's
+    `warmup_steps`) and `weight_decay` left unset take the architecture's recipe (training/recipes.py)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

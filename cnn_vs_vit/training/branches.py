@@ -7,7 +7,7 @@ is kept in the results directory's trunk store (rundir.py: <results>/trunks/<tru
 a branch continues the trunk from the latest checkpoint at or before its fork (or from scratch): branch
 B2 > B1 trains the trunk from B1's fork, not from 0. The trunk is paid once; each budget adds its cool-down.
 
-Bit for bit (tests/test_branches.py):
+Bit for bit (tests/test_branches.py), on one device and thread count, as a resumed run is:
 - a trunk checkpoint holds what a run's checkpoint holds (weights, AdamW's moments and step counts, the
   schedule's position, images seen, training time), and that is all a step depends on: its batch and
   augmentation come from a generator seeded by (seed, step) (inputs.py), no step draws from torch's
