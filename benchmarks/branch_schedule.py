@@ -4,7 +4,10 @@ separate cosine runs, measured side by side.
 Claim: the three wsd branches train 2,815 steps (the trunk to the longest fork, 1,920, then cool-downs of
 120, 295 and 480) where the three cosine runs train 4,473, so they take about 63% of the wall time.
 
-    .venv/bin/python benchmarks/branch_schedule.py [--model vit-xxs] [--repeats 1]   # ~3 min per repeat (vit-xxs)
+    .venv/bin/python benchmarks/branch_schedule.py [--model vit-xxs] [--repeats 1] [--scale 1] [--threads 2]
+
+`--scale 0.25` trains every budget a quarter as long (150, 368, 600 steps: the same shares of trunk and
+cool-down) when the machine is too busy for the full budgets (vit-xxs took ~2 steps/s at load 5 on 2 cores).
 
 Each repeat trains both ways into a temporary directory (nothing is kept), alternating which goes first so
 that a change in the machine's load falls on both. Wall time is the whole of each way's train_run calls
@@ -26,21 +29,19 @@ from cnn_vs_vit.training.branches import train_branches
 BUDGETS = (600, 1473, 2400)  # the default study's cells: data fraction, equal FLOPs, accuracy vs compute
 
 
-def configs(model: str, schedule: str) -> list:
-    return [build_config({}, [f"model.name={model}", f"train.steps={steps}", f"train.schedule={schedule}"])
-            for steps in BUDGETS]  # fmt: skip
+def configs(args: argparse.Namespace, schedule: str) -> list:
+    options = [f"model.name={args.model}", f"train.schedule={schedule}", f"threads={args.threads}"]
+    return [build_config({}, [*options, f"train.steps={round(steps * args.scale)}"]) for steps in BUDGETS]
 
 
-def cosine_runs(model: str, out: Path) -> tuple[float, list[dict]]:
+def cosine_runs(args: argparse.Namespace, out: Path) -> tuple[float, list[dict]]:
     tic = time.perf_counter()
-    summaries = [
-        train_run(config, out / "runs" / f"cosine-{config.train.steps}") for config in configs(model, "cosine")
-    ]
+    summaries = [train_run(config, out / "runs" / f"cosine-{config.train.steps}") for config in configs(args, "cosine")]
     return time.perf_counter() - tic, summaries
 
 
-def wsd_branches(model: str, out: Path) -> tuple[float, list[dict]]:
-    runs = [(config, out / "runs" / f"wsd-{config.train.steps}") for config in configs(model, "wsd")]
+def wsd_branches(args: argparse.Namespace, out: Path) -> tuple[float, list[dict]]:
+    runs = [(config, out / "runs" / f"wsd-{config.train.steps}") for config in configs(args, "wsd")]
     tic = time.perf_counter()
     summaries = train_branches(runs)  # one trunk, in out/trunks
     return time.perf_counter() - tic, summaries
@@ -50,6 +51,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="vit-xxs")
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--scale", type=float, default=1.0, help="of every budget")
+    parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.2f}")
     ratios = []
@@ -57,7 +60,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             ways = {"cosine": cosine_runs, "wsd": wsd_branches}
             order = ["cosine", "wsd"] if repeat % 2 == 0 else ["wsd", "cosine"]
-            measured = {name: ways[name](args.model, Path(tmp) / name) for name in order}
+            measured = {name: ways[name](args, Path(tmp) / name) for name in order}
         (cosine_s, cosine), (wsd_s, wsd) = measured["cosine"], measured["wsd"]
         ratios.append(wsd_s / cosine_s)
         accuracy = "  ".join(
