@@ -58,7 +58,8 @@ def train_branches(runs: Iterable[tuple[RunConfig, Path | str]], trunks: Path | 
     """Train each (wsd config, run directory) of `runs` and return their summaries, in the order given.
 
     Trained by trunk, each trunk's branches from the shortest budget up, each saving the trunk at every fork
-    of its group, so that every trunk step is trained once. `options`: train_run's (progress, restart).
+    of its group, so that every trunk step is trained once. `options`: train_run's (progress, restart). Budgets
+    in steps (train.steps, match_flops): an epoch budget's fork needs the training split's labels (fork_step).
     """
     runs = [(config, Path(run_dir)) for config, run_dir in runs]
     keys = [trunk_key(config) for config, _ in runs]
