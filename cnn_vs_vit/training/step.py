@@ -1,7 +1,7 @@
 """The training step: one optimiser update of a module on one batch, the same for everything cnnvit trains
 (a run's training loop, the fine-tuning of probes, the time estimate's calibration).
 
-The recipe it follows (AdamW groups, warm-up + cosine schedule) is built by recipes.py; the batches it is
+The recipe it follows (AdamW groups, the lr schedule: schedule.py) is built by recipes.py; the batches it is
 given come from inputs.py.
 """
 
