@@ -389,10 +389,10 @@ class RunProgress:
     for the probe at work; a line per finished cell and per finished probe, terminal or not."""
 
     def __init__(self, bar, planned, total: int, waves: int):
-        from .matrix.estimate import Progress
+        from .matrix.estimate import TimeLeft
 
         self.bar, self.total, self.waves, self.wave = bar, total, waves, 1
-        self.clock = Progress(planned) if planned is not None else None
+        self.clock = TimeLeft(planned) if planned is not None else None
         self.done = 0
         self.task = bar.add_task("", total=total or None)
         self.probe_task = bar.add_task("", total=None, visible=False)

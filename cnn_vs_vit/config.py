@@ -8,7 +8,15 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from .errors import CnnvitError, did_you_mean, validation_message
 
@@ -57,8 +65,8 @@ class AugmentConfig(BaseModel):
 
 
 class TrainConfig(BaseModel):
-    """The optimisation budget and recipe. `lr`, `warmup_fraction` and `weight_decay` left unset take the
-    architecture's recipe (training/recipes.py)."""
+    """The optimisation budget and recipe. `lr`, the warm-up (`warmup_fraction`, or a wsd schedule's
+    `warmup_steps`) and `weight_decay` left unset take the architecture's recipe (training/recipes.py)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -70,6 +78,16 @@ class TrainConfig(BaseModel):
     lr: float | None = Field(None, gt=0)
     weight_decay: float | None = Field(None, ge=0)
     warmup_fraction: float | None = Field(None, ge=0, lt=1)  # of the steps, linear; then cosine to zero
+    # The learning-rate schedule (training/schedule.py). cosine: warm-up, then cosine to zero at the last step,
+    # a length fixed in advance. wsd (warmup-stable-decay): warm-up, a constant lr (the trunk, the same for
+    # every budget), then a cool-down to zero over the budget's last cooldown_fraction: one trunk, every
+    # budget a short branch off it (training/branches.py).
+    schedule: Literal["cosine", "wsd"] = "cosine"
+    # wsd's warm-up, in steps: absolute, so that every budget's branch shares one trunk (a fraction of each
+    # budget would make their trunks differ); unset: the recipe's warm-up at the default budget.
+    warmup_steps: int | None = Field(None, ge=0)
+    cooldown_fraction: float = Field(0.2, gt=0, lt=1)  # wsd: of the steps, the last ones, ending at lr 0
+    cooldown: Literal["linear", "1-sqrt"] = "linear"  # wsd: the cool-down's shape (Hägele et al. 2024)
     label_smoothing: float = Field(0.1, ge=0, lt=1)
     grad_clip: float | None = Field(1.0, gt=0)
     precision: Literal["fp32", "bf16"] = "fp32"  # of the training step (bf16: autocast); evaluation is fp32
@@ -91,7 +109,36 @@ class TrainConfig(BaseModel):
             raise ValueError("train.min_steps and train.max_steps bound an epoch budget; set train.epochs too")
         if self.min_steps and self.max_steps and self.min_steps > self.max_steps:
             raise ValueError("train.min_steps must not exceed train.max_steps")
+        if self.schedule == "wsd" and self.warmup_fraction is not None:
+            raise ValueError(
+                "a wsd schedule's warm-up is train.warmup_steps (absolute, shared by every budget), "
+                "not train.warmup_fraction"
+            )
+        if self.schedule == "cosine":
+            for key in WSD_KEYS:
+                if getattr(self, key) != TrainConfig.model_fields[key].default:
+                    raise ValueError(f"train.{key} is a wsd schedule's; set train.schedule=wsd to use it")
         return self
+
+    @model_serializer(mode="wrap")
+    def _cosine_without_wsd_keys(self, handler) -> dict:
+        """A cosine run's dump holds no schedule key (they are at their defaults, which the validator checks): its
+        config.yaml, weights' metadata and directory name are those it had before wsd existed."""
+        dumped = handler(self)
+        if self.schedule == "cosine":
+            for key in ("schedule", *WSD_KEYS):
+                dumped.pop(key, None)
+        return dumped
+
+    def with_fixed_steps(self, steps: int) -> "TrainConfig":
+        """This config trained for exactly `steps` optimiser steps: every other budget key (epochs and their
+        bounds, match_flops) cleared, so that nothing resolves it into another number of steps."""
+        return self.model_copy(
+            update={"steps": steps, "epochs": None, "min_steps": None, "max_steps": None, "match_flops": None}
+        )
+
+
+WSD_KEYS = ("warmup_steps", "cooldown_fraction", "cooldown")  # the train.* keys only a wsd schedule reads
 
 
 class RunConfig(BaseModel):

@@ -11,6 +11,12 @@ A run directory holds:
   failed.json        why the run stopped, when training failed (e.g. non-finite loss)
 No file ever appears under its final name half-written: each is written to a temporary file
 in the same directory, flushed, fsync'ed and renamed over the final name.
+
+Run directories live in a results directory's runs/ (cnnvit train's results/runs/<name>, cnnvit run's
+<out>/runs/<cell name>). Beside them, the trunks that wsd runs share (training/branches.py):
+  <results>/trunks/<trunk name>/trunk.yaml    what the trunk computes: its runs' config less their budget
+  <results>/trunks/<trunk name>/step_<F>.pt   the trunk after F steps, a checkpoint.pt's contents
+  <results>/trunks/<trunk name>/.lock         held by the run training the trunk, so that no two do
 """
 
 import errno
@@ -40,6 +46,9 @@ SUMMARY = "summary.json"
 DONE = "DONE"
 FAILED = "failed.json"
 PROBES = "probes"
+RUNS = "runs"
+TRUNKS = "trunks"
+TRUNK_CONFIG = "trunk.yaml"
 
 
 def probe_files(probes: Path, name: str) -> tuple[Path, Path]:
@@ -228,13 +237,38 @@ class RunDir:
         atomic_write_text(self.path / METRICS, "".join(json.dumps(r) + "\n" for r in kept))
 
 
-def run_name(config) -> str:
+class TrunkDir:
+    """The checkpoints of one trunk, by step; locked (locks.py) by whoever trains it."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+
+    def checkpoint(self, step: int) -> Path:
+        return self.path / f"step_{step}.pt"
+
+    def steps(self) -> list[int]:
+        """The steps it holds a checkpoint of, in order (temporary files left by a killed writer never count)."""
+        found = (p.name.removeprefix("step_").removesuffix(".pt") for p in self.path.glob("step_*.pt"))
+        return sorted(int(step) for step in found if step.isdigit())
+
+
+def trunk_store(run_dir: Path | str) -> Path:
+    """Where the trunks of the run in `run_dir` are kept: the trunks/ beside its results directory's runs/, or
+    beside the run directory itself when it is not in a runs/."""
+    run_dir = Path(run_dir).absolute()
+    results = run_dir.parent.parent if run_dir.parent.name == RUNS else run_dir.parent
+    return results / TRUNKS
+
+
+def run_name(config, leave_out: frozenset[str] = frozenset()) -> str:
     """<model>[.option-value...]_<dataset>_f<fraction>_s<seed>_<hash of the whole config>.
 
     One configuration, one directory name; the hash tells apart what the readable part does not.
-    How the run executes (threads, device, data root...) is left out: it does not change the result.
+    How the run executes (threads, device, data root...) is left out: it does not change the result; so are
+    the dotted keys in `leave_out` (a trunk's name leaves out its branches' budgets).
     """
-    digest = hashlib.sha256(json.dumps(semantic_keys(config), sort_keys=True).encode()).hexdigest()[:8]
+    keys = {k: v for k, v in semantic_keys(config).items() if k not in leave_out}
+    digest = hashlib.sha256(json.dumps(keys, sort_keys=True).encode()).hexdigest()[:8]
     model = config.model.name.replace(":", "-") + "".join(
         f".{k}-{_name_part(v)}" for k, v in sorted(config.model.options.items())
     )

@@ -6,6 +6,7 @@ import json
 import pytest
 
 from cnn_vs_vit import rundir
+from cnn_vs_vit.data import load_dataset
 from cnn_vs_vit.models import train_flops
 from cnn_vs_vit.training import train_run
 from cnn_vs_vit.training.loop import budget_steps
@@ -26,6 +27,15 @@ def test_a_flop_matched_budget_spends_the_named_models_training_flops(tiny):
     assert own < matched  # the ViT is the cheaper model per image, so it gets more steps
     assert abs(steps * own - 600 * matched) <= own / 2  # equal FLOPs, to the nearest step
     assert budget_steps(tiny("model.name=resnet-s", "train.steps=600", "train.match_flops=resnet-s")) == 600
+
+
+@pytest.mark.parametrize("budget", [("train.steps=600", "train.match_flops=resnet-s"),
+                                    ("train.steps=null", "train.epochs=3", "train.min_steps=50", "train.max_steps=90")])  # fmt: skip
+def test_a_fixed_budget_is_its_steps_whatever_budget_rule_the_config_held(tiny, budget):
+    config = tiny("model.name=vit-s", "data.image_size=28", *budget)
+    fixed = config.model_copy(update={"train": config.train.with_fixed_steps(7)})
+    labels = load_dataset("shapes", image_size=28).train_labels  # what an epoch budget counts
+    assert budget_steps(config, labels) != 7 and budget_steps(fixed, labels) == 7
 
 
 def test_a_flop_matched_run_trains_the_matched_steps_and_says_so(tmp_path, tiny):

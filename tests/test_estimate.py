@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from cnn_vs_vit import rundir
 from cnn_vs_vit.cli import app
 from cnn_vs_vit.config import build_config
-from cnn_vs_vit.matrix.estimate import Estimate, Progress, estimate, measure_speed
+from cnn_vs_vit.matrix.estimate import TimeEstimate, TimeLeft, estimate, measure_speed
 from cnn_vs_vit.matrix.experiment import expand, load_experiment
 from cnn_vs_vit.matrix.runner import plan
 from cnn_vs_vit.models import build_model
@@ -35,8 +35,8 @@ groups:
 
 
 def test_a_wave_takes_its_cells_shared_by_the_jobs_and_never_less_than_its_longest_cell():
-    planned = Estimate(cells={"a": 10.0, "b": 10.0, "c": 40.0}, waves=[["a", "b"], ["c"]], probes={("a", "p"): 5.0},
-                       jobs=2)  # fmt: skip
+    planned = TimeEstimate(cells={"a": 10.0, "b": 10.0, "c": 40.0}, waves=[["a", "b"], ["c"]],
+                           probes={("a", "p"): 5.0}, jobs=2)  # fmt: skip
     assert planned.wave_seconds(["a", "b"]) == 10.0  # two equal cells side by side
     assert planned.wave_seconds(["c"]) == 40.0  # one cell cannot use the second worker
     assert planned.total_seconds == 10.0 + 40.0 + 5.0
@@ -44,8 +44,8 @@ def test_a_wave_takes_its_cells_shared_by_the_jobs_and_never_less_than_its_longe
 
 def test_the_time_left_is_the_estimate_scaled_by_measured_over_estimated():
     now = [0.0]
-    planned = Estimate(cells={"a": 100.0, "b": 100.0}, waves=[["a", "b"]], probes={}, jobs=1)
-    progress = Progress(planned, clock=lambda: now[0])
+    planned = TimeEstimate(cells={"a": 100.0, "b": 100.0}, waves=[["a", "b"]], probes={}, jobs=1)
+    progress = TimeLeft(planned, clock=lambda: now[0])
     now[0] = 5.0
     assert progress.remaining == 195.0  # nothing finished: the estimate less the time spent
     now[0] = 150.0  # the first cell took 1.5x its estimate

@@ -231,7 +231,7 @@ def test_an_unfinished_run_directory_is_one_line_and_exit_code_2(tmp_path, capsy
     with pytest.raises(SystemExit) as exit_info:
         main(["probe", "multimodal", str(tmp_path)])
     lines = capsys.readouterr().err.strip().splitlines()
-    assert exit_info.value.code == 2 and len(lines) == 1 and "not a finished run directory" in lines[0]
+    assert exit_info.value.code == 2 and len(lines) == 1 and "is not a run directory" in lines[0]
 
 
 # -------------------------------------------------------------------------------------------- claim 10

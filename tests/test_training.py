@@ -108,7 +108,7 @@ def test_a_different_run_in_the_same_directory_is_refused(tmp_path, tiny):
 
 
 def test_non_finite_loss_stops_with_the_step_named(tmp_path, tiny, monkeypatch):
-    original = loop.F.cross_entropy
+    original = torch.nn.functional.cross_entropy
     calls = []
 
     def poisoned(*args, **kwargs):
@@ -116,12 +116,26 @@ def test_non_finite_loss_stops_with_the_step_named(tmp_path, tiny, monkeypatch):
         loss = original(*args, **kwargs)
         return loss * float("nan") if len(calls) == 3 else loss
 
-    monkeypatch.setattr(loop.F, "cross_entropy", poisoned)
+    monkeypatch.setattr(torch.nn.functional, "cross_entropy", poisoned)  # what the training step calls
     with pytest.raises(TrainingFailed, match="at step 2") as info:
         train_run(tiny(), tmp_path / "run")
     assert info.value.exit_code == 3 and "\n" not in str(info.value)
     assert json.loads((tmp_path / "run" / rundir.FAILED).read_text())["step"] == 2
     assert not (tmp_path / "run" / rundir.DONE).exists()
+
+
+def test_a_non_finite_loss_stops_the_step_before_any_weight_changes(tiny):
+    from cnn_vs_vit.training.step import NonFiniteLoss, TrainingStep
+
+    module = torch.nn.Linear(4, 3)
+    before = {k: v.clone() for k, v in module.state_dict().items()}
+    update = TrainingStep(module, resolve_config(tiny(), load_dataset("shapes", image_size=16), "resnet"),
+                          device=torch.device("cpu"))  # fmt: skip
+    with pytest.raises(NonFiniteLoss):
+        update(torch.full((2, 4), float("inf")), torch.tensor([0, 1]))
+    assert all(torch.equal(before[k], v) for k, v in module.state_dict().items())
+    loss, logits = update(torch.ones(2, 4), torch.tensor([0, 1]))
+    assert logits.shape == (2, 3) and loss > 0 and not torch.equal(before["weight"], module.weight)
 
 
 def test_corrupted_checkpoint_is_reported_with_its_path(tmp_path, tiny, monkeypatch):

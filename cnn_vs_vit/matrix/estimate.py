@@ -4,14 +4,15 @@ Training: every remaining cell's training FLOPs (steps x batch x the model's cou
 over the throughput of its model measured here, the way the runner runs it (`jobs` cells at a time,
 each with its share of the threads, in waves of seeds), plus what each cell does besides training
 (loading its dataset, counting its FLOPs, evaluating the test split). The throughput comes from a
-calibration before anything runs: a few steps of the training step itself (training.finetune.fit:
-the loop's augmentation, precision, AdamW and clipping) on random images, once per model shape.
+calibration before anything runs: a few steps of the training step itself (training.step, through
+training.finetune.fit: the loop's augmentation, precision, AdamW and clipping) on random images, once per
+model shape.
 
 Probes: each probe's time as a number of training steps of the run it probes, at the probe phase's
 threads (its plugin's `cost`, probes/plugin.py). Probes run forward and backward passes through the same model, so that ratio
 carries over from machine to machine far better than seconds do.
 
-While the run goes on, `Progress` scales what is left by the ratio of the wall time measured so far to
+While the run goes on, `TimeLeft` scales what is left by the ratio of the wall time measured so far to
 the time the estimate gave for the work already done: an estimate that was off corrects itself.
 """
 
@@ -26,10 +27,15 @@ from pathlib import Path
 import torch
 
 from ..config import RunConfig
+from ..data import load_dataset
 from ..models import build_model, capabilities_of
 from ..probes.plugin import find, is_saved
-from .experiment import Experiment
-from .runner import PlannedCell, cell_context, cell_threads, waves
+from ..training.device import configure_threads, use_channels_last
+from ..training.evaluate import evaluate
+from ..training.finetune import augmented_inputs, fit
+from ..training.recipes import with_recipe
+from .experiment import Cell, Experiment
+from .runner import PlannedCell, cell_context, cell_threads, steps_left, train_cells, waves
 
 CALIBRATION_STEPS = 8  # steps per model shape; the median of all but the first (a warm-up) is kept
 CALIBRATION_IMAGES = 256  # random uint8 images the calibration batches are drawn from
@@ -50,7 +56,7 @@ class Speed:
 
 
 @dataclasses.dataclass
-class Estimate:
+class TimeEstimate:
     """Seconds per item of work, in the order the runner does them, and their total."""
 
     cells: dict[str, float]  # cell name -> seconds of its process (training and the rest)
@@ -95,7 +101,7 @@ def estimate(
     cells: list[PlannedCell],
     jobs: int,
     on_calibrate: Callable[[int, int, str], None] | None = None,
-) -> Estimate:
+) -> TimeEstimate:
     """Seconds for the runner to train the unfinished `cells` with `jobs` at a time and run the probes that
     have no reusable saved result.
 
@@ -129,7 +135,7 @@ def estimate(
         speed = speeds[shape_key(planned.cell.config), probing]
         probe_seconds[planned.cell.name, name] = probe_steps(name, planned.cell.config, experiment) * speed.step_seconds
     waved = [[p.cell.name for p in wave] for wave in waves(todo)]
-    return Estimate(cell_seconds, waved, probe_seconds, jobs, {label(key): speeds[key, t] for key, t in training})
+    return TimeEstimate(cell_seconds, waved, probe_seconds, jobs, {label(key): speeds[key, t] for key, t in training})
 
 
 def _threads(config: RunConfig, jobs: int) -> int:
@@ -158,28 +164,6 @@ def label(key: str) -> str:
     name, options, dataset = json.loads(key)[:3]
     chosen = ",".join(f"{k}={v}" for k, v in sorted(options.items()))
     return f"{name}{f'[{chosen}]' if chosen else ''} on {dataset}"
-
-
-def steps_left(planned: PlannedCell) -> int:
-    """Optimiser steps a cell still has to take: its budget less what its checkpoint holds."""
-    from ..data import load_dataset
-    from ..rundir import RunDir
-    from ..training.loop import budget_steps
-
-    config = planned.cell.config
-    labels = None
-    if config.train.epochs is not None:  # the budget follows the subset's size
-        labels = load_dataset(
-            config.data.name,
-            root=config.data.root,
-            image_size=config.data.image_size,
-            skip_corrupt=config.data.skip_corrupt,
-        ).train_labels
-    total = budget_steps(config, labels)
-    if planned.state != "resumable":
-        return total
-    logged = [r.get("step", 0) for r in RunDir(planned.run_dir).metrics() if r.get("split") == "train"]
-    return max(0, total - max(logged, default=0))
 
 
 def probe_steps(name: str, config: RunConfig, experiment: Experiment) -> float:
@@ -214,21 +198,11 @@ def measure_cell_overhead(config: RunConfig, jobs: int) -> float:
     """Seconds a cell spends outside its training steps and evaluation (starting its process, loading its
     data, counting FLOPs, writing its files), measured by running 2 x `jobs` one-step cells of `config` the
     way the runner runs cells, in a temporary directory: the second round's time per cell, less a step."""
-    from .experiment import Cell
-    from .runner import train_cells
-
     finished = []
     with tempfile.TemporaryDirectory(prefix="cnnvit-estimate-") as tmp:
         cells = []
         for seed in range(2 * jobs):
-            one_step = config.model_copy(
-                update={
-                    "seed": seed,
-                    "train": config.train.model_copy(
-                        update={"steps": 1, "epochs": None, "min_steps": None, "max_steps": None}
-                    ),
-                }
-            )
+            one_step = config.model_copy(update={"seed": seed, "train": config.train.with_fixed_steps(1)})
             cells.append(PlannedCell(Cell(f"cell-{seed}", one_step), Path(tmp) / f"cell-{seed}", "to do"))
         train_cells(cells, jobs, lambda _cell, _code: finished.append(time.perf_counter()))
     return statistics.median(b - a for a, b in zip(finished[:jobs], finished[jobs:]))
@@ -240,12 +214,6 @@ def _measure(arguments: tuple[RunConfig, int]) -> Speed:
 
 def measure_speed(config: RunConfig, threads: int) -> Speed:
     """Time CALIBRATION_STEPS steps of `config`'s training step on random images with `threads` threads."""
-    from ..data import load_dataset
-    from ..training.device import configure_threads, use_channels_last
-    from ..training.evaluate import evaluate
-    from ..training.finetune import augmented_inputs, fit
-    from ..training.recipes import with_recipe
-
     previous = torch.get_num_threads()
     configure_threads(threads)
     try:
@@ -262,15 +230,7 @@ def measure_speed(config: RunConfig, threads: int) -> Speed:
         flops_per_image = model.train_flops_per_image(shape)
         calibration = config.model_copy(
             update={
-                "train": with_recipe(config.train, model.capabilities.recipe).model_copy(
-                    update={
-                        "steps": CALIBRATION_STEPS,
-                        "epochs": None,
-                        "min_steps": None,
-                        "max_steps": None,
-                        "match_flops": None,
-                    }
-                ),
+                "train": with_recipe(config.train, model.capabilities.recipe).with_fixed_steps(CALIBRATION_STEPS),
                 "augment": config.augment.model_copy(update={"flip": bool(config.augment.flip)}),
             }
         )
@@ -295,10 +255,10 @@ def measure_speed(config: RunConfig, threads: int) -> Speed:
     return Speed(model.arch, step_seconds, flops_per_image * config.train.batch_size, eval_seconds)
 
 
-class Progress:
+class TimeLeft:
     """The experiment's remaining time while it runs: the estimate, corrected by what has been measured."""
 
-    def __init__(self, planned: Estimate, clock: Callable[[], float] = time.perf_counter):
+    def __init__(self, planned: TimeEstimate, clock: Callable[[], float] = time.perf_counter):
         self.planned, self.clock = planned, clock
         self.start = clock()
         self.done = 0.0  # estimated seconds of the work finished so far

@@ -19,9 +19,13 @@ from pathlib import Path
 import yaml
 
 from .. import rundir as layout
+from ..config import RunConfig
+from ..data import load_dataset
 from ..data.registry import dataset_shape
+from ..errors import CnnvitError
 from ..models import train_flops
-from ..training.loop import checkpoint_problem
+from ..training import train_run
+from ..training.loop import budget_steps, checkpoint_problem
 from .experiment import Cell, Experiment, expand
 
 RUNS = "runs"
@@ -63,10 +67,26 @@ def waves(cells: list[PlannedCell]) -> list[list[PlannedCell]]:
     return [sorted(wave, key=lambda planned: -training_flops_left(planned)) for wave in by_seed]
 
 
+def steps_left(planned: PlannedCell) -> int:
+    """Optimiser steps a cell still has to take: its budget less what its checkpoint holds."""
+    config = planned.cell.config
+    labels = None
+    if config.train.epochs is not None:  # the budget follows the subset's size
+        labels = load_dataset(
+            config.data.name,
+            root=config.data.root,
+            image_size=config.data.image_size,
+            skip_corrupt=config.data.skip_corrupt,
+        ).train_labels
+    total = budget_steps(config, labels)
+    if planned.state != "resumable":
+        return total
+    logged = [r.get("step", 0) for r in layout.RunDir(planned.run_dir).metrics() if r.get("split") == "train"]
+    return max(0, total - max(logged, default=0))
+
+
 def training_flops_left(planned: PlannedCell) -> float:
     """The FLOPs of the training steps a cell still has to take."""
-    from .estimate import steps_left  # the estimate builds on this module
-
     config = planned.cell.config
     shape, classes = dataset_shape(config.data.name, image_size=config.data.image_size)
     flops = train_flops(config.model.name, image_shape=shape, num_classes=classes, options=config.model.options)
@@ -115,10 +135,6 @@ def train_cells(cells: list[PlannedCell], jobs: int, on_done: Callable[[PlannedC
 def train_cell(config: dict, run_dir: str, restart: bool) -> None:
     """A cell's process: train its validated config quietly; a CnnvitError is one line on stderr and the
     process's exit code is the error's, as `cnnvit train`'s would be."""
-    from ..config import RunConfig
-    from ..errors import CnnvitError
-    from ..training import train_run
-
     try:
         train_run(RunConfig.model_validate(config), Path(run_dir), progress=False, restart=restart)
     except CnnvitError as error:
@@ -149,8 +165,6 @@ def fetch_datasets(cells: list[PlannedCell], download: bool) -> None:
 
     A missing dataset is then one error before any training starts, and parallel cells never race
     to download the same files."""
-    from ..data import load_dataset
-
     needed = {
         (
             p.cell.config.data.name,

@@ -40,9 +40,9 @@ Choices, and why:
 - Token embeddings start at the scale of the positions (std 0.02, as the ViT initialises its
   projections): with nn.Embedding's default N(0, 1) the positions are drowned and, tried on a
   trained vit-s, the model stayed at chance for 300 steps of 64.
-- Training is the training loop's step (training.finetune.fit) with the run's own recipe (lr,
-  weight decay, warm-up, label smoothing, gradient clipping from its resolved config: recipes.py's
-  unless the run set its own) and the probe's budget: STEPS steps of BATCH_SIZE fresh sequences
+- Training is the training loop's step (training.step, through training.finetune.fit) with the run's
+  own recipe (lr, weight decay, warm-up, label smoothing, gradient clipping from its resolved config:
+  recipes.py's unless the run set its own) and the probe's budget: STEPS steps of BATCH_SIZE fresh sequences
   (each seen once), with one fixed seed for the sequences, their order and the new modules, so that
   runs differ only by their trained weights.
 
@@ -275,16 +275,7 @@ def sequence_variant(model: Backbone, task: MarkerOrder, weights: str) -> Sequen
 
 def sequence_config(config: RunConfig, recipe_key: str, *, steps: int, batch_size: int) -> RunConfig:
     """`config`'s recipe (the architecture's where it left one unset), the probe's budget and seed."""
-    train = with_recipe(config.train, recipe_key).model_copy(
-        update={
-            "steps": steps,
-            "epochs": None,
-            "min_steps": None,
-            "max_steps": None,
-            "match_flops": None,
-            "batch_size": batch_size,
-        }
-    )
+    train = with_recipe(config.train, recipe_key).with_fixed_steps(steps).model_copy(update={"batch_size": batch_size})
     return config.model_copy(update={"train": train, "seed": SEED})
 
 

@@ -1,26 +1,24 @@
-"""Training again with a finished run's recipe, on tensors held in memory: what the transfer probe
-trains on its target dataset.
+"""Training again with a finished run's recipe, on tensors held in memory: what the transfer and multimodal
+probes train, and what the time estimate times.
 
-One step is the training loop's step (training/loop.py): the same AdamW parameter groups, linear
-warm-up then cosine schedule, label smoothing and gradient clipping, the same batch order
-(inputs.BatchOrder) and per-step augmentation (inputs.step_generator) for the run's seed. Left out:
-checkpoints, metrics and the run directory, since a probe's result is saved whole or not at all.
+Each step is the training loop's step (step.TrainingStep: the same AdamW parameter groups, warm-up then
+cosine schedule, label smoothing and gradient clipping), with the same batch order (inputs.BatchOrder) and
+per-step augmentation (inputs.step_generator) for the run's seed. Left out: checkpoints, metrics and the
+run directory, since a probe's result is saved whole or not at all.
 """
 
 import math
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..config import RunConfig
 from ..data.model_input import normalize, to_unit
 from ..errors import TrainingFailed
-from .device import autocast
 from .inputs import BatchOrder, augment, step_generator
 from .progress import TrainingProgress
-from .recipes import apply_gradients, optimizer_and_schedule
+from .step import NonFiniteLoss, TrainingStep
 
 # inputs(step, index) -> the batch a module sees at `step` for the examples at positions `index` (int64 (B,))
 Inputs = Callable[[int, torch.Tensor], torch.Tensor]
@@ -60,7 +58,7 @@ def fit(
     Returns the last step's training loss (nats). A non-finite loss stops with TrainingFailed.
     """
     train = config.train
-    optimizer, scheduler = optimizer_and_schedule(module, config)
+    update = TrainingStep(module, config, device=device)
     order = BatchOrder(len(labels), train.batch_size, config.seed)
     labels = labels.to(device)
     module.train()
@@ -68,15 +66,12 @@ def fit(
     with TrainingProgress(train.steps, 0, enabled=progress, label=label) as bar:
         for step in range(train.steps):
             index = order.batch(step).to(device)
-            with autocast(device, config.train.precision):
-                logits = module(inputs(step, index))
-                loss = F.cross_entropy(logits.float(), labels[index], label_smoothing=train.label_smoothing)
-            loss_value = loss.item()
-            if not math.isfinite(loss_value):
+            try:
+                loss_value, _ = update(inputs(step, index), labels[index])
+            except NonFiniteLoss as error:
                 raise TrainingFailed(
-                    f"{label}: the loss became {loss_value} at step {step} with the run's "
+                    f"{label}: the loss became {error.loss} at step {step} with the run's "
                     f"recipe (train.lr={train.lr}), never tuned here; choose other data"
-                )
-            apply_gradients(loss, module, optimizer, scheduler, train.grad_clip)
+                ) from None
             bar.update(step + 1, loss_value)
     return loss_value

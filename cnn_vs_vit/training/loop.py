@@ -1,14 +1,15 @@
-"""`train_run`: one run (model, dataset, fraction, seed, budget) into a run directory, resumable."""
+"""`train_run`: one run (model, dataset, fraction, seed, budget) into a run directory, resumable; a wsd run
+continues its trunk from the store shared with the other budgets (branches.py)."""
 
 import io
-import math
 import time
+from collections.abc import Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import torch
-import torch.nn.functional as F
 from safetensors.torch import save
 
 from .. import rundir as layout
@@ -23,17 +24,20 @@ from ..config import (
 )
 from ..data import ImageDataset, load_dataset, subset_hash, training_split
 from ..data.model_input import normalize, to_unit
-from ..data.registry import dataset_shape
 from ..errors import CnnvitError, TrainingFailed
 from ..locks import directory_lock
-from ..models import Backbone, build_model, model_spec, resolved_options, train_flops
+from ..models import Backbone, build_model, model_spec, resolved_options
 from . import distributed
-from .device import autocast, configure_threads, select_device, use_channels_last
+from .budget import budget_steps
+from .device import configure_threads, select_device, use_channels_last
 from .evaluate import evaluate
 from .inputs import BatchOrder, augment, step_generator
 from .progress import TrainingProgress
-from .recipes import DEFAULT_STEPS, apply_gradients, optimizer_and_schedule, with_recipe
+from .recipes import with_recipe
+from .schedule import lr_factor
 from .signals import GracefulStop, Interrupted
+from .step import NonFiniteLoss, TrainingStep
+from .trunk import Trunk
 
 
 def resolve_config(config: RunConfig, dataset: ImageDataset, recipe_key: str) -> RunConfig:
@@ -47,43 +51,34 @@ def resolve_config(config: RunConfig, dataset: ImageDataset, recipe_key: str) ->
     )
     train, augment_config = config.train, config.augment
     steps = budget_steps(config, dataset.train_labels)
-    train = with_recipe(train, recipe_key).model_copy(
-        update={"steps": steps, "epochs": None, "min_steps": None, "max_steps": None, "match_flops": None}
-    )
+    train = with_recipe(train, recipe_key).with_fixed_steps(steps)
+    lr_factor(train)  # an impossible schedule (a wsd warm-up past its fork) fails here, before any file is written
     flip = augment_config.flip if augment_config.flip is not None else dataset.flip_augment
     return config.model_copy(
         update={"model": model, "train": train, "augment": augment_config.model_copy(update={"flip": flip})}
     )
 
 
-def budget_steps(config: RunConfig, train_labels: torch.Tensor | None = None) -> int:
-    """The optimiser steps `config` trains for: train.steps, or its epochs of the subset within the bounds
-    (which needs the training split's labels), or DEFAULT_STEPS; with train.match_flops, as many steps as
-    spend the training FLOPs that preset spends in that budget."""
-    train = config.train
-    if train.epochs is None:
-        steps = train.steps or DEFAULT_STEPS
-    else:
-        n_train = len(
-            training_split(train_labels, config.data.fraction, config.data.data_seed, config.data.validation)[0]
-        )
-        steps = max(1, math.ceil(train.epochs * n_train / train.batch_size), train.min_steps or 1)
-        steps = min(steps, train.max_steps or steps)
-    if train.match_flops is None:
-        return steps
-    shape, classes = dataset_shape(config.data.name, image_size=config.data.image_size)
-    own = train_flops(config.model.name, image_shape=shape, num_classes=classes, options=config.model.options)
-    matched = train_flops(train.match_flops, image_shape=shape, num_classes=classes)
-    return max(1, round(steps * matched / own))
-
-
-def train_run(config: RunConfig, run_dir: Path | str, *, progress: bool = False, restart: bool = False) -> dict:
+def train_run(
+    config: RunConfig,
+    run_dir: Path | str,
+    *,
+    progress: bool = False,
+    restart: bool = False,
+    trunks: Path | str | None = None,
+    fork_steps: Iterable[int] = (),
+) -> dict:
     """Train `config` into `run_dir` and return its summary.
 
     A finished run is returned as is; an interrupted one resumes from its checkpoint and ends
     with the same weights an uninterrupted run would have (CPU, same thread count). In processes
     started by torchrun, every rank calls this with the same arguments and they train the run
     together (`distributed.py`): rank 0 alone touches `run_dir`, and every rank returns the summary.
+
+    A wsd run (train.schedule) is a branch of a trunk kept in `trunks` (default: rundir.trunk_store(run_dir)):
+    it continues the trunk from the latest checkpoint at or before its fork, saves the trunk there and at
+    each of `fork_steps` it passes (other budgets' forks), then cools down in `run_dir` (branches.py).
+    `restart` retrains the run's own directory, not the trunk (delete the trunk's directory for that).
     """
     model_spec(config.model.name, config.model.options)  # fail on a bad model before touching any file
     with distributed.joined(select_device(config.device)) as world, ExitStack() as held:
@@ -91,11 +86,29 @@ def train_run(config: RunConfig, run_dir: Path | str, *, progress: bool = False,
         with world.together():  # a busy directory stops every rank, not only rank 0
             if world.is_main:  # a second cnnvit on the same directory stops with its holder's name
                 held.enter_context(directory_lock(Path(run_dir)))
-        return _train_run(config, layout.RunDir(run_dir), world, progress=progress and world.is_main, restart=restart)
+        store = Path(trunks) if trunks is not None else layout.trunk_store(run_dir)
+        return _train_run(
+            config,
+            layout.RunDir(run_dir),
+            world,
+            held,
+            progress=progress and world.is_main,
+            restart=restart,
+            trunk_store=store,
+            fork_steps=fork_steps,
+        )
 
 
 def _train_run(
-    config: RunConfig, run: layout.RunDir, world: distributed.World, *, progress: bool, restart: bool
+    config: RunConfig,
+    run: layout.RunDir,
+    world: distributed.World,
+    held: ExitStack,
+    *,
+    progress: bool,
+    restart: bool,
+    trunk_store: Path,
+    fork_steps: Iterable[int],
 ) -> dict:
     device = world.device
     threads = configure_threads(config.threads)
@@ -123,9 +136,16 @@ def _train_run(
     chosen_options = config.model.options  # what the user set: the run's name and the report's variant
     chosen_match_flops = config.train.match_flops  # resolved into steps below; the report's budget rule
     config = resolve_config(config, dataset, model.capabilities.recipe)
+    # Rank 0 alone reads and writes the trunk; `held` releases its lock however training ends.
+    trunk = held.enter_context(Trunk(config, trunk_store, fork_steps)) if config.train.schedule == "wsd" else None
     with world.together():
         start = _start(run, config, restart, str(device), threads, world.size) if world.is_main else None
-    start = world.broadcast(start)  # rank 0's reading of the run directory, for every rank
+        if trunk is not None and world.is_main and start.summary is None:
+            own_step = start.checkpoint["step"] if start.checkpoint else 0
+            if (path := trunk.checkpoint_after(own_step)) is not None:  # may wait for a run training the trunk
+                start.checkpoint = _load_checkpoint(path)
+                start.checkpoint["trunk_step"] = start.checkpoint["step"]
+    start = world.broadcast(start)  # rank 0's reading of the run and trunk directories, for every rank
     if start.summary is not None:
         return start.summary
 
@@ -135,36 +155,46 @@ def _train_run(
     flops = model.train_flops_per_image(dataset.image_shape)
     channels_last = use_channels_last(model, device)
     model = model.to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-    optimizer, scheduler = optimizer_and_schedule(model, config)
+    trained = world.data_parallel(model)  # `model` itself on one process
+    forward = torch.compile(trained) if config.compile else trained
+    update = TrainingStep(model, config, device=device, forward=forward)
 
-    start_step, images_seen, train_time = 0, 0, 0.0
+    start_step, images_seen, train_time, trunk_step = 0, 0, 0.0, 0
     if start.checkpoint is not None:
         state = start.checkpoint
         model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
+        update.optimizer.load_state_dict(state["optimizer"])
+        update.scheduler.load_state_dict(state["scheduler"])
         start_step, images_seen, train_time = state["step"], state["images_seen"], state["train_time_s"]
+        trunk_step = state.get("trunk_step", 0)  # where it continued another run's trunk (0: it trained it all)
 
-    trained = world.data_parallel(model)  # `model` itself on one process
-    forward = torch.compile(trained) if config.compile else trained
     images = dataset.train_images[subset].to(device)  # uint8, resident for the whole run
     labels = dataset.train_labels[subset].to(device)
     order = BatchOrder(len(subset), config.train.batch_size, config.seed)
 
-    def save_checkpoint(step: int) -> None:
+    def save_checkpoint(step: int, to_trunk: bool = False) -> None:
+        """The training state after `step` steps, into the run's checkpoint or (`to_trunk`) the trunk's store.
+
+        Everything a step depends on: the weights, AdamW's moments and step counts, the schedule's position,
+        and the step itself, which seeds its batch and augmentation (inputs.py); no step draws from torch's
+        global generator (tests/test_branches.py)."""
         with world.together():  # a full disk on rank 0 stops every rank
             if world.is_main:
                 state = {
                     "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
+                    "optimizer": update.optimizer.state_dict(),
+                    "scheduler": update.scheduler.state_dict(),
                     "step": step,
                     "images_seen": images_seen,
                     "train_time_s": train_time,
+                    "trunk_step": trunk_step,
                 }
                 buffer = io.BytesIO()  # serialised first: torch's zip writer hides the OSError of a full disk
                 torch.save(state, buffer)
-                layout.atomic_write_bytes(run / layout.CHECKPOINT, buffer.getbuffer())
+                if to_trunk:
+                    trunk.save(step, buffer.getbuffer())
+                else:
+                    layout.atomic_write_bytes(run / layout.CHECKPOINT, buffer.getbuffer())
 
     def evaluate_held_out(step: int) -> tuple[dict, dict | None]:
         """Test and validation (when held out) scores at `step`, recorded in the metrics (rank 0 only)."""
@@ -218,13 +248,10 @@ def _train_run(
             x, y = normalize(world.shard(x)), world.shard(labels[index])
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
-            with autocast(device, config.train.precision):
-                logits = forward(x)
-                loss = F.cross_entropy(logits.float(), y, label_smoothing=config.train.label_smoothing)
-            loss_value = world.mean(loss.detach()).item()  # the global batch's loss, the same on every rank
-            if not math.isfinite(loss_value):
-                _fail(run, step, loss_value, config, world)
-            apply_gradients(loss, model, optimizer, scheduler, config.train.grad_clip)
+            try:
+                loss_value, logits = update(x, y, mean=world.mean)  # the global batch's loss, the same on every rank
+            except NonFiniteLoss as error:
+                _fail(run, step, error.loss, config, world)
             images_seen += len(index)
             done = step + 1
             bar.update(done, loss_value)
@@ -237,11 +264,15 @@ def _train_run(
                             "split": "train",
                             "loss": loss_value,
                             "accuracy": accuracy,
-                            "lr": scheduler.get_last_lr()[0],
+                            "lr": update.lr,
                             "images_seen": images_seen,
                             "time_s": round(train_time + time.perf_counter() - tic, 3),
                         }
                     )
+            if trunk is not None and done in trunk.save_steps:  # a fork: the trunk, for this and other budgets
+                train_time += time.perf_counter() - tic
+                save_checkpoint(done, to_trunk=True)
+                tic = time.perf_counter()
             if done % config.train.checkpoint_every == 0 and done < config.train.steps:
                 train_time += time.perf_counter() - tic
                 save_checkpoint(done)
@@ -293,6 +324,8 @@ def _train_run(
                 "device": str(device),
                 "threads": threads,
             }
+            if trunk is not None:  # a branch: its trunk and where it forked from it
+                summary |= {"schedule": "wsd", "trunk": trunk.key, "fork_step": trunk.fork, "trunk_step": trunk_step}
             layout.atomic_write_json(run / layout.SUMMARY, summary)
             run.mark_done()
     return world.broadcast(summary if world.is_main else None)
@@ -385,7 +418,7 @@ def _save_weights(model: Backbone, config: RunConfig, path: Path) -> None:
     layout.atomic_write_bytes(path, blob)
 
 
-def _fail(run: layout.RunDir, step: int, loss: float, config: RunConfig, world: distributed.World) -> None:
+def _fail(run: layout.RunDir, step: int, loss: float, config: RunConfig, world: distributed.World) -> NoReturn:
     with world.together():  # every rank sees the same global loss: rank 0 records it, then all stop
         if world.is_main:
             layout.atomic_write_json(

@@ -14,7 +14,6 @@ vit-s: 92.50% at lr 1e-3, 20% warm-up, weight decay 0.05; with a 5% warm-up the 
 lr 4e-3 drops to 70.8-85.8%.
 """
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -22,12 +21,13 @@ import torch
 from ..config import TrainConfig
 from ..errors import unknown_name
 from ..models.interface import decayed_parameters
+from .schedule import lr_factor
 
 
 @dataclass(frozen=True)
 class Recipe:
-    lr: float  # peak AdamW learning rate, after linear warm-up, then cosine to zero
-    warmup_fraction: float  # of the run's steps
+    lr: float  # peak AdamW learning rate, after linear warm-up, then the schedule's (schedule.py)
+    warmup_fraction: float  # of the run's steps (cosine); wsd warms up over this fraction of DEFAULT_STEPS
     weight_decay: float  # decoupled (AdamW); not applied to biases, norms, tokens, positions
 
 
@@ -45,23 +45,23 @@ DEFAULT_STEPS = 600
 
 def with_recipe(train: TrainConfig, recipe_key: str) -> TrainConfig:
     """`train` with recipe `recipe_key`'s value (a model's capabilities.recipe) wherever it left lr, warm-up or
-    weight decay unset."""
+    weight decay unset. A wsd schedule's warm-up is in steps, for every budget: the recipe's warm-up at
+    DEFAULT_STEPS, so that the default budget's branch warms up as its cosine run does."""
     if recipe_key not in RECIPES:
         raise unknown_name("recipe", recipe_key, RECIPES)
     recipe = RECIPES[recipe_key]
-    return train.model_copy(
-        update={
-            key: getattr(recipe, key)
-            for key in ("lr", "warmup_fraction", "weight_decay")
-            if getattr(train, key) is None
-        }
-    )
+    update = {key: getattr(recipe, key) for key in ("lr", "weight_decay") if getattr(train, key) is None}
+    if train.schedule == "cosine" and train.warmup_fraction is None:
+        update["warmup_fraction"] = recipe.warmup_fraction
+    if train.schedule == "wsd" and train.warmup_steps is None:
+        update["warmup_steps"] = round(recipe.warmup_fraction * DEFAULT_STEPS)
+    return train.model_copy(update=update)
 
 
 def optimizer_and_schedule(
     model: torch.nn.Module, config
 ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
-    """AdamW over `model` with the resolved config's lr and weight decay, and its warm-up + cosine schedule.
+    """AdamW over `model` with the resolved config's lr and weight decay, and its schedule (schedule.py).
 
     Weight decay applies only to weight matrices and kernels (not biases, norms, nor what the model names in
     no_weight_decay(): tokens, positions).
@@ -69,33 +69,4 @@ def optimizer_and_schedule(
     decay, no_decay = decayed_parameters(model)
     groups = [{"params": decay, "weight_decay": config.train.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     optimizer = torch.optim.AdamW(groups, lr=config.train.lr, betas=(0.9, 0.999))
-    schedule = _warmup_cosine(config.train.steps, config.train.warmup_fraction)
-    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
-
-
-def apply_gradients(
-    loss: torch.Tensor,
-    model: torch.nn.Module,
-    optimizer: torch.optim.Optimizer,
-    scheduler: torch.optim.lr_scheduler.LambdaLR,
-    grad_clip: float | None,
-) -> None:
-    """One update of the recipe: backpropagate `loss`, clip the gradient norm (when set), step, advance the schedule."""
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    if grad_clip:
-        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-    optimizer.step()
-    scheduler.step()
-
-
-def _warmup_cosine(total_steps: int, warmup_fraction: float):
-    warmup = max(1, round(total_steps * warmup_fraction))
-
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        progress = (step - warmup) / max(1, total_steps - warmup)
-        return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-
-    return factor
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(config.train))
