@@ -12,6 +12,7 @@ from cnn_vs_vit.data.global_context import IMAGE_SIZE, PATTERN, draw_scenes
 from cnn_vs_vit.data.model_input import to_model_input
 from cnn_vs_vit.models import build_model
 from cnn_vs_vit.training import train_run
+from cnn_vs_vit.report.claims.row_03_global_context import LEARNED
 from cnn_vs_vit.training.evaluate import evaluate
 
 HALF = IMAGE_SIZE // 2
@@ -173,10 +174,10 @@ def test_global_context_verdicts(tmp_path, cnn, vit, control, expected, task, ro
     depth_sweep(tmp_path, cnn, vit, control, task=task)
     claim = verdicts(tmp_path)[row]
     assert claim.verdict == expected, claim.details
-    assert claim.effect.mean == pytest.approx(
-        max(vit[d] - cnn[d] for d in (1, 2))
-    )  # the shallow depth where the ViT leads most
-    assert claim.effect.method == "paired"
+    level = LEARNED[task]  # every run at depths 1 and 2 counts, as a success or not: no depth is picked
+    shallow = lambda accuracies: sum(accuracies[d] >= level for d in (1, 2)) / 2  # noqa: E731
+    assert claim.effect.mean == pytest.approx(shallow(vit) - shallow(cnn))
+    assert claim.effect.method == "newcombe"
     other = verdicts(tmp_path)["9"]
     assert other.verdict != "not measured"  # the task's runs do not displace the main dataset's rows
 
@@ -185,15 +186,15 @@ def test_global_context_verdicts(tmp_path, cnn, vit, control, expected, task, ro
     "task, row, expected", [("reach", "3", "inconclusive"), ("global-context", "3-relational", "contradicted")]
 )
 def test_learning_the_task_means_more_than_a_model_gets_without_reach(tmp_path, task, row, expected):
-    """75% is the top square's share on reach, no learning of the reach; on the relational task it is learning."""
+    """80% is short of a success on reach (87.5%, halfway from the top square's 75%); on the relational task it is
+    past one (75%, halfway from chance), so there every CNN, shallow ones too, learns it: no depth needed."""
     from test_report import verdicts
 
-    depth_sweep(tmp_path, {1: 0.75, 2: 0.75, 4: 1.0}, {1: 0.75, 2: 0.75, 4: 0.76}, task=task)
+    depth_sweep(tmp_path, {1: 0.8, 2: 0.8, 4: 1.0}, {1: 0.8, 2: 0.8, 4: 0.81}, task=task)
     claim = verdicts(tmp_path)[row]
     assert claim.verdict == expected, claim.details
-    if task == "reach":
-        assert any("learned the task at no depth within the budget (no interval above 75.0%)" in line
-                   for line in claim.details)  # fmt: skip
+    if task == "reach":  # on the first-order plateau is no success: 0 of 6 shallow ViTs, 3 of 9 CNNs over all depths
+        assert "| (c) ViT vs CNN, every shared depth (1, 2, 4) | 0 of 9 | 3 of 9 | 0.206 |" in claim.details
 
 
 def test_each_task_has_its_own_row_and_a_study_without_the_relational_task_has_no_such_row(tmp_path):
