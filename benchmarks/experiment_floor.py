@@ -63,5 +63,6 @@ def main() -> None:
     per_model["share_of_flops"] = per_model.pop("train_flops") / total
     print(per_model.to_string(float_format=lambda x: f"{x:,.3g}"))
 
+
 if __name__ == "__main__":
     main()

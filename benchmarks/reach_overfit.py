@@ -58,8 +58,11 @@ def main() -> None:
     print(f"{IMAGES} reach scenes, full batch, AdamW at the recipe's lr, evaluated every {EVERY} steps")
     for name, options in MODELS:
         r = overfit(name, options, images, labels)
-        print(f"{name} {options or ''}: {r['train_accuracy']:.1%} of the training images after {r['steps']} steps, "
-              f"loss {r['loss']:.4f}, {r['seconds']:.0f} s", flush=True)
+        print(
+            f"{name} {options or ''}: {r['train_accuracy']:.1%} of the training images after {r['steps']} steps, "
+            f"loss {r['loss']:.4f}, {r['seconds']:.0f} s",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ hand-made estimates at its edges, is "not measured" with a reason on runs that l
 only module that spells its id."""
 
 import ast
+import math
 from pathlib import Path
 
 import pytest
@@ -10,11 +11,13 @@ import yaml
 
 import cnn_vs_vit.report
 from cnn_vs_vit.probes import PROBES
-from cnn_vs_vit.report.claim_types import VERDICTS, ClaimResult
+from cnn_vs_vit.report.claim_types import VERDICTS
 from cnn_vs_vit.report.claims import CLAIMS, ROWS
-from cnn_vs_vit.report.claims.row_03_global_context import CHANCE, MANY
+from cnn_vs_vit.report.claims.row_03_global_context import CHANCE
 from cnn_vs_vit.report.claims.row_04_receptive_field import MANY_TIMES
-from cnn_vs_vit.report.claims.row_06_dynamic_mixing import ZERO_VARIATION
+from cnn_vs_vit.report.claims.row_05_scalability import FLOOR_EVIDENCE
+from cnn_vs_vit.report.claims.row_06_dynamic_mixing import DYNAMIC_RATIO
+from cnn_vs_vit.report.claims.rule_statistics import success_share
 from cnn_vs_vit.report.runs import Run
 from cnn_vs_vit.report.selection import Context
 from cnn_vs_vit.report.shift_results import ZERO_TOLERANCE
@@ -42,48 +45,66 @@ def counts(configurations: float, hyperparameters: float) -> dict:
     return {"configurations": exact(configurations), "hyperparameters": exact(hyperparameters)}
 
 
-def parts(row_2: str, row_9: str) -> dict:
-    """Rows 2 and 9 as row 1 reads them (their verdicts only: no estimates to redraw)."""
-    return {"parts": {"2": ClaimResult(claim_id="2", verdict=row_2), "9": ClaimResult(claim_id="9", verdict=row_9)}}
-
-
-LEADS = Estimate(MANY + 0.1, MANY + 0.01, MANY + 0.2, 3)  # the ViT at least MANY ahead, interval above 0
-LEARNS = Estimate(0.95, 0.9, 1.0, 3)
 AT_CHANCE = Estimate(CHANCE, CHANCE - 0.02, CHANCE + 0.02, 3)
-DEPTHS = {"cnn gain": JUST_ABOVE, "control": AT_CHANCE, "depth 1": LEADS, "vit depth 1": LEARNS}
+
+
+def depths(vit: tuple[int, int], cnn: tuple[int, int], deep: tuple[int, int], everywhere=None, control=AT_CHANCE):
+    """Row 3's estimates from (successes, runs): the ViT and the CNN at depths 1-2, the CNN deeper, and over every
+    shared depth (the shallow counts when not given)."""
+    vit_all, cnn_all = everywhere or (vit, cnn)
+    return {"vit shallow": success_share(*vit), "cnn shallow": success_share(*cnn), "cnn deep": success_share(*deep),
+            "vit all": success_share(*vit_all), "cnn all": success_share(*cnn_all), "control": control}  # fmt: skip
+
+
+def scaling(gap: Estimate, cnn_floor: float = 0.0, vit_floor: float = 0.0) -> dict:
+    exact = lambda x: Estimate(x, n=15, method="AICc")  # noqa: E731
+    return {"effect": gap, "cnn floor": exact(cnn_floor), "vit floor": exact(vit_floor)}
+
+
+FLOOR = FLOOR_EVIDENCE  # AICc evidence just enough for a floor
+MARGIN = math.log(DYNAMIC_RATIO)
 AREA = Estimate(10.0, 9.0, 11.0, 3)
-FIXED = Estimate(ZERO_VARIATION / 10, 0.0, ZERO_VARIATION / 2, 3)  # a CNN's convolutions: no variation
-VARIES = Estimate(0.3, 0.2, 0.4, 3)
+GAIN = Estimate(0.2, 0.1, 0.3, 3)
+STEPS, PLATEAU = {"crossover_within": True, "plateau": False}, {"crossover_within": True, "plateau": True}
 
 # claim id -> [(estimates, decide's facts, the verdict)]: every verdict each rule can give, at its edges
 EDGES = {
-    "1": [({"effect": JUST_ABOVE}, parts("supported", "supported"), "supported"),
-          ({"effect": TOUCHES}, parts("supported", "supported"), "inconclusive"),
-          ({"effect": JUST_ABOVE}, parts("supported", "inconclusive"), "inconclusive"),
-          ({"effect": JUST_ABOVE}, parts("contradicted", "supported"), "contradicted")],
+    "1": [({"effect": JUST_ABOVE, "slope": JUST_ABOVE}, {}, "supported"),
+          ({"effect": JUST_ABOVE, "slope": TOUCHES}, {}, "inconclusive"),
+          ({"effect": TOUCHES, "slope": JUST_ABOVE}, {}, "inconclusive"),
+          ({"effect": JUST_ABOVE, "slope": JUST_BELOW}, {}, "contradicted"),  # more data, less local
+          ({"effect": JUST_BELOW, "slope": TOUCHES}, {}, "contradicted")],  # more global than uniform attention
     "2": [({"effect": JUST_ABOVE, "1 px": JUST_ABOVE, "2 px": JUST_ABOVE}, {}, "supported"),
           ({"effect": JUST_BELOW, "1 px": JUST_BELOW}, {}, "contradicted"),
           ({"effect": JUST_ABOVE, "1 px": JUST_ABOVE, "2 px": JUST_BELOW}, {}, "inconclusive"),
           ({"effect": TOUCHES, "1 px": JUST_ABOVE}, {}, "inconclusive")],
-    "3": [(DEPTHS, {"floor": CHANCE}, "supported"),
-          ({**DEPTHS, "depth 1": Estimate(MANY - 0.05, MANY - 0.1, MANY - 0.01, 3)}, {"floor": CHANCE}, "contradicted"),
-          ({**DEPTHS, "cnn gain": TOUCHES}, {"floor": CHANCE}, "inconclusive"),
-          ({**DEPTHS, "control": MISSING}, {"floor": CHANCE}, "inconclusive"),
-          ({**DEPTHS, "vit depth 1": AT_CHANCE}, {"floor": CHANCE}, "inconclusive")],
+    "3": [(depths((6, 6), (0, 6), (6, 6)), {}, "supported"),
+          (depths((5, 6), (0, 6), (5, 6)), {}, "supported"),  # Fisher p = 0.015 for both contrasts
+          (depths((4, 6), (0, 6), (6, 6)), {}, "inconclusive"),  # (a): p = 0.061
+          (depths((6, 6), (0, 6), (6, 6), control=Estimate(0.6, 0.55, 0.65, 3)), {}, "inconclusive"),
+          (depths((6, 6), (0, 6), (6, 6), control=MISSING), {}, "inconclusive"),  # no control trained
+          (depths((0, 6), (5, 6), (6, 6)), {}, "contradicted"),  # the shallow CNN is the one that learns
+          (depths((0, 6), (0, 6), (6, 6), everywhere=((0, 12), (6, 12))), {}, "contradicted"),  # (c): p = 0.014
+          (depths((0, 6), (0, 6), (3, 3), everywhere=((0, 9), (3, 9))), {}, "inconclusive"),  # (c): p = 0.21
+          (depths((6, 6), (6, 6), (6, 6)), {}, "contradicted")],  # a shallow CNN needs no depth
     "4": [({"effect": JUST_ABOVE, "cnn": AREA, "vit": Estimate(MANY_TIMES * 10.0, 19.0, 21.0, 3)}, {}, "supported"),
           ({"effect": JUST_ABOVE, "cnn": AREA, "vit": Estimate(MANY_TIMES * 10.0 - 0.1, 19.0, 21.0, 3)}, {},
            "inconclusive"),
           ({"effect": JUST_BELOW, "cnn": AREA, "vit": AREA}, {}, "contradicted")],
-    "5": [({"effect": JUST_ABOVE}, {"crossover_within": True}, "supported"),
-          ({"effect": JUST_ABOVE}, {"crossover_within": False}, "not reached at this scale"),
-          ({"effect": JUST_BELOW}, {"crossover_within": True}, "contradicted"),
-          ({"effect": TOUCHES}, {"crossover_within": True}, "inconclusive"),
-          ({"effect": JUST_ABOVE, "width": JUST_BELOW}, {"crossover_within": True}, "inconclusive")],
-    "6": [({"effect": JUST_ABOVE, "cnn": FIXED, "vit": VARIES}, {}, "supported"),
-          ({"effect": JUST_ABOVE, "cnn": Estimate(0.1, 1.01 * ZERO_VARIATION, 0.2, 3), "vit": VARIES}, {},
-           "contradicted"),
-          ({"effect": JUST_ABOVE, "cnn": Estimate(ZERO_VARIATION, 0.0, 2 * ZERO_VARIATION, 3), "vit": VARIES}, {},
-           "inconclusive")],
+    "5": [(scaling(JUST_ABOVE), STEPS, "supported"),
+          (scaling(JUST_ABOVE), {**STEPS, "crossover_within": False}, "not reached at this scale"),
+          (scaling(JUST_BELOW), STEPS, "contradicted"),
+          (scaling(TOUCHES), STEPS, "inconclusive"),
+          (scaling(JUST_ABOVE, vit_floor=FLOOR), STEPS, "not measured"),  # a fixed budget may set the floor
+          (scaling(JUST_ABOVE, vit_floor=FLOOR - 0.01), STEPS, "supported"),
+          (scaling(JUST_BELOW, cnn_floor=FLOOR), PLATEAU, "supported"),  # at its plateau the CNN saturates
+          (scaling(JUST_ABOVE, vit_floor=FLOOR), PLATEAU, "contradicted"),
+          (scaling(JUST_ABOVE, cnn_floor=FLOOR, vit_floor=FLOOR), PLATEAU, "inconclusive")],
+    "6": [({"effect": Estimate(MARGIN + 0.2, MARGIN + 1e-9, MARGIN + 0.4, 3)}, {}, "supported"),
+          ({"effect": Estimate(MARGIN - 0.2, MARGIN - 0.4, MARGIN - 1e-9, 3)}, {}, "contradicted"),
+          ({"effect": Estimate(0.0, -0.1, 0.1, 3)}, {}, "contradicted"),  # blocks equally input-dependent
+          ({"effect": Estimate(MARGIN, MARGIN - 0.1, MARGIN + 0.1, 3)}, {}, "inconclusive"),
+          ({"effect": Estimate(MARGIN + 1, n=1)}, {}, "inconclusive")],  # one run: no interval
     "7": [(counts(1, 1), {}, "supported"), (counts(-1, -1), {}, "contradicted"), (counts(1, -1), {}, "inconclusive"),
           (counts(0, 1), {}, "inconclusive")],
     "8": SIGN,
@@ -95,7 +116,12 @@ EDGES = {
            ({}, {"cnn_modules_replaced": 1, "vit_runs_unchanged": True, "vit_above_chance": False}, "inconclusive")],
     "11": SIGN, "12": SIGN, "13": SIGN,
     "14": THRESHOLD, "15a": THRESHOLD, "15b": THRESHOLD, "15c": THRESHOLD,
-    "16": SIGN, "17": SIGN,
+    "16": [({"effect": JUST_ABOVE, "vit gain": GAIN}, {}, "supported"),
+           ({"effect": JUST_ABOVE, "vit gain": TOUCHES}, {}, "inconclusive"),
+           ({"effect": TOUCHES, "vit gain": GAIN}, {}, "inconclusive"),  # both learn it, neither more
+           ({"effect": JUST_BELOW, "vit gain": GAIN}, {}, "contradicted"),  # the CNN learns more from the data
+           ({"effect": TOUCHES, "vit gain": JUST_BELOW}, {}, "contradicted")],
+    "17": SIGN,
 }  # fmt: skip
 IDS = [claim.id for claim in CLAIMS]
 
@@ -175,3 +201,12 @@ def test_probe_results_are_read_back_with_the_probes_column_types(tmp_path):
     (loaded,) = load_runs(tmp_path)
     assert str(loaded.shift_rows["grid_stride"].dtype) == "Int64"  # empty for the logits: a nullable integer
     assert str(loaded.shift_rows["expressible"].dtype) == "boolean"
+
+
+def test_every_claim_says_its_scale_and_the_architectural_facts_are_exact():
+    from cnn_vs_vit.report.claims import CLAIMS
+
+    scales = {claim.id: claim.scale for claim in CLAIMS}
+    assert {i for i, s in scales.items() if s == "any"} >= {"4", "6", "7", "10", "13", "14", "15a", "15b", "15c"}
+    assert {i for i, s in scales.items() if s == "measured"} >= {"1", "5", "8", "9", "11", "12", "16", "17"}
+    assert {claim.id for claim in CLAIMS if claim.exact} == {"7", "10", "14", "15a", "15b", "15c"}

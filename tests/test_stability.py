@@ -1,49 +1,76 @@
-"""Flip rates: how often a rule's verdict changes when the study is rerun with new seeds, by simulation."""
+"""The rerun-disagreement rate: runs resampled jointly and every row re-measured on the same resample, a
+shared outcome never taken as certain, resamples of one seed repeated left out."""
 
 import pytest
-from scipy import stats
 
-from cnn_vs_vit.report.stability import DRAWS, flip_rate
-from cnn_vs_vit.report.statistics import Estimate, sign_rule, t_interval
-
-
-def interval(mean: float, sd: float, n: int = 3) -> Estimate:
-    half = stats.t.ppf(0.975, n - 1) * sd / n**0.5
-    return Estimate(mean, mean - half, mean + half, n, sd)
-
-
-def test_with_many_seeds_a_sign_rule_flips_as_the_normal_predictive_says():
-    """With n large the spread is known: truth ~ N(mean, se²) and a rerun ~ N(truth, se²), so a rerun's mean
-    is N(mean, 2·se²) and the rule says 'supported' when it exceeds t(0.975)·se, 'contradicted' below −t·se."""
-    n = 1000
-    critical = stats.t.ppf(0.975, n - 1)
-    for t_observed in (1.0, 2.5, 4.0, -3.0):
-        e = interval(t_observed / n**0.5, 1.0, n)  # mean / se = t_observed
-        p_supported = stats.norm.cdf((t_observed - critical) / 2**0.5)
-        p_contradicted = stats.norm.cdf((-t_observed - critical) / 2**0.5)
-        observed = sign_rule({"effect": e})
-        stays = {"supported": p_supported, "contradicted": p_contradicted}.get(
-            observed, 1 - p_supported - p_contradicted
-        )
-        assert flip_rate(sign_rule, {"effect": e}) == pytest.approx(1 - stays, abs=4 * (0.25 / DRAWS) ** 0.5)
+from cnn_vs_vit.report.claim_types import ClaimResult
+from cnn_vs_vit.report.proportions import chance_all_recur
+from cnn_vs_vit.report.resampling import replicate_key
+from cnn_vs_vit.report.runs import Run
+from cnn_vs_vit.report.selection import by_key
+from cnn_vs_vit.report.stability import Rerun, disagreements, stratum
+from cnn_vs_vit.report.statistics import difference, sign_verdict, t_interval
 
 
-def test_three_seeds_flip_more_often_than_thirty_at_the_same_t_statistic():
-    """A spread estimated from 3 seeds may be far off: the same observed t is less safe with fewer seeds."""
-    rates = [flip_rate(sign_rule, {"effect": interval(2 * 5.0 / n**0.5, 1.0, n)}) for n in (3, 30)]
-    assert rates[0] > rates[1]
+def run(seed, value, arch="vit") -> Run:
+    summary = {"seed": seed, "data_seed": 0, "subset_hash": "s", "arch": arch, "test_accuracy": value, "dataset": "x"}
+    return Run(f"{arch}/s{seed}", "done", {}, summary)
 
 
-def test_an_effect_on_the_edge_flips_about_half_the_time_and_a_clear_one_almost_never():
-    edge = interval(1.0, 1.0)
-    edge = Estimate(edge.mean, 0.0, 2 * edge.mean, 3, 1.0)  # the interval's lower end exactly at 0
-    assert 0.35 < flip_rate(sign_rule, {"effect": edge}) < 0.65  # a rerun lands on either side about as often
-    assert (
-        flip_rate(sign_rule, {"effect": t_interval([10.0, 10.1, 9.9])}) < 0.01
-    )  # 3 seeds never rule out a wild spread
+def estimates_of(runs):
+    vit = [r for r in runs if r.arch == "vit"]
+    cnn = [r for r in runs if r.arch == "resnet"]
+    effect = difference(by_key(vit, Run.accuracy), by_key(cnn, Run.accuracy), paired=False)
+    # "vit again" is computed separately from the same runs, as two rows' estimates are
+    return {
+        "effect": effect,
+        "vit": t_interval([r.accuracy() for r in vit]),
+        "vit again": t_interval([r.accuracy() for r in vit]),
+    }
 
 
-def test_exact_counts_and_single_seeds_have_no_flip_rate_and_the_simulation_is_deterministic():
-    assert flip_rate(sign_rule, {"effect": Estimate(3.0, n=1, method="exact count")}) is None
-    e = {"effect": t_interval([0.1, 0.5, 0.3])}
-    assert flip_rate(sign_rule, e) == flip_rate(sign_rule, e)
+def both(estimates):  # a conjunctive rule over two estimates of the same runs
+    return "supported" if {sign_verdict(e) for e in estimates.values()} == {"supported"} else "inconclusive"
+
+
+def rate(rule, runs, archs=("vit", "resnet")):
+    replicates = frozenset(replicate_key(r, stratum) for r in runs if r.arch in archs)
+    observed = ClaimResult(claim_id="r", verdict="inconclusive", estimates=estimates_of(runs), decide=rule)
+    observed.rule_verdict = rule(observed.estimates)
+    rerun = Rerun("r", replicates, lambda ctx, _: rule(estimates_of(ctx.runs)))
+    return disagreements([rerun], {"r": observed}, runs)["r"]
+
+
+RUNS = [run(0, 0.05), run(1, 0.2), run(2, 0.3), run(0, 0.0, "resnet"), run(1, 0.04, "resnet"), run(2, -0.01, "resnet")]
+
+
+def test_two_estimates_from_the_same_runs_move_together():
+    """ "vit" and "vit again" come from the same runs: a rule needing both is exactly as stable as one needing
+    either (drawn independently, the conjunction would fail more often)."""
+    alone = rate(lambda e: sign_verdict(e["vit"]), RUNS)
+    assert 0 < alone < 1
+    assert rate(lambda e: both({"a": e["vit"], "b": e["vit again"]}), RUNS) == pytest.approx(alone)
+
+
+def test_a_three_of_three_outcome_is_not_certain():
+    """Every ViT at 100%, every CNN at 75%: no resample moves the numbers, yet a rerun breaks the shared
+    outcome with its Jeffreys chance (27.8% at 3 of 3), and then the effect has no interval."""
+    runs = [run(s, 1.0) for s in range(3)] + [run(s, 0.75, "resnet") for s in range(3)]
+    rule = lambda e: sign_verdict(e["effect"])  # noqa: E731
+    assert rule(estimates_of(runs)) == "supported"
+    assert rate(rule, runs) == pytest.approx(1 - chance_all_recur(3))
+    assert 1 - chance_all_recur(3) == pytest.approx(0.278125)
+
+
+def test_a_seed_repeated_is_no_resample_so_an_inconclusive_row_can_settle_at_three_seeds():
+    """Kept in, the three resamples of one seed repeated (1 in 9) would each be 'supported' or 'contradicted'
+    (zero spread); left out, every resample of two or three distinct seeds stays inconclusive."""
+    runs = [run(0, -1.0), run(1, 0.1), run(2, 1.0)]
+    rule = lambda e: sign_verdict(e["vit"])  # noqa: E731
+    assert rule(estimates_of(runs)) == "inconclusive"
+    assert rate(rule, runs, archs=("vit",)) == 0
+
+
+def test_the_rate_is_deterministic():
+    rule = lambda e: sign_verdict(e["effect"])  # noqa: E731
+    assert rate(rule, RUNS) == rate(rule, RUNS)

@@ -33,7 +33,7 @@ def measure_ablation(ctx: Context, option: str, better: str, worse: str) -> Meas
         )
     fraction = shared[-1]
     cells = {v: at(runs, fraction) for v, runs in groups.items()}
-    effect = difference(by_key(cells[better], Run.accuracy), by_key(cells[worse], Run.accuracy))
+    effect = difference(by_key(cells[better], Run.accuracy), by_key(cells[worse], Run.accuracy), paired=True)
     return Measured(
         estimates={"effect": effect},
         effect=effect,

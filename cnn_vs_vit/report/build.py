@@ -6,8 +6,9 @@ timestamps), so rebuilding from the same runs gives byte-identical files.
 Several results directories are several settings of one study (e.g. the same cells with other
 seeds). Each claim gets a verdict per setting and a headline verdict over every run of every
 setting (a run directory found in two of them counts once), and `holds` counts the settings
-that agree with the headline among those where the claim was measured: a claim that flips is
-shown flipping, with the settings named, never averaged away.
+that agree with the headline among those where the claim was measured ("one setting" where only
+one did): a claim that flips is shown flipping, with the settings named, never averaged away.
+Rerun rates and the family-wise test are the headline's; a setting shows its rule's verdict.
 """
 
 import csv
@@ -22,11 +23,12 @@ from ..errors import CnnvitError
 from . import budget, plots, recipe_search
 from .claim_types import ClaimResult, Plot
 from .claims import CLAIMS
-from .evaluate import evaluate_claims
+from .evaluate import FAMILY_NOTE, evaluate_claims
 from .formatting import effect_text
 from .runs import CONTENDERS, Run, load_runs, read_experiment, runs_table
 from .selection import Context
-from .stability import FLIP_NOTE, flip_text
+from .settling import SETTLED_AT
+from .stability import RATE_NOTE, rate_text
 from .statistics import INTERVAL_NOTE
 
 CLAIM_COLUMNS = [
@@ -39,7 +41,13 @@ CLAIM_COLUMNS = [
     "ci_low",
     "ci_high",
     "n_seeds",
-    "flip_rate",
+    "comparison",
+    "rule_verdict",
+    "disagreement",
+    "seeds_to_settle",
+    "p",
+    "p_holm",
+    "scale",
     "settings",
     "holds",
 ]
@@ -77,7 +85,7 @@ def build_report(
     runs = merged_runs(per_setting) if len(dirs) > 1 else per_setting[names[0]]
     claims = evaluate_claims(runs)
     settings = (
-        {name: evaluate_claims(setting_runs) for name, setting_runs in per_setting.items()}
+        {name: evaluate_claims(setting_runs, rates=False) for name, setting_runs in per_setting.items()}
         if len(dirs) > 1
         else {names[0]: claims}
     )
@@ -140,10 +148,42 @@ def merged_runs(per_setting: dict[str, list[Run]]) -> list[Run]:
     return sorted(merged, key=lambda run: run.path)
 
 
-def flip_cell(c: ClaimResult) -> str:
+def rate_cell(c: ClaimResult) -> str:
+    return "" if c.verdict == "not measured" else rate_text(c)
+
+
+def verdict_text(c: ClaimResult) -> str:
+    """The verdict as the table prints it: 'unsettled (leans supported, 34.0%; ~7 seeds per cell)' where the
+    reruns disagree, 'inconclusive (supported before the family-wise test)' where Holm took it back."""
+    if c.verdict == "unsettled":
+        seeds = (
+            f"{c.seeds_to_settle} seeds per cell would settle it, an optimistic projection"
+            if c.seeds_to_settle
+            else "not projected to settle by 10 seeds per cell"
+        )
+        return f"unsettled (leans {c.rule_verdict}, {rate_text(c)}; {seeds})"
+    if c.verdict != c.rule_verdict:
+        return f"{c.verdict} ({c.rule_verdict} before the family-wise test)"
+    return c.verdict
+
+
+def comparison(c: ClaimResult) -> str:
+    """How its effect compares runs, in words: the pairing each row states."""
+    return {
+        "paired": "paired (one architecture, one option changed)",
+        "welch": "unpaired, Welch (ResNet vs ViT)",
+        "t": "over seeds (t)",
+    }.get(c.effect.method, c.effect.method)
+
+
+def scale_cell(c: ClaimResult) -> str:
     if c.verdict == "not measured":
         return ""
-    return "exact" if c.flip_rate is None else flip_text(c.flip_rate)
+    return "any scale (architectural)" if c.scale == "any" else f"at {c.scale_text or 'the measured scale'}"
+
+
+def p_text(p: float) -> str:
+    return "" if not math.isfinite(p) else f"{p:.2g}" if p >= 0.001 else "< 0.001"
 
 
 def settings_text(c: ClaimResult) -> str:
@@ -153,7 +193,7 @@ def settings_text(c: ClaimResult) -> str:
         + (f" ({effect_text(c.setting_effects[name])})" if name in c.setting_effects else "")
         for name in c.settings
     )
-    differing = [name for name, verdict in c.settings.items() if verdict not in (c.verdict, "not measured")]
+    differing = [name for name, verdict in c.settings.items() if verdict not in (c.rule_verdict, "not measured")]
     flips = f" **Flips** in {', '.join(differing)}." if differing else ""
     if c.by_setting:
         effects = {name: e.mean for name, e in c.setting_effects.items() if math.isfinite(e.mean)}
@@ -186,7 +226,13 @@ def claims_csv(claims: list[ClaimResult]) -> str:
                 number(e.ci_low),
                 number(e.ci_high),
                 e.n,
-                "" if c.flip_rate is None else f"{c.flip_rate:.4f}",
+                e.method if c.verdict != "not measured" else "",
+                c.rule_verdict if c.verdict != "not measured" else "",
+                "exact" if c.exact and c.verdict != "not measured" else number(c.disagreement),
+                c.seeds_to_settle or "",
+                number(c.p),
+                number(c.p_holm),
+                scale_cell(c),
                 "; ".join(f"{name}: {verdict}" for name, verdict in c.settings.items()),
                 c.holds,
             ]
@@ -234,7 +280,15 @@ def markdown(
         f"Intervals: {INTERVAL_NOTE}. Where a claim has a single run, intervals shown are the shift probe's "
         "95% normal-approximation interval over test images, and n = 1.",
         "",
-        f"Flip rate: {FLIP_NOTE}.",
+        f"Rerun disagreement: {RATE_NOTE}. A verdict is supported, contradicted or inconclusive only when at "
+        f"most {100 * SETTLED_AT:g}% of reruns disagree; otherwise it is unsettled, with the verdict its numbers "
+        "lean to and the seeds per cell that settling.py's projection (a Bayesian bootstrap of these seeds, "
+        "optimistic: benchmarks/settling_error_rates.py) says would settle it.",
+        "",
+        f"Family-wise control: {FAMILY_NOTE}.",
+        "",
+        "Scale: an architectural fact holds at any scale; a claim about data and compute is judged at the scale "
+        "its runs measured (training images, parameters, tokens per image), written beside it.",
         "",
     ]
     if several:
@@ -251,17 +305,18 @@ def markdown(
     setting_columns = "".join(f" {name} |" for name in experiments) if several else ""
     lines += [
         f"| # | claim (as the notes state it) | CNN evidence | ViT evidence | verdict |{setting_columns}"
-        f"{' holds |' if several else ''} effect [95% CI] | n | flip rate |",
-        "|---|---|---|---|---|" + "---|" * (len(experiments) + 1 if several else 0) + "---|---|---|",
+        f"{' holds |' if several else ''} effect [95% CI] | n | rerun disagreement | p | p_holm | scale |",
+        "|---|---|---|---|---|" + "---|" * (len(experiments) + 1 if several else 0) + "---|---|---|---|---|---|",
     ]
     for c in claims:
         per_setting = "".join(f" {c.in_setting(name)} |" for name in c.settings) if several else ""
         split = f" ({c.by_setting})" if several and c.by_setting else ""
         lines.append(
             f"| {c.claim_id} | {cell(c.claim)} | {cell(c.cnn_evidence)} | "
-            f"{cell(c.vit_evidence)} | **{c.verdict}**{c.provisional_mark}{split} |{per_setting}"
+            f"{cell(c.vit_evidence)} | **{cell(verdict_text(c))}**{c.provisional_mark}{split} |{per_setting}"
             f"{f' {c.holds} |' if several else ''} "
-            f"{effect_text(c.effect)} | {c.effect.n} | {flip_cell(c)} |"
+            f"{effect_text(c.effect)} | {c.effect.n} | {rate_cell(c)} | {p_text(c.p)} | {p_text(c.p_holm)} | "
+            f"{cell(scale_cell(c))} |"
         )
     for c in claims:
         if c.verdict == "not measured":
@@ -270,10 +325,14 @@ def markdown(
             "",
             f"## {c.claim_id}. {c.claim}",
             "",
-            f"**Verdict: {c.verdict}{c.provisional_mark}.** Effect ({c.effect_meaning}): "
-            f"{effect_text(c.effect)}, n = {c.effect.n} ({c.effect.method}).",
+            f"**Verdict: {verdict_text(c)}{c.provisional_mark}**"
+            + (f", {scale_cell(c)}" if c.scale == "measured" else "")
+            + f". Effect ({c.effect_meaning}): {effect_text(c.effect)}, n = {c.effect.n} ({comparison(c)}).",
             "",
-            f"Rule: {c.rule}. Simulated flip rate: {flip_text(c.flip_rate)}.",
+            f"Rule: {c.rule}. Rerun disagreement: {rate_text(c)}"
+            + (f"; p = {p_text(c.p)}, p_holm = {p_text(c.p_holm)}" if math.isfinite(c.p_holm) else "")
+            + (f". {c.reason[0].upper()}{c.reason[1:]}" if c.reason else "")
+            + ".",
             "",
         ]
         if several:

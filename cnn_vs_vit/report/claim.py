@@ -3,8 +3,8 @@
 Each row of the notes' table is one module, cnn_vs_vit/report/claims/row_<NN>_<subject>.py, exporting
 CLAIM = Claim(...); claims/__init__.py lists them in the table's order. A Claim's `measure` selects its runs
 from a Context and computes its estimates (or says, as a Missing, what it lacks); `decide` is its rule, a
-pure function of those estimates (stability.flip_rate reruns it on simulated ones); `describe` writes the
-measurement in words. `result` below builds every ClaimResult from them the same way, so that a row holds
+pure function of those estimates (stability.py reruns measure and decide on resampled runs); `describe` writes
+the measurement in words. `result` below builds every ClaimResult from them the same way, so that a row holds
 its rule, its numbers and its prose, and nothing else.
 """
 
@@ -12,8 +12,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 
-from .claim_types import ClaimResult, Evidence, Measured, Missing, Plot
+from .claim_types import SCALES, ClaimResult, Evidence, Measured, Missing, Plot
+from .pvalues import effect_p
 from .selection import Context
+from .statistics import Estimate
 
 __all__ = ["Claim", "Plot", "Variant"]  # Plot re-exported: a claim module declares its figures with it
 
@@ -52,6 +54,21 @@ class Claim:
     # "<id>-<budget>" (shown measured or not, so that each rule's row stands beside the others).
     every_budget: bool = False
     one_setting_by_design: bool = False  # see ClaimResult.one_setting_by_design
+    # What holds its verdict: "any" (an architectural fact, true at any scale) or "measured" (about data and
+    # compute: true at the scale the runs measured, which the report states). Every claim says which.
+    scale: str
+    # An architectural fact computed exactly (a count from the built models, an error that is 0 by a symmetry or
+    # is not): its verdict does not move with the seeds, so it has no rerun rate and is not in the family.
+    exact: bool = False
+    # Its rule's two-sided p-value, from the estimates decide reads (pvalues.all_of, any_of for compound rules);
+    # by default that of "effect", the sign rule's.
+    p_value: Callable[[Mapping[str, Estimate]], float] = effect_p
+    # At most this many resamples measure its rerun rate (stability.limited; 0: every one), for a claim whose
+    # measure is costly: row 5 refits 400 power laws per measure, 2.4 s for its two budget rows.
+    resamples: int = 0
+
+    def __post_init__(self):
+        assert self.scale in SCALES, f"claim {self.id}: scale {self.scale!r} is one of {SCALES}"
 
     @property
     def figures(self) -> tuple[Plot, ...]:
@@ -70,19 +87,24 @@ class Claim:
             "figures": variant.plots if variant else self.plots,
         }
         measured = self.measure(ctx, *read, **(variant.options if variant else {}))
+        statistical = {"exact": self.exact, "scale": self.scale}
         if isinstance(measured, Missing):
             return ClaimResult(
                 verdict="not measured",
+                rule_verdict="not measured",
                 details=[f"Not measured: {measured.reason}."],
                 rule=measured.reason,
                 cnn_evidence=measured.cnn_evidence,
                 vit_evidence=measured.vit_evidence,
+                **statistical,
                 **common,
             )
         decide = partial(self.decide, **measured.facts) if measured.facts else self.decide
+        verdict = decide(measured.estimates)
         evidence = self.describe(measured)
         return ClaimResult(
-            verdict=decide(measured.estimates),
+            verdict=verdict,
+            rule_verdict=verdict,
             effect=measured.effect,
             cnn_evidence=evidence.cnn,
             vit_evidence=evidence.vit,
@@ -93,5 +115,18 @@ class Claim:
             runs=measured.runs,
             estimates=measured.estimates,
             decide=decide,
+            p=self.p_value(measured.estimates),
+            **statistical,
             **common,
         )
+
+    def verdict_on(self, ctx: Context, *read: ClaimResult, variant: Variant | None = None) -> ClaimResult:
+        """Its rule's verdict on `ctx` (a resampled study) with what a row that reads it needs (estimates,
+        decide), and no prose: describe is the costly, unread part of a resample."""
+        measured = self.measure(ctx, *read, **(variant.options if variant else {}))
+        claim_id = self.id + (f"-{variant.suffix}" if variant else "")
+        if isinstance(measured, Missing):
+            return ClaimResult(claim_id=claim_id, verdict="not measured")
+        decide = partial(self.decide, **measured.facts) if measured.facts else self.decide
+        estimates = measured.estimates
+        return ClaimResult(claim_id=claim_id, verdict=decide(estimates), estimates=estimates, decide=decide)

@@ -5,14 +5,19 @@ Evidence, and the framework builds the ClaimResult from them. This module import
 flow one way.
 """
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from .runs import Run
-from .stability import Decide
 from .statistics import MISSING, Estimate
 
-VERDICTS = ("supported", "contradicted", "inconclusive", "not reached at this scale", "not measured")
+# "unsettled": the rule gives a verdict that more than 10% of resampled reruns do not (stability.py)
+VERDICTS = ("supported", "contradicted", "inconclusive", "not reached at this scale", "unsettled", "not measured")
+POSITIVE = ("supported", "contradicted", "not reached at this scale")  # what the family-wise test must back
+SCALES = ("any", "measured")  # Claim.scale
+
+Decide = Callable[[Mapping[str, Estimate]], str]  # a rule as a pure function of its estimates
 
 # The budget rules a study may train under (report/budget.py has their curves). Every claim is measured
 # under equal steps; a claim that declares every_budget (its subject is data and compute) also under each
@@ -81,11 +86,20 @@ class ClaimResult:
     runs: list[Run] = field(default_factory=list)  # the runs the numbers come from
     figures: tuple[Plot, ...] = ()  # the plots its claim declares for its section
     plots: list[str] = field(default_factory=list)  # file names of those drawn (set by the builder)
-    # The rule as a pure function of the estimates it reads, so that stability.flip_rate can rerun it on
-    # simulated estimates: decide(estimates) is the verdict above.
+    # The rule as a pure function of the estimates it reads: decide(estimates) is rule_verdict below.
     estimates: dict[str, Estimate] = field(default_factory=dict)
     decide: Decide | None = None
-    flip_rate: float | None = None  # set by evaluate_claims
+    # Set by evaluate_claims: what the rule gives on these numbers (verdict above may then say "unsettled" or,
+    # failing the family-wise test, "inconclusive"), and the statistics that decide between them.
+    rule_verdict: str = ""
+    exact: bool = False  # Claim.exact, or no estimate varies with the seed: no rate, not in the family
+    scale: str = "any"  # Claim.scale
+    scale_text: str = ""  # for a claim about data and compute: the scale its runs measured
+    disagreement: float | None = None  # share of resampled reruns with another verdict (None: exact)
+    seeds_to_settle: int | None = None  # the projection's seeds per cell that settle it (unsettled rows)
+    p: float = math.nan  # its rule's two-sided p-value (Claim.p_value)
+    p_holm: float = math.nan  # Holm-adjusted over the family of statistical rows
+    reason: str = ""  # why verdict differs from rule_verdict, in words
     settings: dict[str, str] = field(default_factory=dict)  # setting name -> its verdict (set by build_report)
     setting_effects: dict[str, Estimate] = field(default_factory=dict)  # setting name -> its effect (likewise)
     provisional: bool = False  # built between an experiment's waves (set by build_report)
@@ -101,11 +115,16 @@ class ClaimResult:
 
     @property
     def holds(self) -> str:
-        """'agreeing/measured': the settings whose verdict is the headline's, among those that measured it."""
+        """'agreeing/measured': the settings whose verdict is the headline's, among those that measured it;
+        'one setting' where only one did (1/1 would read as a replication)."""
         measured = [verdict for verdict in self.settings.values() if verdict != "not measured"]
         if self.verdict == "not measured" or not measured:
             return "—"
-        return f"{sum(verdict == self.verdict for verdict in measured)}/{len(measured)}"
+        if len(measured) == 1:
+            return "one setting"
+        # a setting shows its rule's verdict (no rerun rate of its own), so it is compared with the headline's rule
+        headline = self.rule_verdict or self.verdict
+        return f"{sum(verdict == headline for verdict in measured)}/{len(measured)}"
 
     def in_setting(self, name: str) -> str:
         """The verdict of setting `name` as a report shows it."""

@@ -273,13 +273,15 @@ VERDICT_COLORS = {
     "contradicted": "#f1a3a3",
     "inconclusive": "#e6e6e6",
     "not reached at this scale": "#c9b8e8",
+    "unsettled": "#f3d9a4",
     "not measured": "white",
 }
 
 
 def robustness(claims: list[ClaimResult], path: Path) -> bool:
     """Claims down, settings across: each cell coloured by the setting's verdict, its effect and 95% interval
-    written in it; the last column is the headline over every setting's runs."""
+    written in it; the last column is the headline over every setting's runs (a setting shows its rule's verdict,
+    the headline the settled one), and each claim's label says how many settings that measured it agree."""
     settings = list(dict.fromkeys(name for c in claims for name in c.settings))
     if not claims or not settings:
         return False
@@ -299,7 +301,8 @@ def robustness(claims: list[ClaimResult], path: Path) -> bool:
     ax.set(xlim=(0, len(columns)), ylim=(len(claims), 0))
     ax.set_xticks([i + 0.5 for i in range(len(columns))], columns, fontsize=8)
     ax.xaxis.tick_top()
-    ax.set_yticks([i + 0.5 for i in range(len(claims))], [c.claim_id for c in claims], fontsize=8)
+    labels = [f"{c.claim_id} (holds {c.holds})" if c.holds != "—" else c.claim_id for c in claims]
+    ax.set_yticks([i + 0.5 for i in range(len(claims))], labels, fontsize=8)
     ax.tick_params(length=0)
     for side in ax.spines.values():
         side.set_visible(False)

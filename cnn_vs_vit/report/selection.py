@@ -103,10 +103,11 @@ def largest_shared_fraction(*groups: list[Run]) -> float | None:
 
 
 def by_key(runs: list[Run], value) -> dict:
-    """{pairing key: value(run)}, averaging runs that share a key."""
+    """{(architecture, *pairing key): value(run)}, averaging runs that share a key. The architecture is part of
+    the key because a seed pairs runs only within one (statistics.difference)."""
     groups = defaultdict(list)
     for run in runs:
-        groups[run.pairing_key].append(value(run))
+        groups[(run.arch, *run.pairing_key)].append(value(run))
     return {key: float(np.mean(values)) for key, values in groups.items()}
 
 

@@ -2,8 +2,11 @@
 
 The unit of a result is one training run (a seed). Over n >= 2 seeds the interval is
 mean ± t(0.975, n−1) · sd / √n (sd with n − 1 degrees of freedom); one seed gives no interval.
-Two groups whose runs pair one to one by (seed, data seed, subset hash) are compared through
-their paired differences; otherwise by Welch's unequal-variance t interval.
+Two groups are compared paired (the t interval of per-key differences) only where the comparison says its
+runs share something real: the same architecture on the same subset and seed, one option changed (an
+ablation). A ResNet and a ViT share no variance a seed index could pair (different weights, different
+initialisation streams; row 17's pairs correlated at −0.62 by chance), so they are compared unpaired, by
+Welch's unequal-variance interval, even when their seeds match.
 """
 
 import math
@@ -13,8 +16,10 @@ from dataclasses import dataclass
 from scipy import stats
 
 INTERVAL_NOTE = (
-    "95% Student-t interval over seeds, mean ± t(0.975, n−1)·sd/√n; paired over (seed, data seed, subset) "
-    "when both sides have the same seeds, else Welch's interval; no interval from a single seed"
+    "95% Student-t interval over seeds, mean ± t(0.975, n−1)·sd/√n; a comparison within one architecture "
+    "(an ablation: one option changed, same seeds and subset) is paired over (seed, data seed, subset), a "
+    "ResNet against a ViT is unpaired (Welch's interval: a seed index pairs nothing between two architectures); "
+    "each row states which; no interval from a single seed"
 )
 NAN = math.nan
 
@@ -29,6 +34,10 @@ class Estimate:
     n: int = 0
     std: float = NAN
     method: str = "t"
+    # The t statistic's standard error and degrees of freedom, so that pvalues.p_value inverts the interval
+    # exactly (NaN where the interval is not a t interval: bootstrap, per-image, exact).
+    se: float = NAN
+    df: float = NAN
 
     @property
     def has_interval(self) -> bool:
@@ -55,8 +64,9 @@ def t_interval(values: Sequence[float]) -> Estimate:
     if n == 1:
         return Estimate(mean, n=1, method="t")
     std = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1))
-    half = stats.t.ppf(0.975, n - 1) * std / math.sqrt(n)
-    return Estimate(mean, mean - half, mean + half, n, std, "t")
+    se = std / math.sqrt(n)
+    half = stats.t.ppf(0.975, n - 1) * se
+    return Estimate(mean, mean - half, mean + half, n, std, "t", se, n - 1)
 
 
 def welch_interval(a: Sequence[float], b: Sequence[float]) -> Estimate:
@@ -71,21 +81,24 @@ def welch_interval(a: Sequence[float], b: Sequence[float]) -> Estimate:
     va, vb = ea.std**2 / ea.n, eb.std**2 / eb.n
     se = math.sqrt(va + vb)
     if se == 0:
-        return Estimate(mean, mean, mean, n, 0.0, "welch")
+        return Estimate(mean, mean, mean, n, 0.0, "welch", 0.0, NAN)
     df = (va + vb) ** 2 / (va**2 / (ea.n - 1) + vb**2 / (eb.n - 1))
     half = stats.t.ppf(0.975, df) * se
-    return Estimate(mean, mean - half, mean + half, n, NAN, "welch")
+    return Estimate(mean, mean - half, mean + half, n, NAN, "welch", se, df)
 
 
-def difference(a: Mapping[Hashable, float], b: Mapping[Hashable, float]) -> Estimate:
-    """a − b for two groups of per-run values keyed by pairing key (seed, data seed, subset hash).
+def difference(a: Mapping[Hashable, float], b: Mapping[Hashable, float], *, paired: bool = True) -> Estimate:
+    """a − b for two groups of per-run values keyed by selection.by_key (architecture, seed, data seed, subset).
 
-    Paired (t interval of the per-key differences) when both groups have exactly the same keys,
-    otherwise Welch over the two unpaired groups.
+    `paired` is the comparison's decision: True for runs that share a real source of variance (an ablation
+    within one architecture), which pair where the keys match: the t interval of the per-key differences;
+    since the keys carry the architecture, a ResNet and a ViT never pair. False (a ResNet against a ViT, said
+    where it is made): Welch over the two groups. A paired comparison whose keys differ (a run missing on one
+    side) falls back to Welch, and its method says so.
     """
-    if a and set(a) == set(b):
-        paired = t_interval([a[key] - b[key] for key in sorted(a, key=repr)])
-        return Estimate(paired.mean, paired.ci_low, paired.ci_high, paired.n, paired.std, "paired")
+    if paired and a and set(a) == set(b):
+        d = t_interval([a[key] - b[key] for key in sorted(a, key=repr)])
+        return Estimate(d.mean, d.ci_low, d.ci_high, d.n, d.std, "paired", d.se, d.df)
     return welch_interval([a[k] for k in sorted(a, key=repr)], [b[k] for k in sorted(b, key=repr)])
 
 

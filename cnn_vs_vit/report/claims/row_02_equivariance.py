@@ -55,9 +55,9 @@ def measure(ctx: Context) -> Measured | Missing:
     if not tested:
         return Missing(f"no probed shift is off the CNN's total stride {stride}; probe shifts 1..{stride - 1}")
     error = lambda s: lambda run: value(run, "logits", s, "invariance_error")  # noqa: E731
-    per_shift = {s: difference(by_key(vit, error(s)), by_key(cnn, error(s))) for s in tested}
+    per_shift = {s: difference(by_key(vit, error(s)), by_key(cnn, error(s)), paired=False) for s in tested}
     mean_error = lambda run: float(np.mean([error(s)(run) for s in tested]))  # noqa: E731
-    effect = difference(by_key(vit, mean_error), by_key(cnn, mean_error))
+    effect = difference(by_key(vit, mean_error), by_key(cnn, mean_error), paired=False)
     return Measured(
         estimates={"effect": effect, **{f"{s} px": e for s, e in per_shift.items()}},
         effect=effect,
@@ -117,6 +117,7 @@ def details(pair: Pair, stride: int, effect: Estimate, per_shift: dict[int, Esti
 
 CLAIM = Claim(
     id="2",
+    scale="any",
     text="Translation equivariance: CNN yes (built-in); ViT no (broken by patching + positional embeddings)",
     measure=measure,
     decide=decide,

@@ -34,7 +34,7 @@ def measure(ctx: Context) -> Measured | Missing:
     pair = probed_pair(ctx, "receptive_field")
     if isinstance(pair, Missing):
         return pair
-    effect = difference(by_key(pair.vit, first_block_area), by_key(pair.cnn, first_block_area))
+    effect = difference(by_key(pair.vit, first_block_area), by_key(pair.cnn, first_block_area), paired=False)
     cnn_area, vit_area = (t_interval([first_block_area(r) for r in runs]) for runs in (pair.cnn, pair.vit))
     return Measured(
         estimates={"effect": effect, "cnn": cnn_area, "vit": vit_area}, effect=effect, runs=pair.runs, found=pair
@@ -74,6 +74,7 @@ def describe(measured: Measured) -> Evidence:
 
 CLAIM = Claim(
     id="4",
+    scale="any",
     text="Receptive field: CNN grows slowly; ViT global from the first layer",
     measure=measure,
     decide=decide,

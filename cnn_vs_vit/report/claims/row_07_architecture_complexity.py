@@ -74,6 +74,8 @@ def describe_architecture(counts) -> str:
 
 CLAIM = Claim(
     id="7",
+    scale="any",
+    exact=True,
     text="Architecture complexity: CNN requires manual design (kernels, pooling); ViT simple repeated blocks",
     measure=measure,
     decide=decide,

@@ -16,7 +16,7 @@ RULE = (
 
 def measure(ctx: Context) -> Measured | Missing:
     """effect = ViT − CNN fine-tune gain: fine-tune − from-scratch test accuracy on the target dataset B of
-    a model pretrained on A, in percentage points, paired over seeds."""
+    a model pretrained on A, in percentage points, unpaired (Welch: ResNet against ViT)."""
     pair = probed_pair(ctx, "transfer")
     if isinstance(pair, Missing):
         return pair
@@ -26,7 +26,9 @@ def measure(ctx: Context) -> Measured | Missing:
         return Missing(
             f"transfer results of different dataset pairs ({named}); probe every run with the same target dataset"
         )
-    effect = difference(by_key(pair.vit, value("gain", "finetune")), by_key(pair.cnn, value("gain", "finetune")))
+    effect = difference(
+        by_key(pair.vit, value("gain", "finetune")), by_key(pair.cnn, value("gain", "finetune")), paired=False
+    )
     return Measured(estimates={"effect": effect}, effect=effect, runs=pair.runs, found=(pair, directions.pop()))
 
 
@@ -70,7 +72,7 @@ def describe(measured: Measured) -> Evidence:
 def details(pair: Pair, effect: Estimate, source: str, target: str) -> list[str]:
     """The effect, the linear-probe effect, the budget and headroom of each variant, and a table per architecture."""
     cnn, vit = pair.cnn, pair.vit
-    linear_effect = difference(by_key(vit, value("gain", "linear")), by_key(cnn, value("gain", "linear")))
+    linear_effect = difference(by_key(vit, value("gain", "linear")), by_key(cnn, value("gain", "linear")), paired=False)
     first = cnn[0].probe_rows["transfer"].set_index("variant")
     steps, batch, n_train = (int(first[c].iloc[0]) for c in ("steps", "batch_size", "n_train"))
     points = lambda e: format_estimate(e, "+.1f")  # noqa: E731
@@ -105,6 +107,7 @@ def details(pair: Pair, effect: Estimate, source: str, target: str) -> list[str]
 
 CLAIM = Claim(
     id="8",
+    scale="measured",
     text="Transfer learning: CNN moderate, mostly vision-only; ViT excellent, cross-modal + large-scale",
     measure=measure,
     decide=sign_rule,

@@ -33,7 +33,7 @@ def measure(ctx: Context) -> Measured | Missing:
     if not shared:
         return Missing("needs baseline runs of a ResNet and a ViT at the same data fraction")
     smallest = shared[0]
-    effect = difference(by_key(at(cnn, smallest), Run.accuracy), by_key(at(vit, smallest), Run.accuracy))
+    effect = difference(by_key(at(cnn, smallest), Run.accuracy), by_key(at(vit, smallest), Run.accuracy), paired=False)
     return Measured(
         estimates={"effect": effect},
         effect=effect,
@@ -74,6 +74,7 @@ def describe(measured: Measured) -> Evidence:
 
 CLAIM = Claim(
     id="9",
+    scale="measured",
     text="Data efficiency: CNN strong for small data; ViT weak for small data, needs large pretraining",
     measure=measure,
     decide=decide,

@@ -113,6 +113,8 @@ def describe(measured: Measured) -> Evidence:
 
 CLAIM = Claim(
     id="10",
+    scale="any",
+    exact=True,
     text="Multimodal compatibility: CNN not natural; ViT natural (same Transformer backbone as NLP)",
     measure=measure,
     decide=decide,

@@ -16,6 +16,7 @@ def measure(ctx: Context):
 
 CLAIM = Claim(
     id="11",
+    scale="measured",
     text="Learned positional embeddings beat sinusoidal ones",
     measure=measure,
     decide=sign_rule,

@@ -16,6 +16,7 @@ def measure(ctx: Context):
 
 CLAIM = Claim(
     id="12",
+    scale="measured",
     text="The [CLS] token is better than average pooling",
     measure=measure,
     decide=sign_rule,

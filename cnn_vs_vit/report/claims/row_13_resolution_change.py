@@ -71,6 +71,7 @@ def details(cnn: list[Run], vit: list[Run], fraction: float) -> list[str]:
 
 CLAIM = Claim(
     id="13",
+    scale="any",
     text="Resolution changes need positional-embedding interpolation",
     measure=measure,
     decide=sign_rule,

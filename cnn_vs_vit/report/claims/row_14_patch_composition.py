@@ -71,6 +71,8 @@ def periodicity(flat: list[Run], P: int) -> tuple[str, str]:
 
 CLAIM = Claim(
     id="14",
+    scale="any",
+    exact=True,
     text="Even 1–2 px shifts change the patch composition",
     measure=measure,
     decide=threshold_rule,

@@ -35,6 +35,8 @@ def measure(ctx: Context) -> Measured | Missing:
 
 CLAIM = Claim(
     id="15a",
+    scale="any",
+    exact=True,
     text="Equivariance is broken by patchify",
     measure=measure,
     decide=threshold_rule,

@@ -31,6 +31,8 @@ def measure(ctx: Context) -> Measured | Missing:
 
 CLAIM = Claim(
     id="15b",
+    scale="any",
+    exact=True,
     text="Equivariance is broken by positional embeddings",
     measure=measure,
     decide=threshold_rule,

@@ -42,6 +42,8 @@ def describe(measured: Measured) -> Evidence:
 
 CLAIM = Claim(
     id="15c",
+    scale="any",
+    exact=True,
     text="Equivariance is broken by global attention",
     measure=measure,
     decide=threshold_rule,

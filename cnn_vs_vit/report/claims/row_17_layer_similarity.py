@@ -51,11 +51,12 @@ def grid_layers(table: pd.DataFrame) -> list[int]:
 
 
 def measure(ctx: Context) -> Measured | Missing:
-    """effect = ViT − CNN mean CKA between distinct grid layers, paired by seed."""
+    """effect = ViT − CNN mean CKA between distinct grid layers, unpaired (Welch): a seed index pairs nothing
+    between a ResNet and a ViT."""
     pair = probed_pair(ctx, "cka")
     if isinstance(pair, Missing):
         return pair
-    effect = difference(by_key(pair.vit, uniformity), by_key(pair.cnn, uniformity))
+    effect = difference(by_key(pair.vit, uniformity), by_key(pair.cnn, uniformity), paired=False)
     return Measured(estimates={"effect": effect}, effect=effect, runs=pair.runs, found=pair)
 
 
@@ -157,6 +158,7 @@ def cka_maps(ctx: Context, path: Path) -> bool:
 
 CLAIM = Claim(
     id="17",
+    scale="measured",
     text="ViT representations are more uniform across depth than a ResNet's (Raghu et al. 2021)",
     measure=measure,
     decide=decide,

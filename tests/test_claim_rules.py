@@ -1,0 +1,104 @@
+"""The rewritten rules' statistics as facts: exact counts, Welch's test agreeing with Welch's interval, each
+rule's p_value agreeing with its verdict, and uniform attention's distance as the probe measures it."""
+
+import math
+
+import pytest
+
+from cnn_vs_vit.probes.attention_distance import patch_distances
+from cnn_vs_vit.report.claims import row_01_inductive_bias as row1
+from cnn_vs_vit.report.claims import row_03_global_context as row3
+from cnn_vs_vit.report.claims import row_05_scalability as row5
+from cnn_vs_vit.report.claims import row_06_dynamic_mixing as row6
+from cnn_vs_vit.report.claims import row_16_invariance_from_data as row16
+from cnn_vs_vit.report.claims.rule_statistics import (
+    ALPHA,
+    fisher_p,
+    interval_p,
+    share_difference,
+    success_share,
+    welch_p,
+)
+from cnn_vs_vit.report.statistics import Estimate, t_interval, welch_interval
+
+
+def test_three_successes_of_three_have_a_clopper_pearson_lower_bound_of_29_percent():
+    assert success_share(3, 3).ci_low == pytest.approx(0.292, abs=1e-3)  # (α/2)^(1/3)
+    assert success_share(0, 3).ci_high == pytest.approx(1 - 0.292, abs=1e-3)
+
+
+def test_fisher_exact_p_of_six_of_six_against_none_is_one_over_462_twice():
+    assert fisher_p(success_share(6, 6), success_share(0, 6)) == pytest.approx(2 / 924)  # 2 / C(12, 6)
+    assert fisher_p(success_share(3, 3), success_share(0, 3)) == pytest.approx(0.1)  # no 3-run cell decides alone
+
+
+def test_newcombes_interval_holds_the_difference_and_stays_within_minus_one_and_one():
+    d = share_difference(success_share(5, 6), success_share(1, 6))
+    assert d.mean == pytest.approx(4 / 6) and -1 <= d.ci_low < d.mean < d.ci_high <= 1
+
+
+@pytest.mark.parametrize("a, b", [([1.0, 1.2, 1.1], [0.2, 0.3, 0.1]), ([1.0, 1.5, 0.4], [0.9, 1.1, 0.5, 0.8])])
+def test_welch_p_is_below_alpha_exactly_when_welchs_interval_excludes_the_null(a, b):
+    interval, p = welch_interval(a, b), welch_p(t_interval(a), t_interval(b))
+    assert (p < ALPHA) == (interval.excludes_zero != 0)
+    for null in (interval.ci_low, interval.ci_high):  # at an end of the 95% interval p is exactly 5%
+        assert welch_p(t_interval(a), t_interval(b), null=null) == pytest.approx(ALPHA)
+
+
+def test_interval_p_inverts_a_t_interval():
+    e = t_interval([0.1, 0.3, 0.2, 0.25])
+    assert interval_p(e, df=3, null=e.ci_low) == pytest.approx(ALPHA)
+
+
+def test_uniform_attention_distance_is_the_mean_distance_between_the_probes_patch_centres():
+    for grid, patch in (((4, 4), 7), ((2, 3), 5)):
+        assert row1.uniform_distance(*grid, patch) == pytest.approx(float(patch_distances(grid, patch).mean()))
+    assert row1.uniform_distance(4, 4, 7) == pytest.approx(14.056, abs=1e-3)  # the init rows' 14.05-14.07 px
+
+
+def test_row_3s_p_value_is_the_larger_of_its_two_contrasts():
+    counts = lambda vit, cnn, deep: {"vit shallow": success_share(*vit), "cnn shallow": success_share(*cnn),  # noqa: E731
+                                     "cnn deep": success_share(*deep)}  # fmt: skip
+    assert row3.p_value(counts((6, 6), (0, 6), (6, 6))) == pytest.approx(2 / 924)
+    assert row3.p_value(counts((6, 6), (0, 6), (1, 6))) == pytest.approx(1.0)  # the CNN does not need depth
+
+
+def test_row_6s_p_value_tests_the_margin_its_rule_decides_on():
+    cnn, vit = [math.log(v) for v in (0.10, 0.11, 0.09)], [math.log(v) for v in (0.50, 0.55, 0.45)]
+    estimates = {"effect": welch_interval(vit, cnn), "cnn": t_interval(cnn), "vit": t_interval(vit)}
+    assert row6.decide(estimates) == "supported" and row6.p_value(estimates) < ALPHA
+    equal = {"effect": welch_interval(cnn, cnn), "cnn": t_interval(cnn), "vit": t_interval(cnn)}
+    assert row6.decide(equal) == "contradicted" and row6.p_value(equal) < ALPHA  # below the margin, significantly
+
+
+def test_row_16s_p_value_is_welchs_test_of_equal_gains():
+    vit, cnn = [0.40, 0.42, 0.38], [0.05, 0.07, 0.04]
+    estimates = {"effect": welch_interval(vit, cnn), "vit gain": t_interval(vit), "cnn gain": t_interval(cnn)}
+    assert row16.decide(estimates) == "supported" and row16.p_value(estimates) < ALPHA
+    same = {"effect": welch_interval(vit, vit), "vit gain": t_interval(vit), "cnn gain": t_interval(vit)}
+    assert row16.decide(same) == "inconclusive" and row16.p_value(same) == pytest.approx(1.0)
+
+
+def test_row_1s_p_value_needs_both_the_slope_and_the_level():
+    level, slope = Estimate(0.2, 0.1, 0.3, 3, 0.04), Estimate(0.1, 0.05, 0.15, 6, method="regression")
+    assert row1.decide({"effect": level, "slope": slope}) == "supported"
+    assert row1.p_value({"effect": level, "slope": slope}) < ALPHA
+    flat = Estimate(0.0, -0.05, 0.05, 6, method="regression")
+    assert row1.p_value({"effect": level, "slope": flat}) == pytest.approx(1.0)
+
+
+def test_row_5_finds_a_floor_only_where_there_is_one_and_its_p_value_tests_the_exponents():
+    import numpy as np
+
+    x = np.repeat(np.log([1, 2.5, 5, 12.5, 50]), 3)
+    noise = 0.03 * np.tile([-1.0, 0.0, 1.0], 5)
+    assert row5.floor_evidence(x, np.log(0.3 * np.exp(-0.5 * x)) + noise) < row5.FLOOR_EVIDENCE
+    assert row5.floor_evidence(x, np.log(0.3 * np.exp(-0.8 * x) + 0.05) + noise) >= row5.FLOOR_EVIDENCE
+    steep, shallow = row5.slope(x, -0.8 * x + noise), row5.slope(x, -0.2 * x + noise)
+    assert steep.mean == pytest.approx(0.8) and shallow.mean == pytest.approx(0.2)
+    none = Estimate(0.0, n=15, method="AICc")
+    estimates = {"effect": row5.exponent_gap(steep, shallow), "vit b": steep, "cnn b": shallow,
+                 "cnn floor": none, "vit floor": none}  # fmt: skip
+    assert row5.p_value(estimates) < ALPHA and estimates["effect"].excludes_zero == 1
+    floored = {**estimates, "vit floor": Estimate(row5.FLOOR_EVIDENCE, n=15, method="AICc")}
+    assert row5.p_value(floored) == 1.0  # decided on the model comparison: no exponent test
