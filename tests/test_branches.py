@@ -138,3 +138,47 @@ def test_the_fork_follows_the_budget_as_training_resolves_it(tiny):
 def test_trunks_live_beside_the_runs_of_a_results_directory(tmp_path):
     assert rundir.trunk_store(tmp_path / "results" / "runs" / "x") == tmp_path / "results" / "trunks"
     assert rundir.trunk_store(tmp_path / "elsewhere" / "x") == tmp_path / "elsewhere" / "trunks"
+
+
+BRANCHED = """\
+groups:
+  budgets:
+    axes: {model.name: [resnet-xxs], seed: [0], train.steps: [10, 6]}
+"""
+
+
+def test_cnnvit_run_trains_each_trunk_once_in_one_chain_from_the_shortest_budget_up(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from cnn_vs_vit.cli import app
+    from cnn_vs_vit.matrix import runner
+    from cnn_vs_vit.matrix.experiment import load_experiment
+    from test_matrix import TINY_BASE, experiment_file
+
+    base = TINY_BASE.replace("train: {", "train: {schedule: wsd, warmup_steps: 2, ")
+    path, out = experiment_file(tmp_path, BRANCHED, base), tmp_path / "out"
+    planned = runner.plan(load_experiment(path), out)
+    short, long = sorted(planned, key=lambda p: p.cell.config.train.steps)
+    assert short.chain == long.chain and (short.fork, long.fork) == (5, 8)
+    assert (runner.steps_left(short), runner.steps_left(long)) == (SHORT, LONG - 5)  # the trunk to 5 is paid once
+    assert [p.cell.config.train.steps for p in runner.waves(planned)[0]] == [SHORT, LONG]
+    processes = []
+    real = runner.cell_context
+
+    class Counting:
+        def __init__(self, context):
+            self.context = context
+
+        def Process(self, **kwargs):
+            processes.append(len(kwargs["args"][0]))
+            return self.context.Process(**kwargs)
+
+    monkeypatch.setattr(runner, "cell_context", lambda: Counting(real()))
+    result = CliRunner().invoke(app, ["run", str(path), "--out", str(out), "--no-estimate"])
+    assert result.exit_code == 0, result.output
+    assert processes == [2]  # one process, both branches
+    summaries = {p.cell.config.train.steps: rundir.RunDir(p.run_dir).summary() for p in planned}
+    assert summaries[SHORT]["trunk_step"] == 0 and summaries[LONG]["trunk_step"] == 5
+    assert rundir.TrunkDir(out / rundir.TRUNKS / summaries[LONG]["trunk"]).steps() == [5, 8]
+    replanned = runner.plan(load_experiment(path), out)
+    assert {p.state for p in replanned} == {"done"}

@@ -35,7 +35,7 @@ from ..training.evaluate import evaluate
 from ..training.finetune import augmented_inputs, fit
 from ..training.recipes import with_recipe
 from .experiment import Cell, Experiment
-from .runner import PlannedCell, cell_context, cell_threads, steps_left, train_cells, waves
+from .runner import PENDING, PlannedCell, cell_context, cell_threads, steps_left, train_cells, waves
 
 CALIBRATION_STEPS = 8  # steps per model shape; the median of all but the first (a warm-up) is kept
 CALIBRATION_IMAGES = 256  # random uint8 images the calibration batches are drawn from
@@ -64,11 +64,16 @@ class TimeEstimate:
     probes: dict[tuple[str, str], float]  # (cell name, probe) -> seconds
     jobs: int
     speeds: dict[str, Speed] = dataclasses.field(default_factory=dict)  # model shape -> its measured speed
+    chains: dict[str, str] = dataclasses.field(default_factory=dict)  # cell name -> its chain (absent: its own)
 
     def wave_seconds(self, wave: list[str]) -> float:
-        """Wall time of a wave's training: the cells share `jobs` workers (never faster than its longest cell)."""
-        times = [self.cells[name] for name in wave]
-        return max(sum(times) / self.jobs, max(times, default=0.0))
+        """Wall time of a wave's training: the chains share `jobs` workers (never faster than its longest chain,
+        whose cells train one after another)."""
+        chained: dict[str, float] = {}
+        for name in wave:
+            chain = self.chains.get(name, name)
+            chained[chain] = chained.get(chain, 0.0) + self.cells[name]
+        return max(sum(chained.values()) / self.jobs, max(chained.values(), default=0.0))
 
     @property
     def training_seconds(self) -> float:
@@ -107,7 +112,7 @@ def estimate(
 
     `on_calibrate(i, n, shape)` is told as each model shape's speed is measured (a second or two each)."""
     probing = torch.get_num_threads()  # probes run in this process
-    todo = [p for p in cells if p.state in ("to do", "resumable", "corrupted")]
+    todo = [p for p in cells if p.state in PENDING]
     probes = [
         (p, name)
         for p in cells
@@ -135,7 +140,8 @@ def estimate(
         speed = speeds[shape_key(planned.cell.config), probing]
         probe_seconds[planned.cell.name, name] = probe_steps(name, planned.cell.config, experiment) * speed.step_seconds
     waved = [[p.cell.name for p in wave] for wave in waves(todo)]
-    return TimeEstimate(cell_seconds, waved, probe_seconds, jobs, {label(key): speeds[key, t] for key, t in training})
+    rates = {label(key): speeds[key, t] for key, t in training}
+    return TimeEstimate(cell_seconds, waved, probe_seconds, jobs, rates, {p.cell.name: p.chain for p in todo})
 
 
 def _threads(config: RunConfig, jobs: int) -> int:

@@ -2,9 +2,9 @@
 not build it again (a build is deterministic: it would write the same bytes).
 
 The digest covers everything a report is built from: every file below the results directory except the
-trained weights, checkpoints and temporary files (the report reads run directories' configs, summaries,
-metrics and probe results, never weights), its experiment.yaml, and cnnvit's own source, so that a new
-cnnvit rebuilds. `cnnvit run` stamps it beside the report it builds; `cnnvit report` always rebuilds.
+trained weights, checkpoints (the trunks/ store holds only those) and temporary files (the report reads
+run directories' configs, summaries, metrics and probe results, never weights), its experiment.yaml, and
+cnnvit's own source, so that a new cnnvit rebuilds. `cnnvit run` stamps it beside the report it builds; `cnnvit report` always rebuilds.
 """
 
 import hashlib
@@ -43,5 +43,7 @@ def mark_fresh(results_dir: Path) -> None:
 
 def _is_input(results_dir: Path, path: Path) -> bool:
     if not path.is_file() or path.name in NOT_READ or path.name.startswith("."):  # locks, temporary files, stamp
+        return False
+    if path.relative_to(results_dir).parts[0] == layout.TRUNKS:  # trunk checkpoints: weights, never read
         return False
     return path.parent != results_dir or path.name == "experiment.yaml"  # the report's own files are outputs

@@ -37,7 +37,7 @@ class MatrixProgress(Protocol):
 
 def pending_waves(cells: list[PlannedCell]) -> list[list[PlannedCell]]:
     """The cells left to train, in waves (runner.waves)."""
-    return waves([p for p in cells if p.state in ("to do", "resumable", "corrupted")])
+    return waves([p for p in cells if p.state in runner.PENDING])
 
 
 def run_matrix(

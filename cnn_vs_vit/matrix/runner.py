@@ -3,8 +3,13 @@
 Layout of an experiment's results directory:
     <out>/experiment.yaml      the experiment as it was run
     <out>/runs/<cell name>/    one run directory per cell (see rundir.py)
+    <out>/trunks/<key>/        the trunks that wsd cells branch from (training/branches.py)
 Re-running finishes what is missing and does nothing else: finished runs are kept, interrupted
 ones resume from their checkpoints, probe results are reused when their arguments match.
+
+The unit of work is a chain: the wsd cells that branch from one trunk (the same cell but for its budget),
+trained one after another in one process from the shortest budget up, so that each trunk step is trained
+once and each budget adds only its cool-down; any other cell is a chain of its own.
 """
 
 import multiprocessing
@@ -23,13 +28,15 @@ from ..config import RunConfig
 from ..data import load_dataset
 from ..data.registry import dataset_shape
 from ..errors import CnnvitError
-from ..models import train_flops
+from ..models import capabilities_of, train_flops
 from ..training import train_run
-from ..training.loop import budget_steps, checkpoint_problem
+from ..training.branches import fork_step, trunk_key
+from ..training.loop import budget_steps, checkpoint_problem, resolve_config
+from ..training.signals import Interrupted
 from .experiment import Cell, Experiment, expand
 
-RUNS = "runs"
 EXPERIMENT_FILE = "experiment.yaml"
+PENDING = ("to do", "resumable", "corrupted")  # the states of a cell that still trains
 
 
 @dataclass
@@ -37,13 +44,16 @@ class PlannedCell:
     cell: Cell
     run_dir: Path
     state: str  # "done" | "resumable" | "failed" | "to do" | "corrupted" (trained again from scratch)
+    chain: str = ""  # the trunk its budget branches from (wsd cells; trunk_key), else its own name
+    fork: int = 0  # wsd: the step where it leaves its trunk (fork_step); else 0
+    trunk_done: int = 0  # wsd: trunk steps it will find trained when it starts (saved, or an earlier branch's)
 
 
 def plan(experiment: Experiment, out: Path) -> list[PlannedCell]:
-    """Every cell with its run directory and what a run would do with it."""
+    """Every cell with its run directory, what a run would do with it, and its chain."""
     planned = []
     for cell in expand(experiment):
-        run = layout.RunDir(out / RUNS / cell.name)
+        run = layout.RunDir(out / layout.RUNS / cell.name)
         if run.is_trained:
             state = "corrupted" if run.weights_problem() else "done"
         elif (run / layout.FAILED).exists():
@@ -52,23 +62,62 @@ def plan(experiment: Experiment, out: Path) -> list[PlannedCell]:
             state = "corrupted" if checkpoint_problem(run.path) else "resumable"
         else:
             state = "to do"
-        planned.append(PlannedCell(cell, run.path, state))
+        planned.append(PlannedCell(cell, run.path, state, chain=cell.name))
+    link_branches(planned, out)
     return planned
+
+
+def link_branches(cells: list[PlannedCell], out: Path) -> None:
+    """Give each wsd cell its chain, fork and the trunk steps it will find done: those its trunk store holds up
+    to its fork (the store is named from the resolved config, as the loop names it), or the previous pending
+    branch's fork, which that branch will have saved by the time this one starts."""
+    datasets = {}
+    pending_by_chain: dict[str, list[PlannedCell]] = {}
+    for planned in cells:
+        config = planned.cell.config
+        if config.train.schedule != "wsd":
+            continue
+        data = config.data
+        key = (data.name, data.root, data.image_size, data.skip_corrupt)
+        if key not in datasets:
+            datasets[key] = load_dataset(data.name, root=data.root, image_size=data.image_size, skip_corrupt=data.skip_corrupt)
+        planned.chain = trunk_key(config)
+        planned.fork = fork_step(config, datasets[key].train_labels)
+        if planned.state in PENDING:
+            resolved = resolve_config(config, datasets[key], capabilities_of(config.model.name).recipe)
+            saved = layout.TrunkDir(out / layout.TRUNKS / trunk_key(resolved)).steps()
+            planned.trunk_done = max((step for step in saved if step <= planned.fork), default=0)
+            pending_by_chain.setdefault(planned.chain, []).append(planned)
+    for branches in pending_by_chain.values():
+        branches.sort(key=lambda planned: planned.fork)
+        for before, after in zip(branches, branches[1:]):
+            after.trunk_done = max(after.trunk_done, before.fork)
+
+
+def chains(cells: list[PlannedCell]) -> list[list[PlannedCell]]:
+    """The cells grouped by chain, in the order of each chain's first cell, each chain's from the shortest
+    budget up (the order that trains its trunk once)."""
+    grouped: dict[str, list[PlannedCell]] = {}
+    for planned in cells:
+        grouped.setdefault(planned.chain, []).append(planned)
+    return [sorted(chain, key=lambda planned: planned.fork) for chain in grouped.values()]
 
 
 def waves(cells: list[PlannedCell]) -> list[list[PlannedCell]]:
     """The cells in waves, so that every claim gets its first seed early: wave k holds the cells of the
-    k-th smallest training seed, the costliest first (training FLOPs left; file order among equals), so that
-    no long cell starts last and leaves the other jobs idle while it finishes the wave. Order never changes
-    a run's result (each run's randomness comes from its own seed), only when its row of the report first
-    appears."""
+    k-th smallest training seed, chain by chain, the costliest chain first (training FLOPs left; file order
+    among equals), so that no long chain starts last and leaves the other jobs idle while it finishes the
+    wave. Order never changes a run's result (each run's randomness comes from its own seed), only when its
+    row of the report first appears. A chain's cells share their seed, so a chain is never split by waves."""
     seeds = sorted({planned.cell.config.seed for planned in cells})
     by_seed = [[planned for planned in cells if planned.cell.config.seed == seed] for seed in seeds]
-    return [sorted(wave, key=lambda planned: -training_flops_left(planned)) for wave in by_seed]
+    ordered = [sorted(chains(wave), key=lambda chain: -sum(map(training_flops_left, chain))) for wave in by_seed]
+    return [[planned for chain in wave for planned in chain] for wave in ordered]
 
 
 def steps_left(planned: PlannedCell) -> int:
-    """Optimiser steps a cell still has to take: its budget less what its checkpoint holds."""
+    """Optimiser steps a cell still has to take: its budget less what its checkpoint holds, and for a branch
+    less the trunk steps it will find done (PlannedCell.trunk_done)."""
     config = planned.cell.config
     labels = None
     if config.train.epochs is not None:  # the budget follows the subset's size
@@ -79,10 +128,11 @@ def steps_left(planned: PlannedCell) -> int:
             skip_corrupt=config.data.skip_corrupt,
         ).train_labels
     total = budget_steps(config, labels)
-    if planned.state != "resumable":
-        return total
-    logged = [r.get("step", 0) for r in layout.RunDir(planned.run_dir).metrics() if r.get("split") == "train"]
-    return max(0, total - max(logged, default=0))
+    done = planned.trunk_done
+    if planned.state == "resumable":
+        logged = [r.get("step", 0) for r in layout.RunDir(planned.run_dir).metrics() if r.get("split") == "train"]
+        done = max(done, *logged) if logged else done
+    return max(0, total - done)
 
 
 def training_flops_left(planned: PlannedCell) -> float:
@@ -94,36 +144,40 @@ def training_flops_left(planned: PlannedCell) -> float:
 
 
 def train_cells(cells: list[PlannedCell], jobs: int, on_done: Callable[[PlannedCell, int], None]) -> None:
-    """Train the cells, `jobs` at a time, each in its own process.
+    """Train the cells, `jobs` chains at a time, each chain in its own process (its cells in order).
 
-    One process per cell keeps cells independent (memory, threads, a native crash); with several
+    One process per chain keeps chains independent (memory, threads, a native crash); with several
     jobs each gets an equal share of the CPU threads. Processes are forked from a server that has
-    imported torch and cnnvit once (~6 s per cell saved); where there is no fork server (Windows)
-    each cell starts a fresh interpreter. `on_done(cell, exit_code)` is called as each ends; a
-    negative code is the signal that killed it. If anything stops this loop (Ctrl-C, SIGTERM,
-    `on_done` raising), the running cells are sent SIGTERM and waited for: each saves a checkpoint.
+    imported torch and cnnvit once (~6 s per chain saved); where there is no fork server (Windows)
+    each chain starts a fresh interpreter. `on_done(cell, exit_code)` is called for each cell of a chain
+    as the chain ends: 0 for a cell it trained, else the process's exit code (a negative one is the signal
+    that killed it). If anything stops this loop (Ctrl-C, SIGTERM, `on_done` raising), the running chains
+    are sent SIGTERM and waited for: each saves a checkpoint.
     """
     threads = cell_threads(jobs)
     context = cell_context()
-    pending, running = list(cells), []
+    pending, running = chains(cells), []
     try:
         while pending or running:
             while pending and len(running) < jobs:
-                planned = pending.pop(0)
-                config = planned.cell.config
-                if jobs > 1:  # not part of the run's identity (see NON_SEMANTIC_KEYS)
-                    config = config.model_copy(update={"threads": threads})
-                process = context.Process(
-                    target=train_cell,
-                    args=(config.model_dump(mode="json"), str(planned.run_dir), planned.state == "corrupted"),
-                )
+                chain = pending.pop(0)
+                forks = sorted({planned.fork for planned in chain if planned.fork})
+                work = []
+                for planned in chain:
+                    config = planned.cell.config
+                    if jobs > 1:  # not part of the run's identity (see NON_SEMANTIC_KEYS)
+                        config = config.model_copy(update={"threads": threads})
+                    work.append((config.model_dump(mode="json"), str(planned.run_dir), planned.state == "corrupted"))
+                process = context.Process(target=train_chain, args=(work, forks))
                 process.start()
-                running.append((planned, process))
+                running.append((chain, process))
             ready = multiprocessing.connection.wait([process.sentinel for _, process in running])
             index = next(i for i, (_, process) in enumerate(running) if process.sentinel in ready)
-            planned, process = running.pop(index)
+            chain, process = running.pop(index)
             process.join()
-            on_done(planned, process.exitcode)
+            for planned in chain:
+                trained = process.exitcode == 0 or layout.RunDir(planned.run_dir).is_trained
+                on_done(planned, 0 if trained else process.exitcode)
     except BaseException:  # Ctrl-C, SIGTERM turned into an error, a stopping cell: the others checkpoint and stop too
         for _, process in running:
             process.terminate()  # SIGTERM: saves a checkpoint at the next step boundary (exit 143)
@@ -132,14 +186,22 @@ def train_cells(cells: list[PlannedCell], jobs: int, on_done: Callable[[PlannedC
         raise
 
 
-def train_cell(config: dict, run_dir: str, restart: bool) -> None:
-    """A cell's process: train its validated config quietly; a CnnvitError is one line on stderr and the
-    process's exit code is the error's, as `cnnvit train`'s would be."""
-    try:
-        train_run(RunConfig.model_validate(config), Path(run_dir), progress=False, restart=restart)
-    except CnnvitError as error:
-        print(f"error: {error}", file=sys.stderr, flush=True)
-        sys.exit(error.exit_code)
+def train_chain(work: list[tuple[dict, str, bool]], forks: list[int]) -> None:
+    """A chain's process: train each (validated config, run directory, restart) quietly, in order, each
+    branch saving its trunk at every fork of the chain. A CnnvitError is one line on stderr and the next
+    cell still trains (a branch that diverged in its cool-down leaves the trunk to the others); the
+    process's exit code is the first error's, as `cnnvit train`'s would be. A signal stops the chain."""
+    code = 0
+    for config, run_dir, restart in work:
+        try:
+            train_run(RunConfig.model_validate(config), Path(run_dir), progress=False, restart=restart, fork_steps=forks)
+        except Interrupted as error:  # its checkpoint is saved; the runner stops everything
+            print(f"error: {error}", file=sys.stderr, flush=True)
+            sys.exit(error.exit_code)
+        except CnnvitError as error:
+            print(f"error: {error}", file=sys.stderr, flush=True)
+            code = code or error.exit_code
+    sys.exit(code)
 
 
 def cell_threads(jobs: int) -> int:
