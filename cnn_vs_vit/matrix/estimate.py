@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from ..config import RunConfig
+from ..config import RunConfig, TrainConfig
 from ..data import load_dataset
 from ..models import build_model, capabilities_of
 from ..probes.plugin import find, is_saved
@@ -208,10 +208,17 @@ def measure_cell_overhead(config: RunConfig, jobs: int) -> float:
     with tempfile.TemporaryDirectory(prefix="cnnvit-estimate-") as tmp:
         cells = []
         for seed in range(2 * jobs):
-            one_step = config.model_copy(update={"seed": seed, "train": config.train.with_fixed_steps(1)})
+            one_step = config.model_copy(update={"seed": seed, "train": timing_steps(config.train, 1)})
             cells.append(PlannedCell(Cell(f"cell-{seed}", one_step), Path(tmp) / f"cell-{seed}", "to do"))
         train_cells(cells, jobs, lambda _cell, _code: finished.append(time.perf_counter()))
     return statistics.median(b - a for a, b in zip(finished[:jobs], finished[jobs:]))
+
+
+def timing_steps(train: TrainConfig, steps: int) -> TrainConfig:
+    """`train` for exactly `steps` steps that only time the step: a wsd warm-up longer than them would not fit
+    before their cool-down, so it is dropped (the learning rate costs nothing)."""
+    fixed = train.with_fixed_steps(steps)
+    return fixed.model_copy(update={"warmup_steps": 0}) if fixed.schedule == "wsd" else fixed
 
 
 def _measure(arguments: tuple[RunConfig, int]) -> Speed:
@@ -236,7 +243,7 @@ def measure_speed(config: RunConfig, threads: int) -> Speed:
         flops_per_image = model.train_flops_per_image(shape)
         calibration = config.model_copy(
             update={
-                "train": with_recipe(config.train, model.capabilities.recipe).with_fixed_steps(CALIBRATION_STEPS),
+                "train": timing_steps(with_recipe(config.train, model.capabilities.recipe), CALIBRATION_STEPS),
                 "augment": config.augment.model_copy(update={"flip": bool(config.augment.flip)}),
             }
         )
