@@ -97,6 +97,11 @@ class TrainConfig(BaseModel):
     # Evaluate validation and test every this many steps (accuracy-vs-compute curves from one run);
     # None: once, at the end. Evaluation changes no weight, but it is recorded, so it names the run.
     eval_every: int | None = Field(None, ge=1)
+    # What budget rule of the report this run serves beyond the default (equal steps, or equal FLOPs with
+    # match_flops): "plateau", the budget the study takes as its architecture's validation plateau (which the
+    # report's budget section checks against the longest branches); "curve", a point of the accuracy-vs-compute
+    # curves only. A label: it changes no weight, but the report reads it, so it names the run.
+    budget: Literal["plateau", "curve"] | None = None
     eval_batch_size: int = Field(500, ge=1)
     log_every: int = Field(25, ge=1)
     checkpoint_every: int = Field(100, ge=1)
@@ -122,9 +127,12 @@ class TrainConfig(BaseModel):
 
     @model_serializer(mode="wrap")
     def _cosine_without_wsd_keys(self, handler) -> dict:
-        """A cosine run's dump holds no schedule key (they are at their defaults, which the validator checks): its
-        config.yaml, weights' metadata and directory name are those it had before wsd existed."""
+        """A cosine run's dump holds no schedule key (they are at their defaults, which the validator checks), and
+        a run without a budget label none: its config.yaml, weights' metadata and directory name are those it
+        had before wsd and the labels existed."""
         dumped = handler(self)
+        if self.budget is None:  # nor a budget label it does not have
+            dumped.pop("budget", None)
         if self.schedule == "cosine":
             for key in ("schedule", *WSD_KEYS):
                 dumped.pop(key, None)

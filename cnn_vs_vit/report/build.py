@@ -48,6 +48,7 @@ CLAIM_COLUMNS = [
     "p",
     "p_holm",
     "scale",
+    "at_equal_steps",
     "settings",
     "holds",
 ]
@@ -233,6 +234,7 @@ def claims_csv(claims: list[ClaimResult]) -> str:
                 number(c.p),
                 number(c.p_holm),
                 scale_cell(c),
+                c.at_equal_steps,
                 "; ".join(f"{name}: {verdict}" for name, verdict in c.settings.items()),
                 c.holds,
             ]
@@ -332,6 +334,7 @@ def markdown(
             f"Rule: {c.rule}. Rerun disagreement: {rate_text(c)}"
             + (f"; p = {p_text(c.p)}, p_holm = {p_text(c.p_holm)}" if math.isfinite(c.p_holm) else "")
             + (f". {c.reason[0].upper()}{c.reason[1:]}" if c.reason else "")
+            + (f". On the equal-steps runs instead, the rule gives {c.at_equal_steps}" if c.at_equal_steps else "")
             + ".",
             "",
         ]

@@ -20,8 +20,10 @@ SCALES = ("any", "measured")  # Claim.scale
 Decide = Callable[[Mapping[str, Estimate]], str]  # a rule as a pure function of its estimates
 
 # The budget rules a study may train under (report/budget.py has their curves). Every claim is measured
-# under equal steps; a claim that declares every_budget (its subject is data and compute) also under each
-# other rule the runs hold, as a row "<id>-flops", "<id>-plateau"...
+# under the report's own rule (each to its plateau where the study labels a plateau budget, else equal steps:
+# selection.Context.of); a claim that declares every_budget (its subject is data and compute) also under each
+# other rule the runs hold, as a row "<id>-flops", "<id>-steps"..., and any other claim read at the plateau
+# shows its equal-steps verdict beside it (ClaimResult.at_equal_steps).
 BUDGETS = {
     "steps": "equal steps",
     "flops": "equal training FLOPs",
@@ -104,6 +106,9 @@ class ClaimResult:
     setting_effects: dict[str, Estimate] = field(default_factory=dict)  # setting name -> its effect (likewise)
     provisional: bool = False  # built between an experiment's waves (set by build_report)
     budget: str = ""  # the budget rule (a BUDGETS key) when the study holds more than one; "" otherwise
+    # Under a report read at each architecture's plateau, the rule's verdict on the equal-steps runs (a
+    # sensitivity of a claim whose subject is not compute; rows 5 and 9 show each rule as a row of its own).
+    at_equal_steps: str = ""
     # The claim's experiment is the default study's own by nature (its own tasks, the architecture count): a
     # setting without it shows "one setting by design" rather than "not measured" (Claim.one_setting_by_design).
     one_setting_by_design: bool = False

@@ -68,6 +68,17 @@ def evaluate_claims(runs: list[Run], *, rates: bool = True) -> list[ClaimResult]
             own[claim.id] = claim.result(context, *map(measured, claim.reads))
         return own[claim.id]
 
+    steps: dict[str, ClaimResult] = {}  # claim id -> its row on the equal-steps runs (a sensitivity)
+
+    def on_equal_steps(claim: Claim) -> ClaimResult:
+        if claim.id not in steps:
+            steps[claim.id] = claim.result(context.under("steps"), *map(on_equal_steps, claim.reads))
+        return steps[claim.id]
+
+    def at_equal_steps(claim: Claim) -> str:
+        """The rule's verdict on the equal-steps runs (no rerun rate nor family: a sensitivity, not a verdict)."""
+        return on_equal_steps(claim).rule_verdict
+
     table = []
     for claim in CLAIMS:
         read = [measured(other) for other in claim.reads]
@@ -77,8 +88,10 @@ def evaluate_claims(runs: list[Run], *, rates: bool = True) -> list[ClaimResult]
             for budget in budgets[1:]:
                 v = Variant(suffix=budget, budget=budget)
                 variants.append((Row(claim, v, budget), claim.result(context.under(budget), *read, variant=v)))
-        if any(result.budget for _, result in variants):  # another rule's row beside it: this one is equal steps
-            measured(claim).budget = "steps"
+        elif context.budget != "steps" and "steps" in budgets:
+            measured(claim).at_equal_steps = at_equal_steps(claim)
+        if any(result.budget for _, result in variants):  # another rule's row beside it: this one is the report's
+            measured(claim).budget = context.budget
         table += [measured(claim), *(result for _, result in variants)]
         rows += [Row(claim), *(row for row, _ in variants)]
     for result in table:

@@ -199,14 +199,15 @@ def ablation_bars(ctx: Context, path: Path) -> bool:
 
 
 def accuracy_vs_compute(ctx: Context, path: Path) -> bool:
-    """Validation (solid, seed band) and test (dashed) accuracy along the long runs, against optimiser steps
-    (top) and training FLOPs (bottom), one column per data fraction; the study's cells marked on top."""
+    """Validation (solid, seed band) and test (dashed) accuracy at each branch's budget (or along the long runs
+    of a study before branches), against optimiser steps (top) and training FLOPs (bottom), one column per
+    data fraction; the study's cells marked on top."""
     found = curves(ctx)
     if not found:
         return False
     fractions = sorted({curve.fraction for curve in found})
     figure, axes = plt.subplots(2, len(fractions), figsize=(5 * len(fractions), 7.5), squeeze=False)
-    markers = {"steps": "X", "flops": "s"}
+    markers = {"steps": "X", "flops": "s", "plateau": "*"}
     for curve in found:
         column = fractions.index(curve.fraction)
         validation, test = curve.accuracy("validation"), curve.accuracy("test")

@@ -115,6 +115,11 @@ class Run:
         return self.summary.get("match_flops")
 
     @property
+    def budget_label(self) -> str | None:
+        """The budget rule the run was labelled to serve (train.budget: "plateau" or "curve"); None: unlabelled."""
+        return self.summary.get("budget")
+
+    @property
     def pairing_key(self) -> tuple:
         """Runs pair across cells when they share seed, data seed and the exact training subset."""
         s = self.summary

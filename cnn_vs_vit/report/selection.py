@@ -37,7 +37,10 @@ class Context:
         dataset = sorted(datasets.items(), key=lambda item: (-item[1], item[0]))[0][0] if datasets else None
         done = [run for run in finished if str(run.summary.get("dataset")) == dataset]
         references = {family: reference_model(done, family, preferred) for family, preferred in PREFERRED.items()}
-        return cls(done, references, dataset, finished)
+        # The report's own rule: each to its plateau where the study labelled a plateau budget for both
+        # architectures (config.TrainConfig.budget), else equal steps (a study before budget labels).
+        labelled = {run.family for run in done if run.budget_label == "plateau"}
+        return cls(done, references, dataset, finished, "plateau" if set(CONTENDERS) <= labelled else "steps")
 
     @property
     def cnn_model(self) -> str | None:
@@ -57,20 +60,22 @@ class Context:
         return chosen
 
     def in_budget(self, run: Run) -> bool:
-        """Whether `run` trained under this context's budget rule. Equal steps: the runs as the study sized
-        them. Equal FLOPs: the ViT's runs sized to the CNN's training FLOPs (train.match_flops), the CNN's own
-        runs as they are. Plateau: the long runs evaluated along the way (train.eval_every)."""
-        if self.budget == "plateau":
-            return run.evaluations is not None
-        if run.evaluations is not None:
-            return False
+        """Whether `run` trained under this context's budget rule. Plateau: the runs labelled so (train.budget),
+        or in a study without labels the long runs evaluated along the way (train.eval_every). Equal steps: the
+        other runs as the study sized them. Equal FLOPs: the ViT's runs sized to the CNN's training FLOPs
+        (train.match_flops), the CNN's equal-steps runs. A run labelled "curve" is read by the curves alone."""
+        label = run.budget_label
+        plateau = label == "plateau" or (label is None and run.evaluations is not None)
+        if self.budget == "plateau" or plateau or label == "curve":
+            return self.budget == "plateau" and plateau
         if self.budget == "flops" and run.family != "cnn":
             return run.match_flops is not None and run.match_flops == self.cnn_model
         return run.match_flops is None
 
     def budgets(self) -> list[str]:
-        """The budget rules this context's runs hold a ViT for, equal steps first."""
-        return [b for b in BUDGETS if any(self.under(b).in_budget(r) for r in self.runs if r.family == "vit")]
+        """The budget rules this context's runs hold a ViT for, this context's own first."""
+        held = [b for b in BUDGETS if any(self.under(b).in_budget(r) for r in self.runs if r.family == "vit")]
+        return sorted(held, key=lambda b: b != self.budget)
 
     def under(self, budget: str) -> "Context":
         return dataclasses.replace(self, budget=budget)

@@ -326,6 +326,8 @@ def _train_run(
             }
             if trunk is not None:  # a branch: its trunk and where it forked from it
                 summary |= {"schedule": "wsd", "trunk": trunk.key, "fork_step": trunk.fork, "trunk_step": trunk_step}
+            if config.train.budget is not None:  # the report's budget rule it serves (config.TrainConfig.budget)
+                summary["budget"] = config.train.budget
             layout.atomic_write_json(run / layout.SUMMARY, summary)
             run.mark_done()
     return world.broadcast(summary if world.is_main else None)

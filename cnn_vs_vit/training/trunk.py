@@ -14,8 +14,9 @@ from ..config import RunConfig, semantic_keys
 from ..locks import directory_lock
 from .schedule import cooldown_start
 
-# What tells apart the branches of one trunk: their budget, their cool-down, and their evaluations along the
-# way (an evaluation changes no weight: tests/test_budget.py). Everything else decides steps 0..F-1.
+# What tells apart the branches of one trunk: their budget, their cool-down, their evaluations along the way
+# (an evaluation changes no weight: tests/test_budget.py) and the budget rule they are labelled with.
+# Everything else decides steps 0..F-1.
 BRANCH_KEYS = frozenset(
     {
         "train.steps",
@@ -26,6 +27,7 @@ BRANCH_KEYS = frozenset(
         "train.cooldown_fraction",
         "train.cooldown",
         "train.eval_every",
+        "train.budget",
     }
 )
 
