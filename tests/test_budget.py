@@ -126,3 +126,54 @@ def test_the_budget_section_reads_each_plateau_from_where_the_long_runs_end(budg
         plateau = f"{100 * ends[-1]['accuracy']:.1f}%"
         row = next(line for line in section.splitlines() if line.startswith(f"| {model} | 1 |"))
         assert f"| {plateau} / " in row
+
+
+def labelled(name: str, model: str, arch: str, steps: int, budget=None, match_flops=None, seed=0, validation=0.5):
+    from cnn_vs_vit.report.runs import Run
+
+    summary = {"model": model, "arch": arch, "dataset": "mnist5k", "fraction": 1.0, "seed": seed, "steps": steps,
+               "schedule": "wsd", "match_flops": match_flops, "validation_accuracy": validation,
+               "test_accuracy": validation, "train_size": 100, "train_flops_per_image": 1.0, "batch_size": 2}
+    if budget:
+        summary["budget"] = budget
+    return Run(name, "done", {"model": {"name": model}}, summary)
+
+
+BRANCHED_STUDY = [
+    labelled("cnn-600", "resnet-s", "resnet", 600, validation=0.90),
+    labelled("cnn-1200", "resnet-s", "resnet", 1200, "plateau", validation=0.95),
+    labelled("cnn-2400", "resnet-s", "resnet", 2400, "curve", validation=0.955),
+    labelled("vit-600", "vit-s", "vit", 600, validation=0.80),
+    labelled("vit-1473", "vit-s", "vit", 1473, match_flops="resnet-s", validation=0.85),
+    labelled("vit-2400", "vit-s", "vit", 2400, "plateau", validation=0.90),
+    labelled("vit-4800", "vit-s", "vit", 4800, "curve", validation=0.91),
+]
+
+
+def test_a_branch_is_read_only_by_the_budget_rule_it_is_labelled_with():
+    from cnn_vs_vit.report.selection import Context
+
+    context = Context.of(BRANCHED_STUDY)
+    assert context.budget == "plateau" and context.budgets() == ["plateau", "steps", "flops"]
+
+    def chosen(budget: str) -> dict[str, list[str]]:
+        return {family: [r.path for r in context.under(budget).select(family)] for family in ("cnn", "vit")}
+
+    assert chosen("plateau") == {"cnn": ["cnn-1200"], "vit": ["vit-2400"]}
+    assert chosen("steps") == {"cnn": ["cnn-600"], "vit": ["vit-600"]}
+    assert chosen("flops") == {"cnn": ["cnn-600"], "vit": ["vit-1473"]}  # the CNN's equal-FLOPs runs: its own
+    unlabelled = Context.of([r for r in BRANCHED_STUDY if "budget" not in r.summary])
+    assert unlabelled.budget == "steps"  # a study that labels no plateau is read at equal steps, as before
+
+
+def test_curves_of_a_branched_study_are_its_finished_branches_and_the_plateau_its_longest():
+    from cnn_vs_vit.report.budget import budget_cells, curves
+    from cnn_vs_vit.report.selection import Context
+
+    context = Context.of(BRANCHED_STUDY)
+    cnn, vit = curves(context)
+    assert vit.branched and list(vit.accuracy("validation").index) == [600, 1473, 2400, 4800]
+    assert vit.plateau == pytest.approx(0.91) and vit.plateau_step == 2400  # within 1 point of the longest
+    assert cnn.plateau_step == 1200
+    assert {budget: [r.path for r in runs] for budget, runs in budget_cells(context, vit).items()} == {
+        "plateau": ["vit-2400"], "steps": ["vit-600"], "flops": ["vit-1473"]}  # fmt: skip
