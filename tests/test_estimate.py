@@ -40,6 +40,9 @@ def test_a_wave_takes_its_cells_shared_by_the_jobs_and_never_less_than_its_longe
     assert planned.wave_seconds(["a", "b"]) == 10.0  # two equal cells side by side
     assert planned.wave_seconds(["c"]) == 40.0  # one cell cannot use the second worker
     assert planned.total_seconds == 10.0 + 40.0 + 5.0
+    chained = TimeEstimate(cells={"a": 10.0, "b": 10.0, "c": 40.0}, waves=[["a", "b", "c"]], probes={}, jobs=2,
+                           chains={"a": "trunk", "c": "trunk"})  # fmt: skip
+    assert chained.wave_seconds(["a", "b", "c"]) == 50.0  # a chain's branches train one after another
 
 
 def test_the_time_left_is_the_estimate_scaled_by_measured_over_estimated():
