@@ -151,6 +151,6 @@ CLAIM = Claim(
     anchor="Dosovitskiy et al. 2020 Fig. 7 (right): some heads attend locally in the lowest layers "
     "(mean distance well below the image size), more so than at init; Raghu et al. 2021.",
     probes=("attention_distance",),
-    groups=("data_fraction",),
+    groups=("plateau", "equal_steps"),
     plots=(REACH_BY_LAYER,),
 )

@@ -294,7 +294,7 @@ CLAIM = Claim(
     describe=describe,
     p_value=p_value,
     anchor=DATA_ANCHOR,
-    groups=("data_fraction", "width", "equal_flops", "compute_curves"),
+    groups=("plateau", "equal_steps", "width", "equal_flops", "compute_curves"),
     plots=(ACCURACY_VS_SIZE,),
     every_budget=True,
 )

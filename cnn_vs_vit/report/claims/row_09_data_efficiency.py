@@ -81,7 +81,7 @@ CLAIM = Claim(
     rule=RULE,
     describe=describe,
     anchor=DATA_ANCHOR,
-    groups=("data_fraction", "equal_flops", "compute_curves"),
+    groups=("plateau", "equal_steps", "equal_flops", "compute_curves"),
     plots=(ACCURACY_VS_SIZE,),
     every_budget=True,
 )
