@@ -250,7 +250,7 @@ def run_command(
         bool,
         typer.Option(
             "--estimate/--no-estimate",
-            help="Estimate the time it will take from this machine's training speed, measured first (a second or two per model shape); the estimate is corrected as the run goes.",
+            help="Estimate the time it will take from this machine's training speed, measured first (a second or two per model shape, then cached for this machine and cnnvit: CNNVIT_CALIBRATION_CACHE=off measures every time); the estimate is corrected as the run goes.",
             metavar="",
         ),
     ] = True,

@@ -1,4 +1,4 @@
-"""Shared fixtures: tiny, fast run configurations on the embedded `shapes` data."""
+"""Shared fixtures: tiny, fast run configurations on the embedded `shapes` data; each test's own calibration cache."""
 
 import pytest
 import torch
@@ -15,6 +15,15 @@ def tiny_config(*overrides: str):
             "train.batch_size=16", "train.checkpoint_every=3", "train.log_every=1", "threads=1", *overrides,
         ],
     )  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def calibration_file(tmp_path_factory, monkeypatch):
+    """The time estimate's calibration cache in a directory of the test's own, beside its tmp_path (which stays
+    as the test left it): never the user's, never another test's, in the processes the test starts too."""
+    path = tmp_path_factory.mktemp("calibration") / "calibration.json"
+    monkeypatch.setenv("CNNVIT_CALIBRATION_CACHE", str(path))
+    return path
 
 
 @pytest.fixture

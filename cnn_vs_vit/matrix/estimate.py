@@ -34,6 +34,7 @@ from ..training.device import configure_threads, use_channels_last
 from ..training.evaluate import evaluate
 from ..training.finetune import augmented_inputs, fit
 from ..training.recipes import with_recipe
+from . import calibration_cache
 from .experiment import Cell, Experiment
 from .runner import PENDING, PlannedCell, cell_context, cell_threads, steps_left, train_cells, waves
 
@@ -183,27 +184,41 @@ def measure_speeds(
 ) -> dict[tuple[str, int], Speed]:
     """The speed of each (shape, threads), measured in `jobs` processes at once as the runner trains cells:
     on a 2-core machine two cells slow each other (a resnet-s step took 1.7x as long beside another cell
-    as alone). Each process measures the same shape; the median step time is kept."""
-    measured = {}
+    as alone). Each process measures the same shape; the median step time is kept. A speed measured before
+    on this machine by this cnnvit is read from the calibration cache (calibration_cache.py) instead."""
+    entries = {shape: calibration_cache.entry("speed", *shape, jobs) for shape in shapes}
+    cached = calibration_cache.read()
+    measured = {
+        shape: speed
+        for shape in shapes
+        if (speed := calibration_cache.typed(cached.get(entries[shape]), Speed)) is not None
+    }
+    missing = {shape: config for shape, config in shapes.items() if shape not in measured}
     if jobs == 1:
-        for (key, threads), config in shapes.items():
+        for (key, threads), config in missing.items():
             told(key)
             measured[key, threads] = measure_speed(config, threads)
-        return measured
-    context = cell_context()
-    with context.Pool(jobs) as pool:
-        for (key, threads), config in shapes.items():
-            told(key)
-            side_by_side = pool.map(_measure, [(config, threads)] * jobs)
-            step_seconds = statistics.median(speed.step_seconds for speed in side_by_side)
-            measured[key, threads] = dataclasses.replace(side_by_side[0], step_seconds=step_seconds)
+    elif missing:
+        context = cell_context()
+        with context.Pool(jobs) as pool:
+            for (key, threads), config in missing.items():
+                told(key)
+                side_by_side = pool.map(_measure, [(config, threads)] * jobs)
+                step_seconds = statistics.median(speed.step_seconds for speed in side_by_side)
+                measured[key, threads] = dataclasses.replace(side_by_side[0], step_seconds=step_seconds)
+    calibration_cache.remember({entries[shape]: dataclasses.asdict(measured[shape]) for shape in missing})
     return measured
 
 
 def measure_cell_overhead(config: RunConfig, jobs: int) -> float:
     """Seconds a cell spends outside its training steps and evaluation (starting its process, loading its
     data, counting FLOPs, writing its files), measured by running 2 x `jobs` one-step cells of `config` the
-    way the runner runs cells, in a temporary directory: the second round's time per cell, less a step."""
+    way the runner runs cells, in a temporary directory: the second round's time per cell, less a step.
+    Read from the calibration cache when this machine and cnnvit measured it before."""
+    entry = calibration_cache.entry("cell overhead", shape_key(config), config.threads, jobs)
+    cached = calibration_cache.typed(calibration_cache.read().get(entry), float)
+    if cached is not None:
+        return cached
     finished = []
     with tempfile.TemporaryDirectory(prefix="cnnvit-estimate-") as tmp:
         cells = []
@@ -211,7 +226,9 @@ def measure_cell_overhead(config: RunConfig, jobs: int) -> float:
             one_step = config.model_copy(update={"seed": seed, "train": timing_steps(config.train, 1)})
             cells.append(PlannedCell(Cell(f"cell-{seed}", one_step), Path(tmp) / f"cell-{seed}", "to do"))
         train_cells(cells, jobs, lambda _cell, _code: finished.append(time.perf_counter()))
-    return statistics.median(b - a for a, b in zip(finished[:jobs], finished[jobs:]))
+    overhead = statistics.median(b - a for a, b in zip(finished[:jobs], finished[jobs:]))
+    calibration_cache.remember({entry: overhead})
+    return overhead
 
 
 def timing_steps(train: TrainConfig, steps: int) -> TrainConfig:

@@ -18,12 +18,20 @@ NOT_READ = {layout.WEIGHTS, layout.CHECKPOINT}
 SOURCE = Path(__file__).resolve().parent.parent  # the cnn_vs_vit package
 
 
+def source_digest() -> str:
+    """SHA-256 over cnnvit's source files with their relative paths: it changes whenever cnnvit's code does."""
+    return _files_digest(SOURCE, sorted(SOURCE.rglob("*.py")))
+
+
 def inputs_digest(results_dir: Path) -> str:
     """SHA-256 over cnnvit's source and every input file of `results_dir`, with their relative paths."""
+    inputs = sorted(path for path in results_dir.rglob("*") if _is_input(results_dir, path))
+    return hashlib.sha256((source_digest() + _files_digest(results_dir, inputs)).encode()).hexdigest()
+
+
+def _files_digest(root: Path, paths: list[Path]) -> str:
     digest = hashlib.sha256()
-    sources = [(SOURCE, path) for path in sorted(SOURCE.rglob("*.py"))]
-    inputs = [(results_dir, path) for path in sorted(results_dir.rglob("*")) if _is_input(results_dir, path)]
-    for root, path in sources + inputs:
+    for path in paths:
         digest.update(path.relative_to(root).as_posix().encode() + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
