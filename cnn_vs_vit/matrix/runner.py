@@ -27,6 +27,7 @@ from ..models import train_flops
 from ..training import train_run
 from ..training.loop import budget_steps, checkpoint_problem
 from .experiment import Cell, Experiment, expand
+from .seed_waves import added_cells
 
 RUNS = "runs"
 EXPERIMENT_FILE = "experiment.yaml"
@@ -40,20 +41,26 @@ class PlannedCell:
 
 
 def plan(experiment: Experiment, out: Path) -> list[PlannedCell]:
-    """Every cell with its run directory and what a run would do with it."""
-    planned = []
-    for cell in expand(experiment):
-        run = layout.RunDir(out / RUNS / cell.name)
-        if run.is_trained:
-            state = "corrupted" if run.weights_problem() else "done"
-        elif (run / layout.FAILED).exists():
-            state = "failed"
-        elif run.has_checkpoint:
-            state = "corrupted" if checkpoint_problem(run.path) else "resumable"
-        else:
-            state = "to do"
-        planned.append(PlannedCell(cell, run.path, state))
-    return planned
+    """Every cell with its run directory and what a run would do with it: the experiment's cells, then the seeds
+    that its settle section added in earlier waves, found by their run directories (seed_waves.py)."""
+    cells = expand(experiment)
+    if experiment.settle:
+        cells += added_cells(cells, experiment.settle.cap, lambda cell: (out / RUNS / cell.name).exists())
+    return [plan_cell(cell, out) for cell in cells]
+
+
+def plan_cell(cell: Cell, out: Path) -> PlannedCell:
+    """A cell with its run directory under `out` and what a run would do with it."""
+    run = layout.RunDir(out / RUNS / cell.name)
+    if run.is_trained:
+        state = "corrupted" if run.weights_problem() else "done"
+    elif (run / layout.FAILED).exists():
+        state = "failed"
+    elif run.has_checkpoint:
+        state = "corrupted" if checkpoint_problem(run.path) else "resumable"
+    else:
+        state = "to do"
+    return PlannedCell(cell, run.path, state)
 
 
 def waves(cells: list[PlannedCell]) -> list[list[PlannedCell]]:
