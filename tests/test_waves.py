@@ -202,6 +202,8 @@ def test_a_data_seed_that_follows_the_seed_gives_every_seed_its_own_subset_and_f
     added = grouped[0].added(1)
     assert (added.config.seed, added.config.data.data_seed, added.groups) == (3, 3, ["fractions"])
     assert added.name == grouped[0].added(1).name  # the same cell every time: a rerun finds it again
+    probed = EXPERIMENT.replace("    data_seed_follows_seed", "    probes: [shift]\n    data_seed_follows_seed")
+    assert families(expand(write(tmp_path, probed)))[0].added(1).probes == {"shift"}  # measured as its siblings
     plain = expand(write(tmp_path, EXPERIMENT.replace("    data_seed_follows_seed: true\n", "")))
     assert {c.config.data.data_seed for c in plain} == {0}
     assert families(plain)[0].added(1).config.data.data_seed == 0

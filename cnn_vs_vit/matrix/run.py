@@ -64,12 +64,12 @@ def run_matrix(
     failed = {p.cell.name: "failed before" for p in cells if p.state == "failed"}
     batches = pending_waves(cells)
     trained = bool(batches)
-    ended: set[str] = set()  # the cells trained in this run, which no wave of seeds trains again
+    tried: set[str] = set()  # the cells trained in this run, which no wave of seeds trains again
 
     def finished(cell: PlannedCell, code: int) -> None:
         if code in SIGNAL_OF_EXIT:
             raise Interrupted(SIGNAL_OF_EXIT[code])  # its checkpoint is saved: the same command resumes
-        ended.add(cell.cell.name)
+        tried.add(cell.cell.name)
         if code != 0:
             failed[cell.cell.name] = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
         progress.cell_done(cell, code)
@@ -97,7 +97,7 @@ def run_matrix(
         )
         study = measure_study(out_path)
         settles = experiment.settle is not None and not provisional
-        seeds = next_seed_wave(experiment, study.claims, study.runs, skip=ended) if settles else None
+        seeds = next_seed_wave(experiment, study.claims, study.runs, skip=tried) if settles else None
         provisional = provisional or bool(seeds and seeds.cells)
         built = write_report(study, provisional=provisional)
         if not provisional:
