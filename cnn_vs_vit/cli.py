@@ -405,8 +405,15 @@ class RunProgress:
         self.bar.update(
             self.task,
             completed=self.done,
+            total=self.total or None,
             description=f"cells {self.done}/{self.total}, wave {self.wave} of {self.waves}{left}",
         )
+
+    def wave_added(self, cells: int) -> None:
+        """A wave of seeds until settled: `cells` more cells, one more wave."""
+        self.total += cells
+        self.waves += 1
+        self.refresh()
 
     def say(self, text: str) -> None:
         self.bar.console.print(text, markup=False, highlight=False, soft_wrap=True)

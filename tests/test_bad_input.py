@@ -87,6 +87,10 @@ CASES = {
     "empty axis": (["run", "{tmp}/empty.yaml", "--out", "{results}"], 'axis "seed" has no values'),
     "zipped axes of two lengths": (["run", "{tmp}/zip.yaml", "--out", "{results}"], "one non-zero length"),
     "unknown probe": (["run", "{tmp}/probe.yaml", "--out", "{results}"], "probes"),
+    "settle cap beyond the measured": (
+        ["run", "{tmp}/settle.yaml", "--out", "{results}"],
+        "settle.cap: the cap is 2 to 10 seeds per cell",
+    ),
     "zero jobs": (["run", "{tmp}/axis.yaml", "--jobs", "0"], "Invalid value for '--jobs'"),
     "experiment without data": (
         ["run", "{tmp}/cifar.yaml", "--out", "{results}", "--data-root", "{tmp}/nowhere"],
@@ -152,6 +156,7 @@ def test_bad_input_is_one_line_exit_2_and_leaves_results_untouched(case, results
     experiment_with(tmp_path, "empty", "groups:\n  g: {axes: {seed: []}}\n")
     experiment_with(tmp_path, "zip", "groups:\n  g: {zip: [{seed: [0, 1], train.steps: [3]}]}\n")
     experiment_with(tmp_path, "probe", "groups:\n  g: {axes: {seed: [0]}, probes: [erf]}\n")
+    write(tmp_path / "settle.yaml", EXPERIMENT + "settle: {cap: 20}\n")
     write(tmp_path / "cifar.yaml", EXPERIMENT.replace("name: shapes, image_size: 16", "name: cifar10"))
     args = [a.replace("{tmp}", str(tmp_path)).replace("{run}", str(run)).replace("{results}", str(results / "results"))
             for a in args]  # fmt: skip

@@ -34,6 +34,7 @@ from ..training.branches import fork_step, trunk_key
 from ..training.loop import budget_steps, checkpoint_problem, resolve_config
 from ..training.signals import Interrupted
 from .experiment import Cell, Experiment, expand
+from .seed_waves import added_cells
 
 EXPERIMENT_FILE = "experiment.yaml"
 PENDING = ("to do", "resumable", "corrupted")  # the states of a cell that still trains
@@ -50,21 +51,35 @@ class PlannedCell:
 
 
 def plan(experiment: Experiment, out: Path) -> list[PlannedCell]:
-    """Every cell with its run directory, what a run would do with it, and its chain."""
-    planned = []
-    for cell in expand(experiment):
-        run = layout.RunDir(out / layout.RUNS / cell.name)
-        if run.is_trained:
-            state = "corrupted" if run.weights_problem() else "done"
-        elif (run / layout.FAILED).exists():
-            state = "failed"
-        elif run.has_checkpoint:
-            state = "corrupted" if checkpoint_problem(run.path) else "resumable"
-        else:
-            state = "to do"
-        planned.append(PlannedCell(cell, run.path, state, chain=cell.name))
+    """Every cell with its run directory, what a run would do with it, and its chain: the experiment's cells,
+    then the seeds that its settle section added in earlier waves, found by their run directories
+    (seed_waves.py)."""
+    cells = expand(experiment)
+    if experiment.settle:
+        cells += added_cells(cells, experiment.settle.cap, lambda cell: (out / layout.RUNS / cell.name).exists())
+    return plan_cells(cells, out)
+
+
+def plan_cells(cells: list[Cell], out: Path) -> list[PlannedCell]:
+    """The cells with their run directories under `out`, what a run would do with each, and their chains."""
+    planned = [plan_cell(cell, out) for cell in cells]
     link_branches(planned, out)
     return planned
+
+
+def plan_cell(cell: Cell, out: Path) -> PlannedCell:
+    """A cell with its run directory under `out` and what a run would do with it (its chain its own: plan_cells
+    links the branches of a trunk)."""
+    run = layout.RunDir(out / layout.RUNS / cell.name)
+    if run.is_trained:
+        state = "corrupted" if run.weights_problem() else "done"
+    elif (run / layout.FAILED).exists():
+        state = "failed"
+    elif run.has_checkpoint:
+        state = "corrupted" if checkpoint_problem(run.path) else "resumable"
+    else:
+        state = "to do"
+    return PlannedCell(cell, run.path, state, chain=cell.name)
 
 
 def link_branches(cells: list[PlannedCell], out: Path) -> None:

@@ -27,7 +27,7 @@ from .evaluate import FAMILY_NOTE, evaluate_claims
 from .formatting import effect_text
 from .runs import CONTENDERS, Run, load_runs, read_experiment, runs_table
 from .selection import Context
-from .settling import SETTLED_AT
+from .settling import SETTLED_AT, sequential_note
 from .stability import RATE_NOTE, rate_text
 from .statistics import INTERVAL_NOTE
 
@@ -56,6 +56,17 @@ COMPUTE_PLOT = Plot("accuracy_vs_compute.png", plots.accuracy_vs_compute)  # the
 
 
 @dataclass
+class Study:
+    """What a report is built from: the runs of its results directories and every claim measured on them."""
+
+    dirs: list[Path]
+    experiments: dict[str, dict]  # setting name -> its experiment.yaml ({} without one)
+    runs: list[Run]
+    claims: list[ClaimResult]
+    settings: dict[str, list[ClaimResult]]  # setting name -> its own claims, in the order of `claims`
+
+
+@dataclass
 class Report:
     """What build_report wrote: the claims and the paths of every file."""
 
@@ -72,13 +83,30 @@ def build_report(
     into `out_dir` (default: the one results directory; required with several). Raises CnnvitError when a
     directory holds no finished run. `provisional`: built while an experiment still trains (between its
     waves): each verdict is marked with the seeds it rests on."""
-    dirs = [Path(results_dirs)] if isinstance(results_dirs, (str, Path)) else [Path(d) for d in results_dirs]
+    dirs = as_dirs(results_dirs)
+    report_dir(dirs, out_dir)  # its error before the measuring, which takes a while
+    return write_report(measure_study(dirs), out_dir, provisional=provisional)
+
+
+def as_dirs(results_dirs: Path | str | Sequence[Path | str]) -> list[Path]:
+    return [Path(results_dirs)] if isinstance(results_dirs, (str, Path)) else [Path(d) for d in results_dirs]
+
+
+def report_dir(dirs: Sequence[Path], out_dir: Path | str | None) -> Path:
+    """Where the report of `dirs` goes: `out_dir`, else the one results directory."""
     if len(dirs) > 1 and out_dir is None:
         raise CnnvitError(
             "a report over several results directories needs --out DIR (a directory of its own, so "
             "that no setting's own report is overwritten)"
         )
-    out_dir = Path(out_dir) if out_dir is not None else dirs[0]
+    return Path(out_dir) if out_dir is not None else Path(dirs[0])
+
+
+def measure_study(results_dirs: Path | str | Sequence[Path | str]) -> Study:
+    """Every run under the results directories and each claim's result on them: the headline over all the runs
+    and, with several directories, each setting's own. Raises CnnvitError when a directory holds no finished
+    run."""
+    dirs = as_dirs(results_dirs)
     read = [read_experiment(d) for d in dirs]
     names = setting_names(dirs, read)
     experiments = dict(zip(names, read))
@@ -96,6 +124,15 @@ def build_report(
         }
         claim.settings = {name: c.verdict if c else "not measured" for name, c in own.items()}
         claim.setting_effects = {name: c.effect for name, c in own.items() if c and c.verdict != "not measured"}
+    return Study(dirs, experiments, runs, claims, settings)
+
+
+def write_report(study: Study, out_dir: Path | str | None = None, *, provisional: bool = False) -> Report:
+    """Write the report files of `study` into `out_dir` (default: its one results directory; required with
+    several); `provisional` as build_report's."""
+    out_dir = report_dir(study.dirs, out_dir)
+    claims, runs = study.claims, study.runs
+    for claim in claims:
         claim.provisional = provisional
     context = Context.of(runs)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -107,7 +144,7 @@ def build_report(
             for claim in claims:
                 if plot in claim.figures and claim.verdict != "not measured":
                     claim.plots.append(plot.file)
-    if len(dirs) > 1 and plots.robustness(claims, out_dir / "robustness.png"):
+    if len(study.dirs) > 1 and plots.robustness(claims, out_dir / "robustness.png"):
         paths.append(out_dir / "robustness.png")
     table = runs_table(runs)
     layout.atomic_write_text(out_dir / "runs.csv", table.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
@@ -120,9 +157,9 @@ def build_report(
         paths.append(out_dir / "recipes.csv")
     compute_plot = COMPUTE_PLOT.file if out_dir / COMPUTE_PLOT.file in paths else None
     sections = budget.markdown(context, compute_plot) + recipe_search.markdown(search)
-    layout.atomic_write_text(out_dir / "report.md", markdown(claims, runs, context, experiments, sections))
+    layout.atomic_write_text(out_dir / "report.md", markdown(claims, runs, context, study.experiments, sections))
     paths = [out_dir / "report.md", out_dir / "claims.csv", out_dir / "runs.csv", *paths]
-    return Report(claims, runs, paths, settings)
+    return Report(claims, runs, paths, study.settings)
 
 
 def setting_names(dirs: list[Path], experiments: list[dict]) -> list[str]:
@@ -273,6 +310,11 @@ def markdown(
         ]
         if experiment.get("budget") and not several:
             lines += [f"Budget rule: {experiment['budget']}", ""]
+        if experiment.get("settle"):
+            lines += [
+                f"Seeds until settled{f' ({name})' if several else ''}: {sequential_note(experiment['settle']['cap'])}.",
+                "",
+            ]
     done = [r for r in runs if r.status == "done"]
     lines += [
         f"{len(done)} finished run(s), {len(runs) - len(done)} failed; dataset {context.dataset}; "
@@ -421,11 +463,14 @@ def matched(runs: list[Run]) -> list[str]:
         )
     # CNN against ViT: a control (the bag of local features) is small by design and matched to neither.
     params = [r.summary.get("params", 0) for r in runs if r.summary.get("params") and r.family in CONTENDERS]
-    hashes = {(r.summary.get("fraction"), r.summary.get("subset_hash")) for r in runs}
-    same_subset = len({h for _, h in hashes}) == len({f for f, _ in hashes})
+    # A subset is drawn by (fraction, data seed): with data seeds that follow the seeds, each seed has its own.
+    hashes = {(r.summary.get("fraction"), r.summary.get("data_seed"), r.summary.get("subset_hash")) for r in runs}
+    same_subset = len({h for *_, h in hashes}) == len({(f, d) for f, d, _ in hashes})
+    data_seeds = len({d for _, d, _ in hashes})
+    per = "fraction" if data_seeds == 1 else f"fraction and data seed ({data_seeds} data seeds)"
     lines += [
         "",
-        f"Same images per fraction: {'yes' if same_subset else 'NO'}; same steps: "
+        f"Same images per {per}: {'yes' if same_subset else 'NO'}; same steps: "
         f"{'yes' if len({r.summary.get('steps') for r in runs}) == 1 else 'NO'}; parameter ratio "
         f"{max(params) / min(params):.2f} (matched means within ~1.5)."
         if params

@@ -154,15 +154,19 @@ def _light(row: Row, ctx: Context, results: dict) -> ClaimResult:
     return results[row.id]
 
 
-def replicates_read(result: ClaimResult, by_id: dict[str, ClaimResult]) -> set[tuple]:
-    """The replicates (data seed, architecture, seed) of the runs a row reads, with those of the rows it reads
-    ("<row>:<key>" estimates)."""
-    found = {replicate_key(run, stratum) for run in result.runs}
+def runs_read(result: ClaimResult, by_id: dict[str, ClaimResult]) -> list[Run]:
+    """The runs a row reads, with those of the rows it reads ("<row>:<key>" estimates)."""
+    found = list(result.runs)
     for key in result.estimates:
         row = key.split(":")[0] if ":" in key else None
         if row in by_id:
-            found |= replicates_read(by_id[row], by_id)
+            found += runs_read(by_id[row], by_id)
     return found
+
+
+def replicates_read(result: ClaimResult, by_id: dict[str, ClaimResult]) -> set[tuple]:
+    """The replicates (data seed, architecture, seed) of the runs a row reads (runs_read)."""
+    return {replicate_key(run, stratum) for run in runs_read(result, by_id)}
 
 
 def projected_seeds(row: Row, result: ClaimResult, runs: list[Run]) -> int | None:
