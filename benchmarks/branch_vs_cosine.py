@@ -43,8 +43,10 @@ def main() -> None:
     parser.add_argument("cosine", help="results directory of the cosine study")
     args = parser.parse_args()
     wsd, cosine = by_budget(args.wsd, "wsd"), by_budget(args.cosine, "cosine")
-    print("| model | fraction | steps | seeds (wsd / cosine) | validation: wsd / cosine | wsd − cosine [95% Welch] "
-          "| test: wsd / cosine | wsd − cosine [95% Welch] |")
+    print(
+        "| model | fraction | steps | seeds (wsd / cosine) | validation: wsd / cosine | wsd − cosine [95% Welch] "
+        "| test: wsd / cosine | wsd − cosine [95% Welch] |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for key in sorted(set(wsd) & set(cosine)):
         a, b = wsd[key], cosine[key]

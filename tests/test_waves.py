@@ -128,7 +128,7 @@ def seeds_of(names, out) -> list[tuple[str, float, int, int]]:
     """(model, fraction, seed, data seed) of each trained cell, from its run directory's config."""
     found = []
     for name in names:
-        config = yaml.safe_load((out / runner.RUNS / name / rundir.CONFIG).read_text())
+        config = yaml.safe_load((out / rundir.RUNS / name / rundir.CONFIG).read_text())
         found.append((config["model"]["name"], config["data"]["fraction"], config["seed"], config["data"]["data_seed"]))
     return sorted(found)
 

@@ -95,7 +95,9 @@ def link_branches(cells: list[PlannedCell], out: Path) -> None:
         data = config.data
         key = (data.name, data.root, data.image_size, data.skip_corrupt)
         if key not in datasets:
-            datasets[key] = load_dataset(data.name, root=data.root, image_size=data.image_size, skip_corrupt=data.skip_corrupt)
+            datasets[key] = load_dataset(
+                data.name, root=data.root, image_size=data.image_size, skip_corrupt=data.skip_corrupt
+            )
         planned.chain = trunk_key(config)
         planned.fork = fork_step(config, datasets[key].train_labels)
         if planned.state in PENDING:
@@ -209,7 +211,9 @@ def train_chain(work: list[tuple[dict, str, bool]], forks: list[int]) -> None:
     code = 0
     for config, run_dir, restart in work:
         try:
-            train_run(RunConfig.model_validate(config), Path(run_dir), progress=False, restart=restart, fork_steps=forks)
+            train_run(
+                RunConfig.model_validate(config), Path(run_dir), progress=False, restart=restart, fork_steps=forks
+            )
         except Interrupted as error:  # its checkpoint is saved; the runner stops everything
             print(f"error: {error}", file=sys.stderr, flush=True)
             sys.exit(error.exit_code)

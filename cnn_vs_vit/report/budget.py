@@ -13,6 +13,7 @@ run's steps. A point along that run is not a shorter run's result (its learning 
 it is a lower bound on what that many steps reach. The plateau is where the long run ends, fully annealed.
 Either way the study's own cells are read from their runs, not from the curve.
 """
+
 import math
 from dataclasses import dataclass
 
@@ -80,9 +81,15 @@ def curves(ctx: Context) -> list[Curve]:
         branches = [
             r
             for r in ctx.runs
-            if r.family == family and r.model == model and r.summary.get("schedule") == "wsd" and r.is_baseline
+            if r.family == family
+            and r.model == model
+            and r.summary.get("schedule") == "wsd"
+            and r.is_baseline
+            and math.isfinite(float(r.summary.get("validation_accuracy", math.nan)))  # a plateau is on validation
         ]
-        long_runs = [run for run in ctx.under("plateau").select(family) if run.evaluations is not None and len(run.evaluations)]
+        long_runs = [
+            run for run in ctx.under("plateau").select(family) if run.evaluations is not None and len(run.evaluations)
+        ]
         runs = branches or long_runs
         by_fraction = {float(run.summary["fraction"]) for run in runs}
         for fraction in sorted(by_fraction):
@@ -172,9 +179,7 @@ def markdown(ctx: Context, plot: str | None) -> list[str]:
     lines += [""]
     run = "its longest branch's budget" if branched else "its long run"
     if rising:
-        lines.append(
-            f"Still rising in the second half of {run}, so its plateau is a lower bound: {', '.join(rising)}."
-        )
+        lines.append(f"Still rising in the second half of {run}, so its plateau is a lower bound: {', '.join(rising)}.")
     else:
         lines.append(f"Every curve came within tolerance of its end in the first half of {run}: a plateau.")
     if plot:
