@@ -476,4 +476,10 @@ def matched(runs: list[Run]) -> list[str]:
         if params
         else "",
     ]
+    if data_seeds == 1 and len({f for f, _, _ in hashes}) > 1:  # a row comparing fractions (issue 28)
+        lines += [
+            "",
+            "One data seed: which images form each fraction's subset did not vary with the seed, so the intervals "
+            "leave that source of variation out (a group with data_seed_follows_seed draws each seed its own).",
+        ]
     return lines
