@@ -51,3 +51,23 @@ def test_the_recipes_in_use_are_the_committed_searchs_winners():
             won.warmup_fraction,
             won.weight_decay,
         )
+
+
+def plateau_budgets() -> dict[str, int]:
+    """{model: steps} of the default study's plateau group: the budget every row reads."""
+    from cnn_vs_vit.matrix.experiment import expand, load_experiment
+
+    cells = expand(load_experiment(COMMITTED.parents[1] / "experiments" / "default.yaml"))
+    return {c.config.model.name: c.config.train.steps for c in cells if "plateau" in c.groups}
+
+
+def test_the_wsd_recipes_in_use_are_the_committed_wsd_searchs_winners_at_each_plateau_budget():
+    from cnn_vs_vit.training.recipes import WSD_RECIPES
+
+    table = search_table(load_runs(COMMITTED.parent / "recipes-wsd"))
+    budgets = plateau_budgets()
+    assert budgets == {"resnet-s": 1200, "vit-s": 2400}
+    for model, arch in (("resnet-s", "resnet"), ("vit-s", "vit")):
+        won = table[table["winner"] & (table["model"] == model) & (table["steps"] == budgets[model])].iloc[0]
+        recipe = WSD_RECIPES[arch]
+        assert (recipe.lr, recipe.warmup_steps, recipe.weight_decay) == (won.lr, won.warmup_steps, won.weight_decay)
