@@ -33,7 +33,8 @@ from ...models import BagSpec, ResNetSpec, model_spec, receptive_fields
 from ..claim import Claim, Plot, Variant
 from ..claim_types import Evidence, Measured, Missing
 from ..formatting import accuracy_text, percent
-from ..plots import BAND_NOTE, COLORS, band, save
+from ..plots import BOUNDED_BAND_NOTE, COLORS, band, save
+from ..resampling import seed_mean_interval
 from ..runs import Run
 from ..selection import Context
 from ..statistics import Estimate, format_estimate, t_interval, welch_interval
@@ -431,10 +432,11 @@ def accuracy_vs_depth(ctx: Context, path: Path, task: str) -> bool:
             label,
             color,
             marker,
+            bounded=True,
         )
     control = task_runs(ctx, "control", task)
     if control:
-        e = t_interval([r.accuracy() for r in control])
+        e = seed_mean_interval([r.accuracy() for r in control])
         ax.axhspan(
             e.ci_low if e.has_interval else e.mean,
             e.ci_high if e.has_interval else e.mean,
@@ -472,7 +474,7 @@ def accuracy_vs_depth(ctx: Context, path: Path, task: str) -> bool:
     )
     ax.axhline(CHANCE, color="black", linewidth=1, linestyle=":", label=f"chance ({CHANCE:.0%})")
     ax.set(xlabel="depth (blocks)", ylabel="test accuracy", xticks=sorted(set(cnn) | set(vit)), ylim=(0.4, 1.03))
-    ax.set_title(f"{task} task: accuracy vs depth\n({BAND_NOTE}; points dodged sideways)", fontsize=10)
+    ax.set_title(f"{task} task: accuracy vs depth, points dodged sideways\n({BOUNDED_BAND_NOTE})", fontsize=10)
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)  # below: the lines fill the axes
     figure.tight_layout()
     save(figure, path)
