@@ -13,6 +13,7 @@ from cnn_vs_vit.report.claims import row_06_dynamic_mixing as row6
 from cnn_vs_vit.report.claims import row_16_invariance_from_data as row16
 from cnn_vs_vit.report.claims.rule_statistics import (
     ALPHA,
+    binomial_p,
     fisher_p,
     interval_p,
     share_difference,
@@ -30,6 +31,14 @@ def test_three_successes_of_three_have_a_clopper_pearson_lower_bound_of_29_perce
 def test_fisher_exact_p_of_six_of_six_against_none_is_one_over_462_twice():
     assert fisher_p(success_share(6, 6), success_share(0, 6)) == pytest.approx(2 / 924)  # 2 / C(12, 6)
     assert fisher_p(success_share(3, 3), success_share(0, 3)) == pytest.approx(0.1)  # no 3-run cell decides alone
+
+
+def test_the_binomial_p_is_below_alpha_exactly_when_the_clopper_pearson_interval_excludes_the_null():
+    for runs in (3, 6, 12):
+        for successes in range(runs + 1):
+            share = success_share(successes, runs)
+            assert (binomial_p(share, 0.5) < ALPHA) == (not share.ci_low <= 0.5 <= share.ci_high)
+    assert binomial_p(success_share(6, 6), 0.5) == pytest.approx(2 / 64)
 
 
 def test_newcombes_interval_holds_the_difference_and_stays_within_minus_one_and_one():
@@ -56,11 +65,33 @@ def test_uniform_attention_distance_is_the_mean_distance_between_the_probes_patc
     assert row1.uniform_distance(4, 4, 7) == pytest.approx(14.056, abs=1e-3)  # the init rows' 14.05-14.07 px
 
 
-def test_row_3s_p_value_is_the_larger_of_its_two_contrasts():
-    counts = lambda vit, cnn, deep: {"vit shallow": success_share(*vit), "cnn shallow": success_share(*cnn),  # noqa: E731
-                                     "cnn deep": success_share(*deep)}  # fmt: skip
-    assert row3.p_value(counts((6, 6), (0, 6), (6, 6))) == pytest.approx(2 / 924)
-    assert row3.p_value(counts((6, 6), (0, 6), (1, 6))) == pytest.approx(1.0)  # the CNN does not need depth
+def row3_counts(vit, cnn, deep, everywhere=None):
+    """Row 3's estimates from (successes, runs), the control at chance (the counts' values as in test_claims.py)."""
+    vit_all, cnn_all = everywhere or (vit, cnn)
+    return {"vit shallow": success_share(*vit), "cnn shallow": success_share(*cnn), "cnn deep": success_share(*deep),
+            "vit all": success_share(*vit_all), "cnn all": success_share(*cnn_all),
+            "control": Estimate(0.5, 0.48, 0.52, 3)}  # fmt: skip
+
+
+def test_row_3s_p_value_of_support_is_the_larger_of_its_two_contrasts():
+    assert row3.p_value(row3_counts((6, 6), (0, 6), (6, 6))) == pytest.approx(2 / 924)
+    assert row3.p_value(row3_counts((6, 6), (0, 6), (1, 6))) == pytest.approx(1.0)  # the CNN does not need depth
+
+
+@pytest.mark.parametrize(
+    "estimates, p",
+    [
+        (row3_counts((0, 6), (5, 6), (6, 6)), 12 / 792),  # (a) reversed: the shallow CNN learns, Fisher p 0.015
+        (row3_counts((0, 6), (0, 6), (6, 6), everywhere=((0, 12), (6, 12))), 2 * 924 / 134596),  # (c) reversed
+        (row3_counts((6, 6), (6, 6), (6, 6)), 2 / 64),  # a shallow CNN needs no depth: 6 of 6 against 1/2
+    ],
+)
+def test_row_3s_p_value_of_a_contradiction_is_that_of_the_test_that_gave_it(estimates, p):
+    """The support's p (the larger of (a)'s and (b)'s) is 1 in each case; a contradicted verdict gets the p of the
+    tests its branch reads, Bonferroni over the three it may pick from (the last, 3 · 2/64 = 0.094, then does not
+    hold at 5% even alone)."""
+    assert row3.decide(estimates) == "contradicted"
+    assert row3.p_value(estimates) == pytest.approx(3 * p)
 
 
 def test_row_6s_p_value_tests_the_margin_its_rule_decides_on():

@@ -12,6 +12,7 @@ from cnn_vs_vit.cli import app
 from cnn_vs_vit.errors import CnnvitError
 from cnn_vs_vit.probes.shift import COLUMNS
 from cnn_vs_vit.report import CLAIMS, build_report, evaluate_claims, load_runs
+from cnn_vs_vit.report.build import p_text
 from cnn_vs_vit.report.formatting import effect_text
 from cnn_vs_vit.report.statistics import difference, t_interval
 
@@ -185,6 +186,8 @@ def test_a_floor_under_equal_steps_makes_scalability_not_measurable_here(tmp_pat
     scaling(tmp_path, lambda n: 0.3 * n**-0.2, lambda n: 0.6 * n**-1.5 + 0.05)
     claim = verdicts(tmp_path)["5"]
     assert claim.rule_verdict == "not measured", claim.details
+    assert math.isnan(claim.p) and math.isnan(claim.p_holm)  # no test: no p, and out of the family
+    assert p_text(claim.p) == "—"
     assert any("Not measurable here" in line for line in claim.details)
     assert "(floor preferred)" in claim.vit_evidence and "(floor preferred)" not in claim.cnn_evidence
 

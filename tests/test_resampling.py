@@ -116,6 +116,17 @@ def test_a_percentile_interval_of_accuracies_stays_in_zero_one_where_the_t_inter
     assert interval.ci_low == pytest.approx(0.55 + 0.45 * 1 / 4, abs=1e-9)  # 2.5% quantile: 3 of 4 at 55%
 
 
+def test_the_plots_accuracy_band_is_the_percentile_interval_and_stays_in_zero_one():
+    """The band the plots draw for accuracies: where the t interval passes 100%, the seed mean's bootstrap stays
+    inside the seeds' range; at three seeds it is that range, and one seed has none."""
+    values = [1.0, 1.0, 0.877]
+    assert t_interval(values).ci_high > 1
+    band = resampling.seed_mean_interval(values)
+    assert band.mean == pytest.approx(t_interval(values).mean)
+    assert (band.ci_low, band.ci_high) == pytest.approx((0.877, 1.0))
+    assert not resampling.seed_mean_interval([0.9]).has_interval
+
+
 def test_a_paired_statistic_recomputed_from_resampled_runs_pairs_within_each_copy():
     """Runs that pair in the real study (same replicate, one option changed) pair in every resampled one."""
     base = [run(s, v, cell="learned") for s, v in enumerate((0.70, 0.74, 0.78))]

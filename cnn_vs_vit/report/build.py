@@ -221,7 +221,8 @@ def scale_cell(c: ClaimResult) -> str:
 
 
 def p_text(p: float) -> str:
-    return "" if not math.isfinite(p) else f"{p:.2g}" if p >= 0.001 else "< 0.001"
+    """A p-value as the table prints it; '—' for a row that has none (exact, or not measured)."""
+    return "—" if not math.isfinite(p) else f"{p:.2g}" if p >= 0.001 else "< 0.001"
 
 
 def settings_text(c: ClaimResult) -> str:

@@ -8,6 +8,7 @@ the measurement in words. `result` below builds every ClaimResult from them the 
 its rule, its numbers and its prose, and nothing else.
 """
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -115,7 +116,8 @@ class Claim:
             runs=measured.runs,
             estimates=measured.estimates,
             decide=decide,
-            p=self.p_value(measured.estimates),
+            # a rule that finds its inputs unfit to decide on (row 5: a floor under a fixed budget) tests nothing
+            p=self.p_value(measured.estimates) if verdict != "not measured" else math.nan,
             **statistical,
             **common,
         )

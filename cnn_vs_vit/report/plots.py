@@ -19,6 +19,7 @@ from .budget import budget_cells, curves  # noqa: E402
 from .claim import Plot  # noqa: E402
 from .claim_types import BUDGETS, ClaimResult, Missing  # noqa: E402
 from .formatting import effect_text  # noqa: E402
+from .resampling import seed_mean_interval  # noqa: E402
 from .runs import CONTENDERS  # noqa: E402
 from .selection import Context, first_block, probed, probed_pair, reference_vit  # noqa: E402
 from .shift_results import MODE, last_block, value  # noqa: E402, F401 (MODE: read by DataFrame.query as @MODE)
@@ -33,11 +34,15 @@ def save(figure, path: Path) -> None:
 
 
 BAND_NOTE = "line: mean over seeds; band: its 95% t interval"
+# Accuracies near 100% over 3 seeds give t bands past 1; the bootstrap's percentile interval stays inside [0, 1].
+BOUNDED_BAND_NOTE = "line: mean over seeds; band: its 95% bootstrap interval,\nwhich at 3 seeds is their range"
 
 
-def band(ax, x, groups: list[list[float]], label: str, color: str, marker: str = "o") -> None:
-    """Mean line with the seeds' 95% t band where there are >= 2 seeds."""
-    estimates = [t_interval(values) for values in groups]
+def band(ax, x, groups: list[list[float]], label: str, color: str, marker: str = "o", *, bounded: bool = False) -> None:
+    """Mean line with the seeds' 95% band where there are >= 2 seeds: the t interval (BAND_NOTE), or for values
+    in [0, 1] (`bounded`: accuracies) the percentile bootstrap over seeds (BOUNDED_BAND_NOTE)."""
+    interval = seed_mean_interval if bounded else t_interval
+    estimates = [interval(values) for values in groups]
     ax.plot(x, [e.mean for e in estimates], marker=marker, linestyle="-", color=color, label=label)
     low = [e.ci_low if e.has_interval else e.mean for e in estimates]
     high = [e.ci_high if e.has_interval else e.mean for e in estimates]
@@ -65,13 +70,14 @@ def accuracy_vs_size(ctx: Context, path: Path) -> bool:
                 label,
                 COLORS[family] if budget == "steps" else "tab:red",
                 marker="o" if budget == "steps" else "s",
+                bounded=True,
             )
             drawn = True
     if not drawn:
         plt.close(figure)
         return False
     ax.set(xscale="log", xlabel="training images (log scale)", ylabel="test accuracy")
-    ax.set_title(f"accuracy vs training-set size\n({BAND_NOTE})", fontsize=10)
+    ax.set_title(f"accuracy vs training-set size\n({BOUNDED_BAND_NOTE})", fontsize=10)
     ax.legend()
     figure.tight_layout()
     save(figure, path)
@@ -182,7 +188,7 @@ def ablation_bars(ctx: Context, path: Path) -> bool:
     for option in ("pos_embed", "pool"):
         for v, runs in ablation_groups(ctx, option).items():
             labels.append(f"{option}={v}")
-            estimates.append(t_interval([r.accuracy() for r in runs]))
+            estimates.append(seed_mean_interval([r.accuracy() for r in runs]))
     if len(labels) < 3:  # only the baseline, twice: nothing to compare
         return False
     figure, ax = plt.subplots(figsize=(6, 3.8))
@@ -192,7 +198,12 @@ def ablation_bars(ctx: Context, path: Path) -> bool:
     ]
     ax.bar(range(len(labels)), [e.mean for e in estimates], yerr=errors, color="tab:orange", capsize=4)
     ax.set_xticks(range(len(labels)), labels, rotation=20, fontsize=8)
-    ax.set(ylabel="test accuracy", title=f"{ctx.vit_model} ablations (95% t interval over seeds)")
+    ax.set_ylabel("test accuracy")
+    ax.set_title(
+        f"{ctx.vit_model} ablations (bar: mean over seeds; error bar: its\n95% bootstrap interval, which at 3 seeds "
+        "is their range)",
+        fontsize=10,
+    )
     figure.tight_layout()
     save(figure, path)
     return True
@@ -221,6 +232,7 @@ def accuracy_vs_compute(ctx: Context, path: Path) -> bool:
                 f"{curve.model} validation",
                 COLORS[curve.family],
                 marker="",
+                bounded=True,
             )
             ax.plot(
                 test.index.to_numpy() * scale,
@@ -261,7 +273,7 @@ def accuracy_vs_compute(ctx: Context, path: Path) -> bool:
     figure.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
     figure.suptitle(
         "accuracy vs compute along one long run per seed (warm-up + cosine over the whole run;\n"
-        f"validation: {BAND_NOTE}; markers: the study's own runs, validation, seed mean)",
+        f"validation: {BOUNDED_BAND_NOTE}; markers: the study's own runs, validation, seed mean)",
         fontsize=10,
     )
     figure.tight_layout(rect=(0, 0.09, 1, 1))

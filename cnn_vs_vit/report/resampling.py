@@ -22,19 +22,21 @@ studies, three of them (one in nine of the draws) a single seed three times, who
 outside the observed range never appear. Percentile intervals from so few seeds are too narrow: at three
 seeds the 95% interval of a mean is the seeds' range, and a rule "the interval excludes 0" on it rejects 25%
 of null studies (17% at five seeds, 11-14% at ten; benchmarks/settling_error_rates.py). So the bootstrap here
-redraws estimates jointly, measures how stable a verdict is and keeps bounded statistics bounded; a sign
-rule's decision stays with the t interval (5% under the null from three seeds on).
+redraws estimates jointly, measures how stable a verdict is and keeps bounded statistics bounded (the plots'
+bands of accuracies: seed_mean_interval); a sign rule's decision stays with the t interval (5% under the null
+from three seeds on).
 
 Draws are made from a fixed seed, in a fixed order of replicates, so a report rebuilds byte-identically.
 """
 
 import dataclasses
+import math
 from collections.abc import Callable, Hashable, Iterator, Sequence
 
 import numpy as np
 
 from .runs import Run
-from .statistics import Estimate
+from .statistics import MISSING, Estimate
 
 DRAWS = 2000  # resampled studies per statistic: a rate of 10% is then known to ±0.7% (one sd)
 SEED = 0  # fixed: the same runs give the same draws on every rebuild
@@ -134,6 +136,18 @@ def percentile_interval(observed: float, resampled: np.ndarray, n: int, level: f
         return Estimate(observed, n=n, method="bootstrap")
     low, high = np.quantile(finite, [(1 - level) / 2, (1 + level) / 2])
     return Estimate(observed, float(low), float(high), n, float(np.std(finite, ddof=1)), "bootstrap")
+
+
+def seed_mean_interval(values: Sequence[float], n_draws: int = DRAWS, seed: int = SEED) -> Estimate:
+    """The mean of `values` (one per seed, NaNs left out) with the percentile interval of its bootstrap over the
+    seeds (counts with a single data seed), as an Estimate: its ends are means of resampled seeds, so they stay
+    within the values' range, inside [0, 1] for accuracies (at three seeds, that range). No interval below two."""
+    finite = np.array([float(v) for v in values if v is not None and math.isfinite(float(v))])
+    n = len(finite)
+    if n == 0:
+        return MISSING
+    drawn = counts([(None, None, index) for index in range(n)], n_draws, np.random.default_rng(seed))  # (draws, n)
+    return percentile_interval(math.fsum(finite) / n, drawn @ finite / n, n)
 
 
 def disagreement(

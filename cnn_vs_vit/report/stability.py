@@ -49,7 +49,7 @@ DRAWS = 200  # random resamples where they are too many to enumerate (ENUMERATE)
 ENUMERATE = 400  # enumerate every resample of a row's architectures when there are at most this many
 SEED = resampling.SEED  # fixed: the same runs give the same rates on every rebuild
 RATE_NOTE = (
-    "rerun disagreement, the share of resampled studies whose verdict differs from this one: the runs "
+    "the share of resampled studies whose verdict differs from this one: the runs "
     "resampled (each architecture's seeds with replacement, at least two distinct seeds per architecture), "
     "every row measured again by its own rule on the same resample, an outcome all runs shared kept with its "
     "Jeffreys chance of recurring; exact where the resamples are few enough to enumerate, else "

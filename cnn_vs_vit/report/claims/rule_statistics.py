@@ -41,6 +41,16 @@ def fisher_p(a: Estimate, b: Estimate) -> float:
     return float(stats.fisher_exact([[ka, na - ka], [kb, nb - kb]]).pvalue)
 
 
+def binomial_p(share: Estimate, null: float) -> float:
+    """Two-sided exact binomial p of a success_share's rate being `null`: twice its smaller tail, the test its
+    Clopper-Pearson interval inverts (below ALPHA exactly when the interval excludes `null`); 1 without runs."""
+    if share.n == 0:
+        return 1.0
+    k, n = count(share)
+    tail = min(stats.binom.sf(k - 1, n, null), stats.binom.cdf(k, n, null))  # P(X >= k), P(X <= k)
+    return float(min(1.0, 2 * tail))
+
+
 def share_difference(a: Estimate, b: Estimate) -> Estimate:
     """a − b of two success shares with Newcombe's 95% interval (his method 10, from the two Wilson intervals)."""
     if a.n == 0 or b.n == 0:
