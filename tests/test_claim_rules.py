@@ -108,6 +108,11 @@ def test_row_16s_p_value_is_welchs_test_of_equal_gains():
     assert row16.decide(estimates) == "supported" and row16.p_value(estimates) < ALPHA
     same = {"effect": welch_interval(vit, vit), "vit gain": t_interval(vit), "cnn gain": t_interval(vit)}
     assert row16.decide(same) == "inconclusive" and row16.p_value(same) == pytest.approx(1.0)
+    # The ViT loses consistency while the CNN's gain is too noisy to compare: contradicted on the ViT's own gain
+    # alone, which its p must read (the gains' Welch test cannot tell them apart).
+    losing, noisy = [-0.10, -0.11, -0.09], [-0.10, 0.20, -0.40]
+    against = {"effect": welch_interval(losing, noisy), "vit gain": t_interval(losing), "cnn gain": t_interval(noisy)}
+    assert row16.decide(against) == "contradicted" and row16.p_value(against) < ALPHA
 
 
 def test_row_1s_p_value_needs_both_the_slope_and_the_level():
@@ -116,6 +121,10 @@ def test_row_1s_p_value_needs_both_the_slope_and_the_level():
     assert row1.p_value({"effect": level, "slope": slope}) < ALPHA
     flat = Estimate(0.0, -0.05, 0.05, 6, method="regression")
     assert row1.p_value({"effect": level, "slope": flat}) == pytest.approx(1.0)
+    # Less local with more data: contradicted on the slope alone, which its p must read (Bonferroni over two).
+    falling, unsure = Estimate(-0.1, -0.15, -0.05, 6, method="regression"), Estimate(0.0, -0.1, 0.1, 3, 0.04)
+    assert row1.decide({"effect": unsure, "slope": falling}) == "contradicted"
+    assert row1.p_value({"effect": unsure, "slope": falling}) < ALPHA
 
 
 def test_row_5_finds_a_floor_only_where_there_is_one_and_its_p_value_tests_the_exponents():

@@ -61,7 +61,7 @@ class Claim:
     # An architectural fact computed exactly (a count from the built models, an error that is 0 by a symmetry or
     # is not): its verdict does not move with the seeds, so it has no rerun rate and is not in the family.
     exact: bool = False
-    # Its rule's two-sided p-value, from the estimates decide reads (pvalues.all_of, any_of for compound rules);
+    # Its rule's two-sided p-value, from the estimates decide reads (pvalues.all_of for compound rules; a contradiction any of whose tests suffices, Bonferroni);
     # by default that of "effect", the sign rule's.
     p_value: Callable[[Mapping[str, Estimate]], float] = effect_p
     # At most this many resamples measure its rerun rate (stability.limited; 0: every one), for a claim whose

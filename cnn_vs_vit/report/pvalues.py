@@ -83,14 +83,3 @@ def all_of(*parts: "str | Callable[[Mapping[str, Estimate]], float]") -> Callabl
         return max(found)
 
     return p
-
-
-def any_of(prefix: str) -> Callable[[Mapping[str, Estimate]], float]:
-    """A rule that needs one of the estimates named `prefix`... to exclude 0: the smallest p times their count
-    (Bonferroni over the alternatives the rule may pick from)."""
-
-    def p(estimates: Mapping[str, Estimate]) -> float:
-        chosen = [p_value(e) for key, e in estimates.items() if key.startswith(prefix)]
-        return min(1.0, len(chosen) * min(chosen))
-
-    return p

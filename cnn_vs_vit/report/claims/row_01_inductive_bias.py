@@ -40,12 +40,14 @@ def decide(estimates: Mapping[str, Estimate]) -> str:
 
 
 def p_value(estimates: Mapping[str, Estimate]) -> float:
-    """Two-sided p of support, an intersection-union test: the larger of the slope's t test (n − 2 degrees of
-    freedom) and the largest fraction's t test (n − 1)."""
+    """Two-sided p of the verdict's tests: the slope's t test (n − 2 degrees of freedom) and the largest
+    fraction's (n − 1). Support needs both (an intersection-union test: the larger p); a contradiction either
+    (the smaller p, Bonferroni over the two); an inconclusive row reads support's."""
     slope, level = estimates["slope"], estimates["effect"]
     if slope.n < 3 or level.n < 2:
         return 1.0
-    return max(interval_p(slope, slope.n - 2), interval_p(level, level.n - 1))
+    tests = (interval_p(slope, slope.n - 2), interval_p(level, level.n - 1))
+    return min(1.0, 2 * min(tests)) if decide(estimates) == "contradicted" else max(tests)
 
 
 def uniform_distance(grid_h: int, grid_w: int, patch_size: int) -> float:

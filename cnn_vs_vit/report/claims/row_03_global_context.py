@@ -174,7 +174,7 @@ def decide(estimates: Mapping[str, Estimate]) -> str:
 
 def p_value(estimates: Mapping[str, Estimate]) -> float:
     """Two-sided p of the test the verdict rests on. Contradicted: any of three tests may give it, so the smallest
-    p of those pointing the CNN's way times three (Bonferroni, as pvalues.any_of): (a) or (c) reversed, each a
+    p of those pointing the CNN's way times three (Bonferroni): (a) or (c) reversed, each a
     Fisher p, or the CNN's shallow share above 1/2, the binomial test its Clopper-Pearson bound inverts. Otherwise
     the support's, an intersection-union test: the larger of (a)'s and (b)'s Fisher p (the claim needs both the
     ViT's shallow lead and the CNN's need of depth)."""

@@ -10,7 +10,7 @@ from ..formatting import fmt
 from ..selection import Context, at, by_key, fractions, probed
 from ..shift_results import PROBE_HINT, SHIFT_ANCHOR, consistency
 from ..statistics import Estimate, difference, t_interval, welch_interval
-from .rule_statistics import welch_p
+from .rule_statistics import interval_p, welch_p
 
 RULE = (
     "each architecture's gain in prediction consistency under shifts from augment.translate > 0 over "
@@ -33,8 +33,12 @@ def decide(estimates: Mapping[str, Estimate]) -> str:
 
 
 def p_value(estimates: Mapping[str, Estimate]) -> float:
-    """Two-sided Welch p of equal gains, from "vit gain" and "cnn gain" (each a t interval of per-seed gains)."""
-    return welch_p(estimates["vit gain"], estimates["cnn gain"])
+    """Two-sided p of the verdict's tests: Welch's of equal gains (from "vit gain" and "cnn gain", each a t
+    interval of per-seed gains) and the t test of the ViT's own gain. Support needs both (the larger p); a
+    contradiction either (the smaller p, Bonferroni over the two); an inconclusive row reads support's."""
+    vit = estimates["vit gain"]
+    tests = (welch_p(vit, estimates["cnn gain"]), interval_p(vit, vit.n - 1) if vit.n >= 2 else 1.0)
+    return min(1.0, 2 * min(tests)) if decide(estimates) == "contradicted" else max(tests)
 
 
 def measure(ctx: Context) -> Measured | Missing:
