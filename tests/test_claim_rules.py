@@ -113,6 +113,14 @@ def test_row_16s_p_value_is_welchs_test_of_equal_gains():
     losing, noisy = [-0.10, -0.11, -0.09], [-0.10, 0.20, -0.40]
     against = {"effect": welch_interval(losing, noisy), "vit gain": t_interval(losing), "cnn gain": t_interval(noisy)}
     assert row16.decide(against) == "contradicted" and row16.p_value(against) < ALPHA
+    # The CNN gains more, the ViT's own gain is clearly positive: a test pointing the claim's way backs no
+    # contradiction, so the p is the gains' Welch test's (Bonferroni over the two alternatives).
+    from cnn_vs_vit.report.claims.rule_statistics import welch_p
+
+    gaining, more = [0.10, 0.11, 0.09], [0.30, 0.33, 0.27]
+    ahead = {"effect": welch_interval(gaining, more), "vit gain": t_interval(gaining), "cnn gain": t_interval(more)}
+    assert row16.decide(ahead) == "contradicted"
+    assert row16.p_value(ahead) == pytest.approx(2 * welch_p(t_interval(gaining), t_interval(more)))
 
 
 def test_row_1s_p_value_needs_both_the_slope_and_the_level():

@@ -42,12 +42,14 @@ def decide(estimates: Mapping[str, Estimate]) -> str:
 def p_value(estimates: Mapping[str, Estimate]) -> float:
     """Two-sided p of the verdict's tests: the slope's t test (n − 2 degrees of freedom) and the largest
     fraction's (n − 1). Support needs both (an intersection-union test: the larger p); a contradiction either
-    (the smaller p, Bonferroni over the two); an inconclusive row reads support's."""
+    below 0 (the smaller p of those below, Bonferroni over the two); an inconclusive row reads support's."""
     slope, level = estimates["slope"], estimates["effect"]
     if slope.n < 3 or level.n < 2:
         return 1.0
-    tests = (interval_p(slope, slope.n - 2), interval_p(level, level.n - 1))
-    return min(1.0, 2 * min(tests)) if decide(estimates) == "contradicted" else max(tests)
+    tests = [(interval_p(slope, slope.n - 2), slope.mean), (interval_p(level, level.n - 1), level.mean)]
+    if decide(estimates) == "contradicted":  # only a test pointing against the claim can back it
+        return min(1.0, 2 * min(p for p, mean in tests if mean < 0))
+    return max(p for p, _ in tests)
 
 
 def uniform_distance(grid_h: int, grid_w: int, patch_size: int) -> float:

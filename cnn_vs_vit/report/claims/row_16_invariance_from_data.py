@@ -35,10 +35,13 @@ def decide(estimates: Mapping[str, Estimate]) -> str:
 def p_value(estimates: Mapping[str, Estimate]) -> float:
     """Two-sided p of the verdict's tests: Welch's of equal gains (from "vit gain" and "cnn gain", each a t
     interval of per-seed gains) and the t test of the ViT's own gain. Support needs both (the larger p); a
-    contradiction either (the smaller p, Bonferroni over the two); an inconclusive row reads support's."""
-    vit = estimates["vit gain"]
-    tests = (welch_p(vit, estimates["cnn gain"]), interval_p(vit, vit.n - 1) if vit.n >= 2 else 1.0)
-    return min(1.0, 2 * min(tests)) if decide(estimates) == "contradicted" else max(tests)
+    contradiction either below 0 (the smaller p of those below, Bonferroni over the two); an inconclusive row
+    reads support's."""
+    vit, cnn = estimates["vit gain"], estimates["cnn gain"]
+    tests = [(welch_p(vit, cnn), vit.mean - cnn.mean), (interval_p(vit, vit.n - 1) if vit.n >= 2 else 1.0, vit.mean)]
+    if decide(estimates) == "contradicted":  # only a test pointing against the claim can back it
+        return min(1.0, 2 * min(p for p, mean in tests if mean < 0))
+    return max(p for p, _ in tests)
 
 
 def measure(ctx: Context) -> Measured | Missing:
