@@ -431,7 +431,7 @@ def test_rebuilding_gives_byte_identical_files_and_every_claim(tmp_path):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     lines = (tmp_path / "a" / "claims.csv").read_text().splitlines()
     assert lines[0] == ("claim_id,claim,cnn_evidence,vit_evidence,verdict,effect,ci_low,ci_high,n_seeds,comparison,rule_verdict,disagreement,"
-                        "seeds_to_settle,p,p_holm,scale,settings,"
+                        "seeds_to_settle,p,p_holm,scale,at_equal_steps,settings,"
                         "holds")  # fmt: skip
     assert [line.split(",")[0] for line in lines[1:]] == [claim.id for claim in CLAIMS]
     assert {str(i) for i in range(1, 17)} <= {line.split(",")[0].rstrip("abc") for line in lines[1:]}
