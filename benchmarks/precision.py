@@ -24,6 +24,7 @@ import torch
 from experiment_floor import peak_flops  # benchmarks/ is on the path when this script runs
 
 from cnn_vs_vit.config import build_config
+from cnn_vs_vit.matrix.calibration_cache import cpu_model
 from cnn_vs_vit.matrix.estimate import measure_speed
 from cnn_vs_vit.training import train_run
 
@@ -31,18 +32,6 @@ MODELS = ("resnet-s", "vit-s")
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}
 SPEED_UP_NEEDED = 1.5
 TOO_SLOW = 10.0  # a bf16 run this many times slower than fp32 is not trained without --slow
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
-
-    return platform.processor() or platform.machine()
 
 
 def main() -> None:

@@ -78,13 +78,12 @@ rules are checked against statistics.t_interval and resampling.percentile_interv
 import argparse
 import datetime
 import os
-import platform
 import time
-from pathlib import Path
 
 import numpy as np
 from scipy import stats
 
+from cnn_vs_vit.matrix.calibration_cache import cpu_model
 from cnn_vs_vit.report import resampling, settling
 from cnn_vs_vit.report.statistics import sign_verdict, t_interval
 
@@ -222,13 +221,6 @@ def projection(kind: str, effect: float, studies: int, cap: int, rng) -> dict:
         agrees.append(observed_t(sample(kind, effect, (chosen.sum(), n_seeds), rng), 0.05) == verdict[chosen])
     agrees = np.concatenate(agrees) if agrees else np.array([np.nan])
     return {"within_cap": np.mean(needed > 0), "mean_needed": needed[needed > 0].mean(), "fresh_agrees": agrees.mean()}
-
-
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
 
 
 def main() -> None:

@@ -485,13 +485,34 @@ class ProbeCommand(typer.core.TyperCommand):
         super().format_help(ctx, formatter)
 
 
+# The options `probe` and `probe-shift` share, declared once: what to probe (run directories, or a model not
+# trained here with its weights, data and output) and how. Typer copies each declaration per command.
+ProbeRunDirs = Annotated[
+    Optional[list[Path]],
+    typer.Argument(metavar="RUN_DIR", help="Finished run directories (made by cnnvit train).", show_default=False),
+]
+ProbeModel = Annotated[
+    Optional[str],
+    typer.Option("--model", help="Probe a model not trained here, e.g. torchvision:resnet18 or torchvision:vit_b_16."),
+]
+ProbeWeights = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--weights", help="With --model: a .safetensors file or torch state dict (default: random init, seed 0)."
+    ),
+]
+ProbeOut = Annotated[Optional[Path], typer.Option("--out", help="With --model: results go to OUT/probes/.")]
+ProbeDataRoot = Annotated[Optional[Path], typer.Option(help="With --model: where file-based datasets live.")]
+ProbeDevice = Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")]
+ProbeForce = Annotated[
+    bool, typer.Option("--force", help="Recompute even when a saved result has the same arguments.", metavar="")
+]
+
+
 @app.command("probe", cls=ProbeCommand)
 def probe_command(
     name: Annotated[str, typer.Argument(metavar="PROBE", help=f"One of {', '.join(PROBES)} (listed above).")],
-    run_dirs: Annotated[
-        Optional[list[Path]],
-        typer.Argument(metavar="RUN_DIR", help="Finished run directories (made by cnnvit train).", show_default=False),
-    ] = None,
+    run_dirs: ProbeRunDirs = None,
     option: Annotated[
         Optional[list[str]],
         typer.Option(
@@ -509,27 +530,15 @@ def probe_command(
             metavar="",
         ),
     ] = False,
-    force: Annotated[
-        bool, typer.Option("--force", help="Recompute even when a saved result has the same arguments.", metavar="")
-    ] = False,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "cpu",
-    model: Annotated[
-        Optional[str],
-        typer.Option(
-            "--model", help="Probe a model not trained here, e.g. torchvision:resnet18 or torchvision:vit_b_16."
-        ),
-    ] = None,
-    weights: Annotated[
-        Optional[Path],
-        typer.Option(
-            "--weights", help="With --model: a .safetensors file or torch state dict (default: random init, seed 0)."
-        ),
-    ] = None,
+    force: ProbeForce = False,
+    device: ProbeDevice = "cpu",
+    model: ProbeModel = None,
+    weights: ProbeWeights = None,
     dataset: Annotated[
         Optional[str], typer.Option("--dataset", "-d", help="With --model: the dataset whose test images it reads.")
     ] = None,
-    out_dir: Annotated[Optional[Path], typer.Option("--out", help="With --model: results go to OUT/probes/.")] = None,
-    data_root: Annotated[Optional[Path], typer.Option(help="With --model: where file-based datasets live.")] = None,
+    out_dir: ProbeOut = None,
+    data_root: ProbeDataRoot = None,
 ) -> None:
     """Probe trained runs (or, with --model, a model not trained here) and print what the probe shows.
 
@@ -558,10 +567,7 @@ def probe_command(
 
 @app.command("probe-shift")
 def probe_shift_command(
-    run_dirs: Annotated[
-        Optional[list[Path]],
-        typer.Argument(metavar="RUN_DIR", help="Finished run directories (made by cnnvit train).", show_default=False),
-    ] = None,
+    run_dirs: ProbeRunDirs = None,
     shifts: Annotated[
         Optional[list[str]],
         typer.Option(
@@ -583,30 +589,18 @@ def probe_shift_command(
     batch_size: Annotated[
         int, typer.Option("--batch-size", help="Images per forward pass (each pass holds one copy per shift).")
     ] = 64,
-    model: Annotated[
-        Optional[str],
-        typer.Option(
-            "--model", help="Probe a model not trained here, e.g. torchvision:resnet18 or torchvision:vit_b_16."
-        ),
-    ] = None,
-    weights: Annotated[
-        Optional[Path],
-        typer.Option(
-            "--weights", help="With --model: a .safetensors file or torch state dict (default: random init, seed 0)."
-        ),
-    ] = None,
+    model: ProbeModel = None,
+    weights: ProbeWeights = None,
     dataset: Annotated[
         Optional[str], typer.Option("--dataset", "-d", help="With --model: the dataset whose test images are shifted.")
     ] = None,
-    out_dir: Annotated[Optional[Path], typer.Option("--out", help="With --model: results go to OUT/probes/.")] = None,
-    data_root: Annotated[Optional[Path], typer.Option(help="With --model: where file-based datasets live.")] = None,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
+    out_dir: ProbeOut = None,
+    data_root: ProbeDataRoot = None,
+    device: ProbeDevice = "auto",
     plot: Annotated[
         bool, typer.Option("--plot", help="Also write probes/shift.png (error vs shift per layer).", metavar="")
     ] = False,
-    force: Annotated[
-        bool, typer.Option("--force", help="Recompute even when a saved result has the same arguments.", metavar="")
-    ] = False,
+    force: ProbeForce = False,
 ) -> None:
     """Measure translation equivariance layer by layer, and prediction consistency under shifts: `cnnvit probe
     shift` with the shift probe's options as flags.

@@ -10,14 +10,14 @@ Both get a new classification head for the dataset's classes.
 import torch
 from torch import nn
 
-from .interface import Backbone, Capabilities, Family, FeatureLayer, TokenEncoder
+from .interface import Backbone, Family, FeatureLayer, TokenEncoder
+from .resnet import ResNet
+from .vit import ViT
 
 
 class TorchvisionResNet18(Backbone):
     arch = "resnet"
-    capabilities = Capabilities(
-        family="cnn", recipe="resnet", layouts=frozenset({"map", "vector"}), input_embedding="image", channels_last=True
-    )
+    capabilities = ResNet.capabilities  # what cnnvit's ResNet declares; tests/test_models.py checks it here too
 
     def __init__(self, *, in_channels: int, num_classes: int):
         super().__init__()
@@ -54,14 +54,7 @@ class TorchvisionResNet18(Backbone):
 
 class TorchvisionViTB16(Backbone):
     arch = "vit"
-    capabilities = Capabilities(
-        family="vit",
-        recipe="vit",
-        layouts=frozenset({"map", "tokens", "vector"}),
-        input_embedding="tokens",
-        position_embedding=True,
-        attention_maps=True,
-    )
+    capabilities = ViT.capabilities  # what cnnvit's ViT declares; tests/test_models.py checks it here too
 
     def __init__(self, *, in_channels: int, num_classes: int, image_size: int):
         super().__init__()

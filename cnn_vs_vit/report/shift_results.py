@@ -1,16 +1,14 @@
 """Reading the shift probe's results of a run (probes/shift.csv, shift_summary.json), in circular mode, where
 the symmetry is exact: errors per layer and shift, the shifts and strides probed, prediction consistency; and
-what the rows measured by it share (rows 2, 14, 15a–c, 16): the tolerance of an exact symmetry, the rule of
-the ViT-only rows and their measurement of the last block's error. Errors are the probe's normalised errors
-(unitless)."""
+what the rows measured by it share (rows 2, 14, 15a–c, 16): the tolerance of an exact symmetry and the rule of
+the ViT-only rows (rows 15a–c's measurement of the last block's error: claims/equivariance_causes.py). Errors are
+the probe's normalised errors (unitless)."""
 
 import math
 from collections.abc import Mapping
 
 import numpy as np
 
-from .claim_types import Evidence, Measured
-from .formatting import fmt
 from .runs import Run
 from .selection import by_key
 from .statistics import Estimate, t_interval
@@ -89,34 +87,3 @@ def threshold_rule(estimates: Mapping[str, Estimate]) -> str:
     if all(e.has_interval and e.ci_high < ZERO_TOLERANCE for e in errors):
         return "contradicted"
     return "inconclusive"
-
-
-def last_block_errors(vit: list[Run], shift_list: list[int], what: str) -> Measured:
-    """Rows 15a–c: the last block's equivariance error of `vit` at each of `shift_list` (estimates "<s> px",
-    decided by threshold_rule); the effect is the smallest of them, `what` says what it is."""
-    by_shift = {s: layer_estimate(vit, last_block, s) for s in shift_list}
-    return Measured(
-        estimates={f"{s} px": e for s, e in by_shift.items()},
-        effect=min(by_shift.values(), key=lambda e: e.mean),
-        runs=vit,
-        found=(vit, by_shift, what),
-    )
-
-
-def describe_last_block_errors(measured: Measured, *note: str) -> Evidence:
-    """last_block_errors in words, with the lines of `note` after its table."""
-    vit, by_shift, what = measured.found
-    evidence = "; ".join(f"{s} px: {e.mean:.2g}" for s, e in by_shift.items())
-    return Evidence(
-        cnn="—",
-        vit=f"{vit[0].label}: {evidence}",
-        effect_meaning=f"{what} (unitless)",
-        details=[
-            f"Effect: {what}; {vit[0].label}, last block `{last_block(vit[0])}`, circular shifts.",
-            "",
-            "| shift (px) | last-block equivariance error |",
-            "|---|---|",
-            *(f"| {s} | {fmt(e)} |" for s, e in by_shift.items()),
-            *note,
-        ],
-    )

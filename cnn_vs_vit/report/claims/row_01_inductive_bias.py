@@ -16,7 +16,7 @@ from ..plots import REACH_BY_LAYER
 from ..runs import Run
 from ..selection import PROBE_HINT, Context, at, first_block, fraction, fractions, probed
 from ..statistics import MISSING, Estimate, t_interval
-from .rule_statistics import interval_p
+from .rule_statistics import both_or_either, both_or_either_p, interval_p
 
 RULE = (
     "locality of the ViT's first block = 1 − (its mean attention distance over heads) / (the distance uniform "
@@ -31,25 +31,18 @@ RULE = (
 
 def decide(estimates: Mapping[str, Estimate]) -> str:
     """RULE: "slope" is the locality's growth per decade of data, "effect" the locality at the largest fraction."""
-    slope, level = estimates["slope"], estimates["effect"]
-    if slope.excludes_zero == 1 and level.excludes_zero == 1:
-        return "supported"
-    if slope.excludes_zero == -1 or level.excludes_zero == -1:
-        return "contradicted"
-    return "inconclusive"
+    return both_or_either(estimates["slope"], estimates["effect"])
 
 
 def p_value(estimates: Mapping[str, Estimate]) -> float:
-    """Two-sided p of the verdict's tests: the slope's t test (n − 2 degrees of freedom) and the largest
-    fraction's (n − 1). Support needs both (an intersection-union test: the larger p); a contradiction either
-    below 0 (the smaller p of those below, Bonferroni over the two); an inconclusive row reads support's."""
+    """Two-sided p of the verdict's tests, as both_or_either_p combines them: the slope's t test (n − 2 degrees
+    of freedom) and the largest fraction's (n − 1)."""
     slope, level = estimates["slope"], estimates["effect"]
     if slope.n < 3 or level.n < 2:
         return 1.0
-    tests = [(interval_p(slope, slope.n - 2), slope.mean), (interval_p(level, level.n - 1), level.mean)]
-    if decide(estimates) == "contradicted":  # only a test pointing against the claim can back it
-        return min(1.0, 2 * min(p for p, mean in tests if mean < 0))
-    return max(p for p, _ in tests)
+    slope_test = (interval_p(slope, slope.n - 2), slope.mean)
+    level_test = (interval_p(level, level.n - 1), level.mean)
+    return both_or_either_p(decide(estimates), slope_test, level_test)
 
 
 def uniform_distance(grid_h: int, grid_w: int, patch_size: int) -> float:

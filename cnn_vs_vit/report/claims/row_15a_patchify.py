@@ -1,19 +1,10 @@
 """Row 15a, the first named cause of broken equivariance: patchify. A ViT without positional embeddings,
 shifted by amounts that are not multiples of its patch size, where only the patch grid can break it."""
 
-from ..claim import Claim
 from ..claim_types import Measured, Missing
-from ..plots import ERROR_VS_SHIFT
 from ..selection import Context, reference_vit
-from ..shift_results import (
-    PROBE_HINT,
-    ZERO_TOLERANCE,
-    describe_last_block_errors,
-    last_block_errors,
-    patch_size,
-    shifts,
-    threshold_rule,
-)
+from ..shift_results import PROBE_HINT, ZERO_TOLERANCE, patch_size, shifts
+from .equivariance_causes import cause_claim, last_block_errors
 
 RULE = (
     f"supported if the last block's equivariance error has a 95% interval above {ZERO_TOLERANCE:g} at "
@@ -33,16 +24,10 @@ def measure(ctx: Context) -> Measured | Missing:
     )
 
 
-CLAIM = Claim(
+CLAIM = cause_claim(
     id="15a",
-    scale="any",
-    exact=True,
     text="Equivariance is broken by patchify",
     measure=measure,
-    decide=threshold_rule,
     rule=RULE,
-    describe=describe_last_block_errors,
-    probes=("shift",),
     groups=("positional_embeddings",),
-    plots=(ERROR_VS_SHIFT,),
 )

@@ -1,19 +1,10 @@
 """Row 15b, the second named cause of broken equivariance: positional embeddings. A ViT with learned
 positional embeddings, shifted by exactly one patch, where patchify alone is exact."""
 
-from ..claim import Claim
 from ..claim_types import Measured, Missing
-from ..plots import ERROR_VS_SHIFT
-from ..selection import Context, reference_vit
-from ..shift_results import (
-    PROBE_HINT,
-    ZERO_TOLERANCE,
-    describe_last_block_errors,
-    last_block_errors,
-    patch_size,
-    shifts,
-    threshold_rule,
-)
+from ..selection import Context
+from ..shift_results import ZERO_TOLERANCE
+from .equivariance_causes import cause_claim, one_patch_errors
 
 RULE = (
     f"supported if the last block's error at a shift of exactly one patch (where patchify alone is "
@@ -22,23 +13,13 @@ RULE = (
 
 
 def measure(ctx: Context) -> Measured | Missing:
-    vit = reference_vit(ctx, pos_embed="learned")
-    P = patch_size(vit) if vit else None
-    if not vit or P not in shifts(vit, "embed"):
-        return Missing(f"needs a ViT with learned positional embeddings probed at a shift of one patch; {PROBE_HINT}")
-    return last_block_errors(vit, [P], f"last-block error at a shift of one patch ({P} px)")
+    return one_patch_errors(ctx, "learned", "a ViT with learned positional embeddings")
 
 
-CLAIM = Claim(
+CLAIM = cause_claim(
     id="15b",
-    scale="any",
-    exact=True,
     text="Equivariance is broken by positional embeddings",
     measure=measure,
-    decide=threshold_rule,
     rule=RULE,
-    describe=describe_last_block_errors,
-    probes=("shift",),
     groups=("shift_probed",),
-    plots=(ERROR_VS_SHIFT,),
 )

@@ -2,19 +2,10 @@
 embeddings, shifted by exactly one patch: self-attention is permutation-equivariant, so the notes' third
 cause is expected to be contradicted."""
 
-from ..claim import Claim
 from ..claim_types import Evidence, Measured, Missing
-from ..plots import ERROR_VS_SHIFT
-from ..selection import Context, reference_vit
-from ..shift_results import (
-    PROBE_HINT,
-    ZERO_TOLERANCE,
-    describe_last_block_errors,
-    last_block_errors,
-    patch_size,
-    shifts,
-    threshold_rule,
-)
+from ..selection import Context
+from ..shift_results import ZERO_TOLERANCE
+from .equivariance_causes import cause_claim, describe_last_block_errors, one_patch_errors
 
 RULE = (
     f"contradicted if the last block's error at a shift of one patch is ≈ 0 (95% interval below "
@@ -23,11 +14,7 @@ RULE = (
 
 
 def measure(ctx: Context) -> Measured | Missing:
-    vit = reference_vit(ctx, pos_embed="none")
-    P = patch_size(vit) if vit else None
-    if not vit or P not in shifts(vit, "embed"):
-        return Missing(f"needs a ViT with model.pos_embed=none probed at a shift of one patch; {PROBE_HINT}")
-    return last_block_errors(vit, [P], f"last-block error at a shift of one patch ({P} px), no positional embeddings")
+    return one_patch_errors(ctx, "none", "a ViT with model.pos_embed=none", ", no positional embeddings")
 
 
 def describe(measured: Measured) -> Evidence:
@@ -40,16 +27,11 @@ def describe(measured: Measured) -> Evidence:
     )
 
 
-CLAIM = Claim(
+CLAIM = cause_claim(
     id="15c",
-    scale="any",
-    exact=True,
     text="Equivariance is broken by global attention",
     measure=measure,
-    decide=threshold_rule,
     rule=RULE,
     describe=describe,
-    probes=("shift",),
     groups=("positional_embeddings",),
-    plots=(ERROR_VS_SHIFT,),
 )

@@ -10,7 +10,7 @@ from ..formatting import fmt
 from ..selection import Context, at, by_key, fractions, probed
 from ..shift_results import PROBE_HINT, SHIFT_ANCHOR, consistency
 from ..statistics import Estimate, difference, t_interval, welch_interval
-from .rule_statistics import interval_p, welch_p
+from .rule_statistics import both_or_either, both_or_either_p, interval_p, welch_p
 
 RULE = (
     "each architecture's gain in prediction consistency under shifts from augment.translate > 0 over "
@@ -24,24 +24,16 @@ RULE = (
 
 def decide(estimates: Mapping[str, Estimate]) -> str:
     """RULE: "effect" is ViT gain − CNN gain (Welch over the per-seed gains), "vit gain" the ViT's own."""
-    effect, vit = estimates["effect"], estimates["vit gain"]
-    if effect.excludes_zero == 1 and vit.excludes_zero == 1:
-        return "supported"
-    if effect.excludes_zero == -1 or vit.excludes_zero == -1:
-        return "contradicted"
-    return "inconclusive"
+    return both_or_either(estimates["effect"], estimates["vit gain"])
 
 
 def p_value(estimates: Mapping[str, Estimate]) -> float:
-    """Two-sided p of the verdict's tests: Welch's of equal gains (from "vit gain" and "cnn gain", each a t
-    interval of per-seed gains) and the t test of the ViT's own gain. Support needs both (the larger p); a
-    contradiction either below 0 (the smaller p of those below, Bonferroni over the two); an inconclusive row
-    reads support's."""
+    """Two-sided p of the verdict's tests, as both_or_either_p combines them: Welch's of equal gains (from "vit
+    gain" and "cnn gain", each a t interval of per-seed gains) and the t test of the ViT's own gain."""
     vit, cnn = estimates["vit gain"], estimates["cnn gain"]
-    tests = [(welch_p(vit, cnn), vit.mean - cnn.mean), (interval_p(vit, vit.n - 1) if vit.n >= 2 else 1.0, vit.mean)]
-    if decide(estimates) == "contradicted":  # only a test pointing against the claim can back it
-        return min(1.0, 2 * min(p for p, mean in tests if mean < 0))
-    return max(p for p, _ in tests)
+    gap_test = (welch_p(vit, cnn), vit.mean - cnn.mean)
+    gain_test = (interval_p(vit, vit.n - 1) if vit.n >= 2 else 1.0, vit.mean)
+    return both_or_either_p(decide(estimates), gap_test, gain_test)
 
 
 def measure(ctx: Context) -> Measured | Missing:

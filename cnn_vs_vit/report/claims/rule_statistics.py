@@ -1,5 +1,6 @@
 """Tests the rewritten rules of rows 1, 3, 5, 6 and 16 share: counts of successful runs (Clopper-Pearson, Fisher),
-Welch's test recomputed from two Estimates, and a p-value from a t or bootstrap interval.
+Welch's test recomputed from two Estimates, a p-value from a t or bootstrap interval, and the verdict and p-value
+of a rule over two tests whose support needs both and whose contradiction needs either (rows 1 and 16).
 
 A rule decides from Estimates (claim.py), and its `p_value(estimates)` must agree with that decision: each
 function here takes the Estimates the rule reads, so that the p-value and the verdict come from the same numbers.
@@ -98,3 +99,26 @@ def interval_p(e: Estimate, df: float | None = None, null: float = 0.0) -> float
         return 0.0 if e.mean != null else 1.0
     z = abs(e.mean - null) / se
     return float(2 * (stats.t.sf(z, df) if df else stats.norm.sf(z)))
+
+
+# ------------------------------------------------------------- two tests: support needs both, contradiction either
+
+
+def both_or_either(first: Estimate, second: Estimate) -> str:
+    """The verdict of a rule over two intervals (rows 1 and 16): supported if both lie above 0, contradicted if
+    either lies below 0, inconclusive otherwise."""
+    if first.excludes_zero == 1 and second.excludes_zero == 1:
+        return "supported"
+    if first.excludes_zero == -1 or second.excludes_zero == -1:
+        return "contradicted"
+    return "inconclusive"
+
+
+def both_or_either_p(verdict: str, first: tuple[float, float], second: tuple[float, float]) -> float:
+    """The two-sided p of both_or_either's `verdict` from its two tests, each (its p, its estimate's mean):
+    support needs both (an intersection-union test: the larger p); a contradiction either below 0 (the smaller
+    p of those below, Bonferroni over the two); an inconclusive row reads support's."""
+    tests = (first, second)
+    if verdict == "contradicted":  # only a test pointing against the claim can back it
+        return min(1.0, 2 * min(p for p, mean in tests if mean < 0))
+    return max(p for p, _ in tests)
