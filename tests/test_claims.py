@@ -24,7 +24,11 @@ from cnn_vs_vit.report.shift_results import ZERO_TOLERANCE
 from cnn_vs_vit.report.statistics import MISSING, Estimate
 
 REPORT = Path(cnn_vs_vit.report.__file__).parent
-GROUPS = set(yaml.safe_load((REPORT.parents[1] / "experiments" / "default.yaml").read_text())["groups"])
+GROUPS = {  # the main job and its second file, row 3's (experiments/default-reach.yaml)
+    group
+    for study in ("default.yaml", "default-reach.yaml")
+    for group in yaml.safe_load((REPORT.parents[1] / "experiments" / study).read_text())["groups"]
+}
 
 JUST_ABOVE = Estimate(0.01, 1e-9, 0.02, 3)  # a 95% interval just above 0
 JUST_BELOW = Estimate(-0.01, -0.02, -1e-9, 3)

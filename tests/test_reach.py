@@ -113,7 +113,7 @@ def test_the_tasks_load_by_name_with_new_scenes_in_the_test_split():
 
 # ------------------------------------------------------------------- the CNN's geometry and the study's pairs
 
-DEFAULT = Path(__file__).parent.parent / "experiments" / "default.yaml"
+DEFAULT = Path(__file__).parent.parent / "experiments" / "default-reach.yaml"
 
 
 def reach_cells() -> dict[str, dict[int, object]]:

@@ -53,7 +53,7 @@ LEARNED = {task: (floor + 1) / 2 for task, floor in WITHOUT_REACH.items()}
 SHALLOW = (1, 2)  # "at depth 1–2"
 DEPTH_OPTIONS = ("depth", "widths", "blocks")  # what a row-3 model may choose besides its preset
 REMEDY = {"attention": "normsoftmax"}  # the side experiment's option on the relational task
-HINT = "train the reach and global_context groups of experiments/default.yaml (cnnvit run experiments/default.yaml)"
+HINT = "train the reach and global_context groups (cnnvit run experiments/default-reach.yaml)"
 ANCHOR = (
     "Dosovitskiy et al. 2020 (Fig. 7): some ViT heads attend across most of the image already in the "
     "lowest layers; Luo et al. 2016: a CNN's receptive field grows with depth."
