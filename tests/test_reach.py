@@ -113,13 +113,13 @@ def test_the_tasks_load_by_name_with_new_scenes_in_the_test_split():
 
 # ------------------------------------------------------------------- the CNN's geometry and the study's pairs
 
-DEFAULT = Path(__file__).parent.parent / "experiments" / "default-reach.yaml"
+REACH_STUDY = Path(__file__).parent.parent / "experiments" / "default-reach.yaml"
 
 
 def reach_cells() -> dict[str, dict[int, object]]:
     """The default study's reach group: {arch: {depth: the cell's config}} (seed 0; the control apart)."""
     cells = defaultdict(dict)
-    for cell in expand(load_experiment(DEFAULT)):
+    for cell in expand(load_experiment(REACH_STUDY)):
         if "reach" in cell.groups and cell.config.seed == 0 and not cell.config.model.name.startswith("bagnet"):
             run = Run(path=cell.name, status="done", config={}, summary={"model": cell.config.model.name,
                       "model_options": cell.config.model.options})  # fmt: skip

@@ -18,7 +18,8 @@ committed in results/recipes-wsd/): the same grid with the warm-up in absolute s
 600), each recipe one trunk with branches at 600 and 1,200 steps (and 2,400 for vit-s), seed 0. A trunk
 takes one recipe for every budget, so each architecture's wsd recipe is its winner at the budget every row
 reads, its plateau budget on all of the data in experiments/default.yaml (resnet-s 1,200, vit-s 2,400;
-tests/test_recipe_search.py checks both; below full data the same recipes train to 2,400 / 4,800). resnet-s: 99.75% at lr 1e-3, 30 warm-up steps, weight decay 0.05, tied with five other recipes
+tests/test_recipe_search.py checks both; below full data the same recipes train to 2,400 / 4,800).
+resnet-s: 99.75% at lr 1e-3, 30 warm-up steps, weight decay 0.05, tied with five other recipes
 within one validation image (ties go to the smaller lr, as the rule says: the recipe barely matters there);
 vit-s: 98.00% at lr 1e-3, 120 warm-up steps, weight decay 1e-4 (tied with lr 2e-3).
 """
