@@ -46,15 +46,20 @@ def main() -> None:
     args = parser.parse_args()
     runs = pd.read_csv(os.path.join(args.results_dir, "runs.csv"))
     runs = runs[runs["status"] == "done"].copy()
-    runs["train_flops"] = runs["images_seen"] * runs["train_flops_per_image"]
+    # A branch of a wsd trunk (training/branches.py) continued the trunk from trunk_step: its images_seen and
+    # wall_time_s count the trunk's steps before it too, which another branch trained. Each step once: its own.
+    own_steps = runs["steps"] - (runs["trunk_step"].fillna(0) if "trunk_step" in runs else 0)
+    runs["train_flops"] = own_steps * runs["batch_size"] * runs["train_flops_per_image"]
+    runs["train_seconds"] = own_steps * runs["batch_size"] / runs["train_images_per_s"]
     cores = os.cpu_count() or 1
     peak_all, peak_one = peak_flops(cores), peak_flops(1)
     total = runs["train_flops"].sum()
     print(f"load average {os.getloadavg()[0]:.2f}; peak fp32 matmul {peak_all / 1e9:.1f} GFLOP/s on {cores} threads, "
           f"{peak_one / 1e9:.1f} GFLOP/s on 1")  # fmt: skip
     print(f"{len(runs)} runs, {total / 1e12:.1f} TFLOP of training: at least {total / peak_all / 60:.1f} min "
-          f"at 100% of the peak; the cells took {runs['wall_time_s'].sum() / args.jobs / 60:.1f} min of training "
-          f"wall time with {args.jobs} jobs")  # fmt: skip
+          f"at 100% of the peak; the cells' own training steps took {runs['train_seconds'].sum() / args.jobs / 60:.1f} "
+          f"min with {args.jobs} jobs side by side, {total / runs['train_seconds'].sum() * args.jobs / peak_all:.1%} "
+          f"of the {cores}-thread peak")  # fmt: skip
     runs["mfu_per_thread"] = runs["train_images_per_s"] * runs["train_flops_per_image"] / (peak_one * runs["threads"])
     per_model = runs.groupby("model").agg(runs=("model", "size"), threads=("threads", "median"),
                                           images_per_s=("train_images_per_s", "median"),

@@ -24,9 +24,9 @@ from cnn_vs_vit.report.shift_results import ZERO_TOLERANCE
 from cnn_vs_vit.report.statistics import MISSING, Estimate
 
 REPORT = Path(cnn_vs_vit.report.__file__).parent
-GROUPS = {  # the main job and its second file, row 3's (experiments/default-reach.yaml)
+GROUPS = {  # the main job and the files of rows 5 and 3 (experiments/default-scaling.yaml, default-reach.yaml)
     group
-    for study in ("default.yaml", "default-reach.yaml")
+    for study in ("default.yaml", "default-scaling.yaml", "default-reach.yaml")
     for group in yaml.safe_load((REPORT.parents[1] / "experiments" / study).read_text())["groups"]
 }
 

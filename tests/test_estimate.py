@@ -11,9 +11,10 @@ from typer.testing import CliRunner
 from cnn_vs_vit import rundir
 from cnn_vs_vit.cli import app
 from cnn_vs_vit.config import build_config
-from cnn_vs_vit.matrix.estimate import TimeEstimate, TimeLeft, estimate, measure_speed
+from cnn_vs_vit.matrix.estimate import TimeEstimate, TimeLeft, estimate, measure_speed, settle_bound
 from cnn_vs_vit.matrix.experiment import expand, load_experiment
 from cnn_vs_vit.matrix.runner import plan
+from cnn_vs_vit.matrix.seed_waves import added_cells
 from cnn_vs_vit.models import build_model
 from cnn_vs_vit.rundir import run_name
 from cnn_vs_vit.training import train_run
@@ -71,6 +72,16 @@ def test_the_estimate_counts_unfinished_cells_and_probes_without_a_saved_result(
     assert after.cells == {} and after.probes == {} and after.total_seconds == 0
 
 
+def test_the_settle_bound_is_every_family_taken_from_its_own_seeds_to_the_cap(tmp_path):
+    path = tmp_path / "experiment.yaml"
+    path.write_text(EXPERIMENT)
+    assert settle_bound(load_experiment(path)) is None  # no settle section: nothing more to run
+    path.write_text(EXPERIMENT + "settle: {cap: 5}\n")
+    assert settle_bound(load_experiment(path)) == (5, 1.5)  # 2 own seeds per family, 3 more at most
+    planned = TimeEstimate(cells={"a": 1.0}, waves=[["a"]], probes={}, jobs=1, settle=(5, 1.5))
+    assert "up to 1.5x their own seeds' training" in planned.describe()
+
+
 def test_a_model_shape_is_timed_on_its_training_step():
     config = build_config({"model": {"name": "vit-xxs"}, "data": {"name": "shapes", "image_size": 16},
                            "train": {"batch_size": 8}})  # fmt: skip
@@ -105,17 +116,24 @@ def test_a_bf16_run_records_its_precision_under_its_own_name(tmp_path, tiny):
     assert yaml.safe_load((tmp_path / "bf16" / rundir.CONFIG).read_text())["train"]["precision"] == "bf16"
 
 
-# The experiment file results/default was run from: the study before branches, until experiments/default.yaml
-# (wsd branches, every row at the plateau) has been run from nothing and its results committed.
-COMMITTED_DEFAULT = ROOT / "experiments" / "archive" / "default-cosine.yaml"
+# The committed studies and the experiment files they were run from: the main job and the files of rows 5 and 3.
+COMMITTED_STUDIES = {
+    "default": "default.yaml",
+    "default-scaling": "default-scaling.yaml",
+    "default-reach": "default-reach.yaml",
+}
 
 
-def test_the_committed_default_study_is_the_one_its_experiment_file_plans():
-    """Every cell the committed default study's experiment file plans is a committed run of results/default, and
-    nothing else is: a key added at its default renames no run, and a change to the study shows here until its
-    results are in."""
-    committed = {path.parent.name for path in (ROOT / "results" / "default" / "runs").glob("*/summary.json")}
-    assert {cell.name for cell in expand(load_experiment(COMMITTED_DEFAULT))} == committed
+@pytest.mark.parametrize("study", sorted(COMMITTED_STUDIES))
+def test_a_committed_study_is_the_one_its_experiment_file_plans(study):
+    """Every cell a committed study's experiment file plans is a committed run of results/<study>, and nothing else
+    is but the seeds its settle waves added: a key added at its default renames no run, and a change to the
+    study shows here until its results are in."""
+    committed = {path.parent.name for path in (ROOT / "results" / study / "runs").glob("*/summary.json")}
+    experiment = load_experiment(ROOT / "experiments" / COMMITTED_STUDIES[study])
+    cells = expand(experiment)
+    added = added_cells(cells, experiment.settle.cap, lambda cell: cell.name in committed) if experiment.settle else []
+    assert {cell.name for cell in cells + added} == committed
 
 
 def test_a_run_written_before_precision_existed_is_still_the_same_run(tmp_path, tiny):

@@ -14,6 +14,7 @@ from cnn_vs_vit.probes.shift import COLUMNS
 from cnn_vs_vit.report import CLAIMS, build_report, evaluate_claims, load_runs
 from cnn_vs_vit.report.build import p_text
 from cnn_vs_vit.report.formatting import effect_text
+from cnn_vs_vit.report.stability import rate_text
 from cnn_vs_vit.report.statistics import difference, t_interval
 
 P = 7  # the hand-made ViTs' patch size
@@ -220,6 +221,13 @@ def shift_pair(root, cnn_error, vit_error, seeds=(0, 1)):
 def test_equivariance_verdicts(tmp_path, cnn, vit, seeds, expected):
     shift_pair(tmp_path, cnn, vit, seeds)
     assert verdicts(tmp_path)["2"].rule_verdict == expected
+
+
+def test_a_row_measured_on_one_seed_has_no_rate_and_is_not_called_exact(tmp_path):
+    shift_pair(tmp_path, lambda k, s: 0.1, lambda k, s: 0.5, (0,))
+    claim = verdicts(tmp_path)["2"]
+    assert claim.one_run and not claim.exact  # row 2 varies with the seed: one seed leaves it untested, not exact
+    assert claim.disagreement is None and rate_text(claim) == "one run" and math.isnan(claim.p_holm)
 
 
 def test_claims_without_probe_results_are_not_measured(tmp_path):

@@ -35,8 +35,9 @@ from ..training.evaluate import evaluate
 from ..training.finetune import augmented_inputs, fit
 from ..training.recipes import with_recipe
 from . import calibration_cache
-from .experiment import Cell, Experiment
+from .experiment import Cell, Experiment, expand
 from .runner import PENDING, PlannedCell, cell_context, cell_threads, steps_left, train_cells, waves
+from .seed_waves import families
 
 CALIBRATION_STEPS = 8  # steps per model shape; the median of all but the first (a warm-up) is kept
 CALIBRATION_IMAGES = 256  # random uint8 images the calibration batches are drawn from
@@ -66,6 +67,9 @@ class TimeEstimate:
     jobs: int
     speeds: dict[str, Speed] = dataclasses.field(default_factory=dict)  # model shape -> its measured speed
     chains: dict[str, str] = dataclasses.field(default_factory=dict)  # cell name -> its chain (absent: its own)
+    # With a settle section: (its cap, the most its waves can add as a multiple of a family's own seeds' work).
+    # Not in the total: how many seeds an unsettled row asks for is known only from the report.
+    settle: tuple[int, float] | None = None
 
     def wave_seconds(self, wave: list[str]) -> float:
         """Wall time of a wave's training: the chains share `jobs` workers (never faster than its longest chain,
@@ -94,6 +98,12 @@ class TimeEstimate:
             f"estimated time from now on this machine: {minutes(self.total_seconds)} (training "
             f"{minutes(self.training_seconds)} in {len(self.waves)} wave{'s' if len(self.waves) != 1 else ''}, "
             f"probes {minutes(self.probe_seconds)}; reports not counted)"
+            + (
+                f"; seeds until settled not counted: up to {self.settle[1]:.1f}x their own seeds' training and "
+                f"probes more for the cells whose rows stay unsettled (settle cap {self.settle[0]})"
+                if self.settle
+                else ""
+            )
             + (f"; measured training GFLOP/s: {rates}" if rates else "")
         )
 
@@ -142,7 +152,17 @@ def estimate(
         probe_seconds[planned.cell.name, name] = probe_steps(name, planned.cell.config, experiment) * speed.step_seconds
     waved = [[p.cell.name for p in wave] for wave in waves(todo)]
     rates = {label(key): speeds[key, t] for key, t in training}
-    return TimeEstimate(cell_seconds, waved, probe_seconds, jobs, rates, {p.cell.name: p.chain for p in todo})
+    chained = {p.cell.name: p.chain for p in todo}
+    return TimeEstimate(cell_seconds, waved, probe_seconds, jobs, rates, chained, settle_bound(experiment))
+
+
+def settle_bound(experiment: Experiment) -> tuple[int, float] | None:
+    """(cap, the most a settle section's waves add as a multiple of the experiment's own seeds): every family
+    (seed_waves.py) taken from its own seeds to the cap; None without the section."""
+    if experiment.settle is None:
+        return None
+    own = min(len(family.own) for family in families(expand(experiment)))
+    return experiment.settle.cap, max(0, experiment.settle.cap - own) / own
 
 
 def _threads(config: RunConfig, jobs: int) -> int:

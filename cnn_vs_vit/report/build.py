@@ -267,7 +267,7 @@ def claims_csv(claims: list[ClaimResult]) -> str:
                 e.n,
                 e.method if c.verdict != "not measured" else "",
                 c.rule_verdict if c.verdict != "not measured" else "",
-                "exact" if c.exact and c.verdict != "not measured" else number(c.disagreement),
+                rate_text(c) if (c.exact or c.one_run) and c.verdict != "not measured" else number(c.disagreement),
                 c.seeds_to_settle or "",
                 number(c.p),
                 number(c.p_holm),

@@ -94,7 +94,10 @@ class ClaimResult:
     # Set by evaluate_claims: what the rule gives on these numbers (verdict above may then say "unsettled" or,
     # failing the family-wise test, "inconclusive"), and the statistics that decide between them.
     rule_verdict: str = ""
-    exact: bool = False  # Claim.exact, or no estimate varies with the seed: no rate, not in the family
+    exact: bool = False  # Claim.exact: an architectural fact, no rate, not in the family
+    # A row that varies with the seed measured without an interval over two or more runs (one seed, e.g. the
+    # report between waves): no rate and not in the family either, but not exact.
+    one_run: bool = False
     scale: str = "any"  # Claim.scale
     scale_text: str = ""  # for a claim about data and compute: the scale its runs measured
     disagreement: float | None = None  # share of resampled reruns with another verdict (None: exact)

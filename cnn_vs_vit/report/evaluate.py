@@ -3,8 +3,8 @@ the statistics that say how far each verdict can be taken.
 
 Each claim's row comes first, then its variants that were measured (claim.Variant) and, for a claim whose
 subject is data and compute, one row per other budget rule the runs hold. A claim that reads others is
-measured after them, on their results. Then, for every row that is not exact (Claim.exact, or nothing in it
-varies with the seed):
+measured after them, on their results. Then, for every row that is not exact (Claim.exact) and has an
+interval over two or more runs (not `one_run`):
 - its rerun-disagreement rate (stability.py): over 10%, the row is "unsettled", with the verdict its numbers
   lean to and the seeds per cell settling.py's projection says would settle it;
 - its p-value (Claim.p_value), Holm-adjusted over the family of every such row (multiplicity.holm): a
@@ -95,7 +95,7 @@ def evaluate_claims(runs: list[Run], *, rates: bool = True) -> list[ClaimResult]
         table += [measured(claim), *(result for _, result in variants)]
         rows += [Row(claim), *(row for row, _ in variants)]
     for result in table:
-        result.exact = result.exact or not any(e.has_interval and e.n >= 2 for e in result.estimates.values())
+        result.one_run = not result.exact and not any(e.has_interval and e.n >= 2 for e in result.estimates.values())
         if result.scale == "measured" and result.runs:
             result.scale_text = scale_text(result.runs)
     if rates:
@@ -106,7 +106,11 @@ def evaluate_claims(runs: list[Run], *, rates: bool = True) -> list[ClaimResult]
 def settle(table: list[ClaimResult], rows: list[Row], runs: list[Run]) -> None:
     """Rerun rates, projections, p-values and Holm for the statistical rows of `table`, and their verdicts."""
     by_id = {result.claim_id: result for result in table}
-    statistical = [row for row in rows if by_id[row.id].verdict != "not measured" and not by_id[row.id].exact]
+    statistical = [
+        row
+        for row in rows
+        if by_id[row.id].verdict != "not measured" and not (by_id[row.id].exact or by_id[row.id].one_run)
+    ]
     reruns = [
         Rerun(row.id, frozenset(replicates_read(by_id[row.id], by_id)), light(row), row.claim.resamples)
         for row in statistical

@@ -21,7 +21,7 @@ from .claim_types import BUDGETS, ClaimResult, Missing  # noqa: E402
 from .formatting import effect_text  # noqa: E402
 from .resampling import seed_mean_interval  # noqa: E402
 from .runs import CONTENDERS  # noqa: E402
-from .selection import Context, first_block, probed, probed_pair, reference_vit  # noqa: E402
+from .selection import Context, at, first_block, fractions, probed, probed_pair, reference_vit  # noqa: E402
 from .shift_results import MODE, last_block, value  # noqa: E402, F401 (MODE: read by DataFrame.query as @MODE)
 from .statistics import t_interval  # noqa: E402
 
@@ -183,12 +183,15 @@ def error_vs_shift(ctx: Context, path: Path) -> bool:
 
 
 def ablation_bars(ctx: Context, path: Path) -> bool:
-    """ViT test accuracy per positional embedding and per pooling (others at baseline)."""
+    """ViT test accuracy per positional embedding and per pooling (others at baseline), each option at the
+    largest data fraction all its values were trained at (where rows 11 and 12 compare them)."""
     labels, estimates = [], []
     for option in ("pos_embed", "pool"):
-        for v, runs in ablation_groups(ctx, option).items():
-            labels.append(f"{option}={v}")
-            estimates.append(seed_mean_interval([r.accuracy() for r in runs]))
+        groups = ablation_groups(ctx, option)
+        shared = set.intersection(*(fractions(runs) for runs in groups.values())) if groups else set()
+        for v, runs in groups.items() if shared else ():
+            labels.append(f"{option}={v} ({max(shared):.0%} of the data)")
+            estimates.append(seed_mean_interval([r.accuracy() for r in at(runs, max(shared))]))
     if len(labels) < 3:  # only the baseline, twice: nothing to compare
         return False
     figure, ax = plt.subplots(figsize=(6, 3.8))
@@ -216,11 +219,11 @@ def accuracy_vs_compute(ctx: Context, path: Path) -> bool:
     found = curves(ctx)
     if not found:
         return False
-    fractions = sorted({curve.fraction for curve in found})
-    figure, axes = plt.subplots(2, len(fractions), figsize=(5 * len(fractions), 7.5), squeeze=False)
+    columns = sorted({curve.fraction for curve in found})
+    figure, axes = plt.subplots(2, len(columns), figsize=(5 * len(columns), 7.5), squeeze=False)
     markers = {"steps": "X", "flops": "s", "plateau": "*"}
     for curve in found:
-        column = fractions.index(curve.fraction)
+        column = columns.index(curve.fraction)
         validation, test = curve.accuracy("validation"), curve.accuracy("test")
         for row, scale in enumerate((1.0, curve.flops_per_step)):
             ax = axes[row][column]
@@ -271,8 +274,13 @@ def accuracy_vs_compute(ctx: Context, path: Path) -> bool:
                 handles.append(handle)
                 labels.append(text)
     figure.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
+    how = (
+        "at each budget's branch of one warmup-stable-decay trunk per seed (each point a finished model"
+        if all(curve.branched for curve in found)
+        else "along one long run per seed (warm-up + cosine over the whole run"
+    )
     figure.suptitle(
-        "accuracy vs compute along one long run per seed (warm-up + cosine over the whole run;\n"
+        f"accuracy vs compute {how};\n"
         f"validation: {BOUNDED_BAND_NOTE}; markers: the study's own runs, validation, seed mean)",
         fontsize=10,
     )

@@ -194,8 +194,8 @@ def disagreements(reruns: Sequence[Rerun], observed: dict[str, ClaimResult], run
 
 
 def rate_text(c: ClaimResult) -> str:
-    """'12.3%', '< 0.1%', or 'exact'."""
+    """'12.3%', '< 0.1%', 'exact', or 'one run' (no interval over runs to resample yet)."""
     if c.disagreement is None:
-        return "exact"
+        return "one run" if c.one_run else "exact"
     rate = c.disagreement
     return f"{100 * rate:.1f}%" if rate >= 0.001 or rate == 0 else "< 0.1%"

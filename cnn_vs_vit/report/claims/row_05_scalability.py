@@ -133,7 +133,8 @@ def measure(ctx: Context) -> Measured | Missing:
     if len(sizes) < MIN_SIZES_FOR_FIT:
         return Missing(
             f"needs >= {MIN_SIZES_FOR_FIT} training-set sizes with both architectures "
-            f"to compare power laws with and without a floor (have {len(sizes)}); run a data-fraction sweep"
+            f"to compare power laws with and without a floor (have {len(sizes)}); run a data-fraction sweep "
+            "(cnnvit run experiments/default-scaling.yaml, then report it with results/default)"
         )
     fits, evidence, slopes = {}, {}, {}
     for family in CONTENDERS:

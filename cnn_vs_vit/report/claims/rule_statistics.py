@@ -11,6 +11,7 @@ import math
 
 from scipy import stats
 
+from ..proportions import clopper_pearson
 from ..statistics import MISSING, Estimate
 
 ALPHA = 0.05  # every rule here tests at the level of the report's 95% intervals: no rule has a level of its own
@@ -22,11 +23,7 @@ ALPHA = 0.05  # every rule here tests at the level of the report's 95% intervals
 def success_share(successes: int, runs: int) -> Estimate:
     """successes/runs with its exact 95% Clopper-Pearson interval (method "clopper-pearson"); MISSING without runs.
     3 of 3 has a lower bound of 29%, 0 of 3 an upper bound of 71%."""
-    if runs == 0:
-        return MISSING
-    low = 0.0 if successes == 0 else float(stats.beta.ppf(ALPHA / 2, successes, runs - successes + 1))
-    high = 1.0 if successes == runs else float(stats.beta.ppf(1 - ALPHA / 2, successes + 1, runs - successes))
-    return Estimate(successes / runs, low, high, runs, method="clopper-pearson")
+    return clopper_pearson(successes, runs, level=1 - ALPHA) if runs else MISSING
 
 
 def count(share: Estimate) -> tuple[int, int]:
