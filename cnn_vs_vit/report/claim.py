@@ -47,7 +47,7 @@ class Claim:
     describe: Callable[[Measured], Evidence]
     anchor: str = ""  # a literature figure to compare with
     probes: tuple[str, ...] = ()  # the probes whose results it reads (probes.PROBES)
-    groups: tuple[str, ...] = ()  # the experiment groups whose runs it reads (default.yaml, default-reach.yaml)
+    groups: tuple[str, ...] = ()  # the experiment groups whose runs it reads (default*.yaml)
     reads: tuple["Claim", ...] = ()  # other claims whose results its measure takes (evaluated first)
     plots: tuple[Plot, ...] = ()
     variants: tuple[Variant, ...] = ()  # shown only where measured

@@ -21,7 +21,7 @@ from .claim_types import BUDGETS, ClaimResult, Missing  # noqa: E402
 from .formatting import effect_text  # noqa: E402
 from .resampling import seed_mean_interval  # noqa: E402
 from .runs import CONTENDERS  # noqa: E402
-from .selection import Context, at, first_block, fractions, probed, probed_pair, reference_vit  # noqa: E402
+from .selection import Context, at, first_block, largest_shared_fraction, probed, probed_pair, reference_vit  # noqa: E402
 from .shift_results import MODE, last_block, value  # noqa: E402, F401 (MODE: read by DataFrame.query as @MODE)
 from .statistics import t_interval  # noqa: E402
 
@@ -188,10 +188,12 @@ def ablation_bars(ctx: Context, path: Path) -> bool:
     labels, estimates = [], []
     for option in ("pos_embed", "pool"):
         groups = ablation_groups(ctx, option)
-        shared = set.intersection(*(fractions(runs) for runs in groups.values())) if groups else set()
-        for v, runs in groups.items() if shared else ():
-            labels.append(f"{option}={v} ({max(shared):.0%} of the data)")
-            estimates.append(seed_mean_interval([r.accuracy() for r in at(runs, max(shared))]))
+        fraction = largest_shared_fraction(*groups.values())
+        if fraction is None:
+            continue
+        for v, runs in groups.items():
+            labels.append(f"{option}={v} ({fraction:.0%} of the data)")
+            estimates.append(seed_mean_interval([r.accuracy() for r in at(runs, fraction)]))
     if len(labels) < 3:  # only the baseline, twice: nothing to compare
         return False
     figure, ax = plt.subplots(figsize=(6, 3.8))
