@@ -427,6 +427,17 @@ class RunProgress:
         self.refresh()
 
     def probe_step(self, step) -> None:
+        if step.beside:  # in the training pool, beside the wave's chains: a line of its own, terminal or not
+            if self.clock:
+                self.clock.probe_finished(step.run_dir.name, step.probe, beside=True)
+            outcome = (
+                f"{step.seconds:.1f} s"
+                if step.code == 0
+                else f"failed (exit code {step.code}), tried again after the wave"
+            )
+            self.say(f"probe {step.probe} on {step.run_dir.name} beside training: {outcome}")
+            self.refresh()
+            return
         where = f"probe {step.probe} on {step.run_dir.name} ({step.index}/{step.total})"
         if step.seconds is None:
             self.bar.update(

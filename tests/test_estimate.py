@@ -44,6 +44,12 @@ def test_a_wave_takes_its_cells_shared_by_the_jobs_and_never_less_than_its_longe
     chained = TimeEstimate(cells={"a": 10.0, "b": 10.0, "c": 40.0}, waves=[["a", "b", "c"]], probes={}, jobs=2,
                            chains={"a": "trunk", "c": "trunk"})  # fmt: skip
     assert chained.wave_seconds(["a", "b", "c"]) == 50.0  # a chain's branches train one after another
+    beside = TimeEstimate(cells={"a": 10.0, "b": 10.0}, waves=[["a", "b"]], probes={}, jobs=2,
+                          beside={("a", "p"): 6.0, ("b", "p"): 2.0})  # fmt: skip
+    assert beside.wave_seconds(["a", "b"]) == 16.0  # a's probe follows a, and no job can take it sooner
+    assert beside.total_seconds == 16.0 and "8 s of probes beside it" in beside.describe()
+    shared = TimeEstimate(cells={"a": 10.0, "b": 30.0}, waves=[["a", "b"]], probes={}, jobs=2, beside={("a", "p"): 6.0})
+    assert shared.wave_seconds(["a", "b"]) == 30.0  # a's probe runs while b still trains
 
 
 def test_the_time_left_is_the_estimate_scaled_by_measured_over_estimated():
@@ -67,6 +73,8 @@ def test_the_estimate_counts_unfinished_cells_and_probes_without_a_saved_result(
     assert [len(wave) for wave in before.waves] == [2, 2]  # seed 0's cells, then seed 1's
     assert {probe for _, probe in before.probes} == {"attention_distance", "introspection"}
     assert not any(cell.startswith("resnet") and probe == "attention_distance" for cell, probe in before.probes)
+    pooled = estimate(experiment, plan(experiment, out), jobs=2)  # the probes of the cells it trains join the pool
+    assert pooled.probes == {} and set(pooled.beside) == set(before.probes)
     assert CliRunner().invoke(app, ["run", str(path), "--out", str(out), "--no-estimate"]).exit_code == 0
     after = estimate(experiment, plan(experiment, out), jobs=1)
     assert after.cells == {} and after.probes == {} and after.total_seconds == 0

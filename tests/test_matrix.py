@@ -187,6 +187,44 @@ probe_shift: {images: 8, mode: circular, shifts: [0, 1]}
     assert [line for line in again.stderr.splitlines() if line.startswith("probe ")][-1].endswith("(8/8): reused")
 
 
+def test_with_two_jobs_each_cells_probes_run_in_the_training_pool_and_the_probe_phase_reuses_them(tmp_path):
+    import pandas as pd
+    import torch
+
+    from cnn_vs_vit.probes.plugin import run_probe
+
+    path = experiment_file(
+        tmp_path,
+        """\
+groups:
+  g:
+    axes: {model.name: [resnet-xs, vit-xs], seed: [0]}
+    probes: [introspection, attention_distance]
+""",
+    )
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["run", str(path), "--out", str(out), "--jobs", "2", "--no-estimate"])
+    assert result.exit_code == 0, result.output
+    beside = sorted(line for line in result.stderr.splitlines() if " beside training: " in line)
+    cells = {c.cell.config.model.name: c.run_dir for c in plan(load_experiment(path), out)}
+    # every probe that applies, once each (no attention distance for the ResNet), each with its time
+    expected = [("attention_distance", "vit-xs"), ("introspection", "resnet-xs"), ("introspection", "vit-xs")]
+    assert [(line.split()[1], line.split()[3]) for line in beside] == [(n, cells[m].name) for n, m in expected]
+    assert all(line.endswith(" s") for line in beside)
+    phase = [line for line in result.stderr.splitlines() if line.startswith("probe ") and "beside" not in line]
+    assert len(phase) == 3 and all(line.endswith(": reused") for line in phase)  # nothing computed twice
+    # what the pool saved is the probe itself: computed again here with the pool's one thread, it is the same
+    saved = run_probe("attention_distance", cells["vit-xs"])
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        again = run_probe("attention_distance", cells["vit-xs"], force=True)
+    finally:
+        torch.set_num_threads(previous)
+    assert saved.reused and not again.reused
+    pd.testing.assert_frame_equal(saved.rows, again.rows)
+
+
 WAVES = """\
 groups:
   g:
@@ -215,11 +253,11 @@ def test_a_report_between_waves_is_provisional_and_a_stop_there_keeps_it(tmp_pat
     path, out = experiment_file(tmp_path, WAVES), tmp_path / "out"
     real, calls = runner.train_cells, []
 
-    def stop_at_wave_2(cells, jobs, on_done):
+    def stop_at_wave_2(cells, jobs, on_done, probes=None):
         calls.append([p.cell.config.seed for p in cells])
         if len(calls) == 2:
             raise KeyboardInterrupt  # Ctrl-C while the second wave trains
-        real(cells, jobs, on_done)
+        real(cells, jobs, on_done, probes=probes)
 
     monkeypatch.setattr(runner, "train_cells", stop_at_wave_2)
     stopped = CliRunner().invoke(app, ["run", str(path), "--out", str(out), "--no-estimate"])  # trains no test cells

@@ -8,9 +8,12 @@ calibration before anything runs: a few steps of the training step itself (train
 training.finetune.fit: the loop's augmentation, precision, AdamW and clipping) on random images, once per
 model shape.
 
-Probes: each probe's time as a number of training steps of the run it probes, at the probe phase's
-threads (its plugin's `cost`, probes/plugin.py). Probes run forward and backward passes through the same model, so that ratio
-carries over from machine to machine far better than seconds do.
+Probes: each probe's time as a number of training steps of the run it probes (its plugin's `cost`,
+probes/plugin.py), at the threads it runs with: with more than one job the probes of the cells a run trains join
+the training pool as each cell finishes (runner.train_cells), at a job's share of the threads, and count in
+their wave's time; the others (cells trained before) run in the probe phase with this process's threads.
+Probes run forward and backward passes through the same model, so that ratio carries over from machine to
+machine far better than seconds do.
 
 While the run goes on, `TimeLeft` scales what is left by the ratio of the wall time measured so far to
 the time the estimate gave for the work already done: an estimate that was off corrects itself.
@@ -63,8 +66,9 @@ class TimeEstimate:
 
     cells: dict[str, float]  # cell name -> seconds of its process (training and the rest)
     waves: list[list[str]]  # the cells of each wave
-    probes: dict[tuple[str, str], float]  # (cell name, probe) -> seconds
+    probes: dict[tuple[str, str], float]  # (cell name, probe) -> seconds, in the probe phase
     jobs: int
+    beside: dict[tuple[str, str], float] = dataclasses.field(default_factory=dict)  # the same, in the training pool
     speeds: dict[str, Speed] = dataclasses.field(default_factory=dict)  # model shape -> its measured speed
     chains: dict[str, str] = dataclasses.field(default_factory=dict)  # cell name -> its chain (absent: its own)
     # With a settle section: (its cap, the most its waves can add as a multiple of a family's own seeds' work).
@@ -72,13 +76,17 @@ class TimeEstimate:
     settle: tuple[int, float] | None = None
 
     def wave_seconds(self, wave: list[str]) -> float:
-        """Wall time of a wave's training: the chains share `jobs` workers (never faster than its longest chain,
-        whose cells train one after another)."""
+        """Wall time of a wave's training and the probes beside it: the chains and probes share `jobs` workers
+        (never faster than its longest chain, whose cells train one after another, and then its longest probe)."""
         chained: dict[str, float] = {}
+        last_probe: dict[str, float] = {}
         for name in wave:
             chain = self.chains.get(name, name)
             chained[chain] = chained.get(chain, 0.0) + self.cells[name]
-        return max(sum(chained.values()) / self.jobs, max(chained.values(), default=0.0))
+            probes = [seconds for (cell, _), seconds in self.beside.items() if cell == name]
+            last_probe[chain] = max(last_probe.get(chain, 0.0), *probes, 0.0)
+        pooled = sum(chained.values()) + sum(seconds for (cell, _), seconds in self.beside.items() if cell in wave)
+        return max(pooled / self.jobs, max((chained[c] + last_probe[c] for c in chained), default=0.0))
 
     @property
     def training_seconds(self) -> float:
@@ -96,8 +104,9 @@ class TimeEstimate:
         rates = ", ".join(f"{shape} {speed.flops_per_second / 1e9:.1f}" for shape, speed in sorted(self.speeds.items()))
         return (
             f"estimated time from now on this machine: {minutes(self.total_seconds)} (training "
-            f"{minutes(self.training_seconds)} in {len(self.waves)} wave{'s' if len(self.waves) != 1 else ''}, "
-            f"probes {minutes(self.probe_seconds)}; reports not counted)"
+            f"{minutes(self.training_seconds)} in {len(self.waves)} wave{'s' if len(self.waves) != 1 else ''}"
+            + (f" with {minutes(sum(self.beside.values()))} of probes beside it" if self.beside else "")
+            + f", probes {minutes(self.probe_seconds)}; reports not counted)"
             + (
                 f"; seeds until settled not counted: up to {self.settle[1]:.1f}x their own seeds' training and "
                 f"probes more for the cells whose rows stay unsettled (settle cap {self.settle[0]})"
@@ -122,8 +131,9 @@ def estimate(
     have no reusable saved result.
 
     `on_calibrate(i, n, shape)` is told as each model shape's speed is measured (a second or two each)."""
-    probing = torch.get_num_threads()  # probes run in this process
+    probing = torch.get_num_threads()  # the probe phase runs in this process
     todo = [p for p in cells if p.state in PENDING]
+    trains = {p.cell.name for p in todo} if jobs > 1 else set()  # their probes run in the training pool
     probes = [
         (p, name)
         for p in cells
@@ -132,7 +142,7 @@ def estimate(
         and not is_saved(name, p.run_dir, experiment.probe_options(name))
     ]
     training = {(shape_key(p.cell.config), _threads(p.cell.config, jobs)): p.cell.config for p in todo}
-    probed = {(shape_key(p.cell.config), probing): p.cell.config for p, _ in probes}
+    probed = {(shape_key(p.cell.config), probing): p.cell.config for p, _ in probes if p.cell.name not in trains}
     probed = {shape: config for shape, config in probed.items() if shape not in training}  # measured once
     total, counted = len(training) + len(probed), iter(range(1, len(training) + len(probed) + 1))
 
@@ -146,14 +156,16 @@ def estimate(
     for planned in todo:
         speed = speeds[shape_key(planned.cell.config), _threads(planned.cell.config, jobs)]
         cell_seconds[planned.cell.name] = steps_left(planned) * speed.step_seconds + speed.eval_seconds + overhead
-    probe_seconds = {}
+    probe_seconds, beside = {}, {}
     for planned, name in probes:
-        speed = speeds[shape_key(planned.cell.config), probing]
-        probe_seconds[planned.cell.name, name] = probe_steps(name, planned.cell.config, experiment) * speed.step_seconds
+        pooled = planned.cell.name in trains
+        speed = speeds[shape_key(planned.cell.config), _threads(planned.cell.config, jobs) if pooled else probing]
+        seconds = probe_steps(name, planned.cell.config, experiment) * speed.step_seconds
+        (beside if pooled else probe_seconds)[planned.cell.name, name] = seconds
     waved = [[p.cell.name for p in wave] for wave in waves(todo)]
     rates = {label(key): speeds[key, t] for key, t in training}
     chained = {p.cell.name: p.chain for p in todo}
-    return TimeEstimate(cell_seconds, waved, probe_seconds, jobs, rates, chained, settle_bound(experiment))
+    return TimeEstimate(cell_seconds, waved, probe_seconds, jobs, beside, rates, chained, settle_bound(experiment))
 
 
 def settle_bound(experiment: Experiment) -> tuple[int, float] | None:
@@ -316,8 +328,11 @@ class TimeLeft:
     def cell_finished(self, name: str) -> None:
         self.done += self.planned.cells.get(name, 0.0) / self.planned.jobs
 
-    def probe_finished(self, cell: str, probe: str) -> None:
-        self.done += self.planned.probes.get((cell, probe), 0.0)
+    def probe_finished(self, cell: str, probe: str, *, beside: bool = False) -> None:
+        if beside:  # one of the jobs' workers, as a cell's training
+            self.done += self.planned.beside.get((cell, probe), 0.0) / self.planned.jobs
+        else:
+            self.done += self.planned.probes.get((cell, probe), 0.0)
 
     @property
     def remaining(self) -> float:

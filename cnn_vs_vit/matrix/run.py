@@ -1,6 +1,7 @@
 """`cnnvit run` after planning: train the unfinished cells in waves of seeds, probe them, report; with a settle
 section, then waves of more seeds for the cells of unsettled rows (seed_waves.py), each with its report, until
-every row is settled or at the cap.
+every row is settled or at the cap. With more than one job a cell's probes run in the training pool as soon as
+it is trained (runner.train_cells); the probe phase after each wave then finds them saved.
 
 Stops are errors the CLI turns into exit codes: a cell interrupted by a signal (its checkpoint saved) stops
 the matrix with training.signals.Interrupted (130 or 143, the same command resumes); cells that failed are
@@ -18,7 +19,7 @@ from ..training.signals import Interrupted
 from . import runner
 from .experiment import Experiment
 from .freshness import is_fresh, mark_fresh
-from .runner import PlannedCell, ProbeStep, plan_cells, probe_cells, waves, write_experiment
+from .runner import PlannedCell, ProbesBeside, ProbeStep, plan_cells, probe_cells, waves, write_experiment
 from .seed_waves import SeedWave, family_key, next_seed_wave
 
 SIGNAL_OF_EXIT = {130: signal.SIGINT, 143: signal.SIGTERM}  # a cell's exit code when a signal stopped it
@@ -106,11 +107,12 @@ def run_matrix(
             on_report(built)
         return seeds
 
+    beside = ProbesBeside(experiment, progress.probe_step)  # each cell's probes in the pool once it is trained
     previous = signal.signal(signal.SIGTERM, terminated)
     try:
         for number, wave in enumerate(batches, 1):
             progress.wave = number
-            runner.train_cells(wave, jobs, finished)  # looked up on its module: tests stand in for it
+            runner.train_cells(wave, jobs, finished, probes=beside)  # looked up on its module: tests stand in for it
             if number < len(batches):  # every claim from the seeds finished so far; a stop keeps this report
                 progress.say(f"wave {number} of {len(batches)} trained (seed {wave[0].cell.config.seed})")
                 probe_and_report(provisional=True)
@@ -126,7 +128,7 @@ def run_matrix(
                 f"{', '.join(seeds.rows)} ({seed_text(wave)})"
             )
             tic = time.perf_counter()
-            runner.train_cells([p for batch in waves(wave) for p in batch], jobs, finished)
+            runner.train_cells([p for batch in waves(wave) for p in batch], jobs, finished, probes=beside)
             trained = True
             progress.say(f"seeds until settled, wave {added} trained in {(time.perf_counter() - tic) / 60:.1f} min")
             seeds = probe_and_report(provisional=False)

@@ -160,8 +160,15 @@ def training_flops_left(planned: PlannedCell) -> float:
     return float(steps_left(planned) * config.train.batch_size * flops)
 
 
-def train_cells(cells: list[PlannedCell], jobs: int, on_done: Callable[[PlannedCell, int], None]) -> None:
-    """Train the cells, `jobs` chains at a time, each chain in its own process (its cells in order).
+def train_cells(
+    cells: list[PlannedCell],
+    jobs: int,
+    on_done: Callable[[PlannedCell, int], None],
+    *,
+    probes: "ProbesBeside | None" = None,
+) -> None:
+    """Train the cells, `jobs` chains at a time, each chain in its own process (its cells in order); with
+    `probes` and more than one job, each finished cell's probes join the same pool ahead of the chains left.
 
     One process per chain keeps chains independent (memory, threads, a native crash); with several
     jobs each gets an equal share of the CPU threads. Processes are forked from a server that has
@@ -169,38 +176,101 @@ def train_cells(cells: list[PlannedCell], jobs: int, on_done: Callable[[PlannedC
     each chain starts a fresh interpreter. `on_done(cell, exit_code)` is called for each cell of a chain
     as the chain ends: 0 for a cell it trained, else the process's exit code (a negative one is the signal
     that killed it). If anything stops this loop (Ctrl-C, SIGTERM, `on_done` raising), the running chains
-    are sent SIGTERM and waited for: each saves a checkpoint.
+    and probes are sent SIGTERM and waited for: each chain saves a checkpoint, a probe saves nothing partial.
+
+    Probes in the pool: probes run in this process after the wave hold up everything behind them (the
+    transfer probe's trainings were 17 of the main job's 19 probe minutes on a 2-core CPU, with no cell
+    training meanwhile); in the pool each takes one job's share of the threads beside the wave's other chains,
+    ahead of them, and the wave's report waits for none of them.
     """
     threads = cell_threads(jobs)
     context = cell_context()
-    pending, running = chains(cells), []
+    pending: list[list[PlannedCell] | tuple[PlannedCell, str]] = list(chains(cells))
+    running = []
     try:
         while pending or running:
             while pending and len(running) < jobs:
-                chain = pending.pop(0)
-                forks = sorted({planned.fork for planned in chain if planned.fork})
-                work = []
-                for planned in chain:
-                    config = planned.cell.config
-                    if jobs > 1:  # not part of the run's identity (see NON_SEMANTIC_KEYS)
-                        config = config.model_copy(update={"threads": threads})
-                    work.append((config.model_dump(mode="json"), str(planned.run_dir), planned.state == "corrupted"))
-                process = context.Process(target=train_chain, args=(work, forks))
+                item = pending.pop(0)
+                if isinstance(item, tuple):  # a probe of a finished cell
+                    planned, name = item
+                    options = probes.experiment.probe_options(name)
+                    process = context.Process(target=probe_beside, args=(name, str(planned.run_dir), options, threads))
+                else:
+                    process = context.Process(target=train_chain, args=chain_work(item, jobs, threads))
                 process.start()
-                running.append((chain, process))
-            ready = multiprocessing.connection.wait([process.sentinel for _, process in running])
-            index = next(i for i, (_, process) in enumerate(running) if process.sentinel in ready)
-            chain, process = running.pop(index)
+                running.append((item, process, time.perf_counter()))
+            ready = multiprocessing.connection.wait([process.sentinel for _, process, _ in running])
+            index = next(i for i, (_, process, _) in enumerate(running) if process.sentinel in ready)
+            item, process, started = running.pop(index)
             process.join()
-            for planned in chain:
+            if isinstance(item, tuple):
+                planned, name = item
+                seconds = time.perf_counter() - started
+                probes.done(ProbeStep(name, planned.run_dir, 0, 0, seconds, False, beside=True, code=process.exitcode))
+                continue
+            for planned in item:
                 trained = process.exitcode == 0 or layout.RunDir(planned.run_dir).is_trained
                 on_done(planned, 0 if trained else process.exitcode)
+            if probes is not None and jobs > 1:
+                pending[:0] = [(planned, name) for planned in item for name in probes.unsaved(planned)]
     except BaseException:  # Ctrl-C, SIGTERM turned into an error, a stopping cell: the others checkpoint and stop too
-        for _, process in running:
-            process.terminate()  # SIGTERM: saves a checkpoint at the next step boundary (exit 143)
-        for _, process in running:
+        for _, process, _ in running:
+            process.terminate()  # SIGTERM: a chain saves a checkpoint at the next step boundary (exit 143)
+        for _, process, _ in running:
             process.join()
         raise
+
+
+def chain_work(chain: list[PlannedCell], jobs: int, threads: int) -> tuple[list[tuple[dict, str, bool]], list[int]]:
+    """train_chain's arguments for a chain: each cell's config (with its share of the threads beside other
+    jobs), run directory and whether it restarts; the forks of the chain's trunk."""
+    forks = sorted({planned.fork for planned in chain if planned.fork})
+    work = []
+    for planned in chain:
+        config = planned.cell.config
+        if jobs > 1:  # not part of the run's identity (see NON_SEMANTIC_KEYS)
+            config = config.model_copy(update={"threads": threads})
+        work.append((config.model_dump(mode="json"), str(planned.run_dir), planned.state == "corrupted"))
+    return work, forks
+
+
+@dataclass(frozen=True)
+class ProbesBeside:
+    """What train_cells needs to run finished cells' probes in its pool: the experiment (each cell's probes and
+    their options) and who is told as each ends (`done`, a ProbeStep with `beside` set)."""
+
+    experiment: Experiment
+    done: Callable[["ProbeStep"], None]
+
+    def unsaved(self, planned: PlannedCell) -> list[str]:
+        """The probes a trained cell asks for that apply to its model and have no reusable saved result."""
+        if not layout.RunDir(planned.run_dir).is_trained:
+            return []
+        from ..probes.plugin import applies, is_saved
+
+        return [
+            name
+            for name in sorted(planned.cell.probes)
+            if applies(name, planned.run_dir)
+            and not is_saved(name, planned.run_dir, self.experiment.probe_options(name))
+        ]
+
+
+def probe_beside(name: str, run_dir: str, options: dict, threads: int) -> None:
+    """A probe's process in the training pool: probe `name` on the finished run with `threads` CPU threads,
+    saving its result as `cnnvit probe` would. A CnnvitError is one line on stderr and its exit code: the
+    probe phase after the wave runs the probe again and stops the matrix with that error."""
+    from ..probes.plugin import run_probe
+    from ..training.device import configure_threads
+
+    configure_threads(threads)
+    try:
+        run_probe(name, run_dir, options)
+    except CnnvitError as error:
+        print(f"error: probe {name} on {Path(run_dir).name}: {error}", file=sys.stderr, flush=True)
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:  # Ctrl-C reaches the whole process group: the runner stops; nothing to say here
+        sys.exit(130)
 
 
 def train_chain(work: list[tuple[dict, str, bool]], forks: list[int]) -> None:
@@ -274,6 +344,8 @@ class ProbeStep:
     total: int
     seconds: float | None = None
     reused: bool | None = None  # a saved result with the same arguments was kept
+    beside: bool = False  # run in the training pool as its cell finished (train_cells); index and total are 0
+    code: int = 0  # beside training: its process's exit code
 
 
 def probe_cells(
