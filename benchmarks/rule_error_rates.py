@@ -48,14 +48,17 @@ def row3_rates(vit: list[float], cnn: list[float], rng) -> dict[str, float]:
 
 
 def row5_rates(law, rng, noise=0.05) -> dict[str, float]:
-    """Share of draws where AICc prefers a floor, for one architecture's true error law of the relative size."""
+    """Shares of draws where AICc prefers a floor, and where it does and the floor's F test (the row's p when a
+    floor decides it) is also below 0.05, for one architecture's true error law of the relative size."""
     sizes = np.array([1, 2.5, 5, 12.5, 50])
-    preferred = 0
+    preferred = tested = 0
     for _ in range(DRAWS // 4):
         x = np.repeat(np.log(sizes), RUNS)
         y = np.log(law(np.exp(x))) + noise * rng.standard_normal(len(x))
-        preferred += row5.floor_evidence(x, y) >= row5.FLOOR_EVIDENCE
-    return {"floor preferred": preferred / (DRAWS // 4)}
+        prefers = row5.floor_evidence(x, y) >= row5.FLOOR_EVIDENCE
+        preferred += prefers
+        tested += prefers and row5.floor_p(x, y) < 0.05
+    return {"floor preferred": preferred / (DRAWS // 4), "and its F test p < 0.05": tested / (DRAWS // 4)}
 
 
 def row5_exponents(rng, noise=0.05) -> dict[str, float]:

@@ -135,18 +135,28 @@ def test_row_1s_p_value_needs_both_the_slope_and_the_level():
     assert row1.p_value({"effect": unsure, "slope": falling}) < ALPHA
 
 
-def test_row_5_finds_a_floor_only_where_there_is_one_and_its_p_value_tests_the_exponents():
+def test_row_5_finds_a_floor_only_where_there_is_one_and_its_p_value_tests_what_decides():
     import numpy as np
 
     x = np.repeat(np.log([1, 2.5, 5, 12.5, 50]), 3)
     noise = 0.03 * np.tile([-1.0, 0.0, 1.0], 5)
-    assert row5.floor_evidence(x, np.log(0.3 * np.exp(-0.5 * x)) + noise) < row5.FLOOR_EVIDENCE
-    assert row5.floor_evidence(x, np.log(0.3 * np.exp(-0.8 * x) + 0.05) + noise) >= row5.FLOOR_EVIDENCE
+    pure, floored_law = np.log(0.3 * np.exp(-0.5 * x)) + noise, np.log(0.3 * np.exp(-0.8 * x) + 0.05) + noise
+    assert row5.floor_evidence(x, pure) < row5.FLOOR_EVIDENCE
+    assert row5.floor_evidence(x, floored_law) >= row5.FLOOR_EVIDENCE
+    # the floor's F test against the pure law it nests: no evidence on a pure law, strong on a floored one
+    assert row5.floor_p(x, pure) > 0.5 and row5.floor_p(x, floored_law) < 1e-4
     steep, shallow = row5.slope(x, -0.8 * x + noise), row5.slope(x, -0.2 * x + noise)
     assert steep.mean == pytest.approx(0.8) and shallow.mean == pytest.approx(0.2)
-    none = Estimate(0.0, n=15, method="AICc")
+    none, tested = (
+        Estimate(0.0, n=15, method="AICc"),
+        {"cnn floor p": Estimate(0.3, n=15), "vit floor p": Estimate(0.002, n=15)},
+    )
     estimates = {"effect": row5.exponent_gap(steep, shallow), "vit b": steep, "cnn b": shallow,
-                 "cnn floor": none, "vit floor": none}  # fmt: skip
-    assert row5.p_value(estimates) < ALPHA and estimates["effect"].excludes_zero == 1
-    floored = {**estimates, "vit floor": Estimate(row5.FLOOR_EVIDENCE, n=15, method="AICc")}
-    assert row5.p_value(floored) == 1.0  # decided on the model comparison: no exponent test
+                 "cnn floor": none, "vit floor": none, **tested}  # fmt: skip
+    assert row5.p_value(estimates) < ALPHA and estimates["effect"].excludes_zero == 1  # no floor: the exponents
+    floor = Estimate(row5.FLOOR_EVIDENCE, n=15, method="AICc")
+    assert row5.p_value({**estimates, "vit floor": floor}) == 0.002  # contradicted on the ViT's floor: its test
+    assert row5.p_value({**estimates, "cnn floor": floor}) == 0.3  # supported on the CNN's floor: its test
+    assert row5.decide({**estimates, "cnn floor": floor}, crossover_within=True, plateau=True) == "supported"
+    both = {**estimates, "cnn floor": floor, "vit floor": floor}
+    assert row5.p_value(both) == 1.0 and row5.decide(both, crossover_within=True, plateau=True) == "inconclusive"

@@ -12,7 +12,7 @@ from cnn_vs_vit.cli import app
 from cnn_vs_vit.errors import CnnvitError
 from cnn_vs_vit.probes.shift import COLUMNS
 from cnn_vs_vit.report import CLAIMS, build_report, evaluate_claims, load_runs
-from cnn_vs_vit.report.build import p_text
+from cnn_vs_vit.report.formatting import p_text
 from cnn_vs_vit.report.formatting import effect_text
 from cnn_vs_vit.report.stability import rate_text
 from cnn_vs_vit.report.statistics import difference, t_interval

@@ -24,7 +24,7 @@ from . import budget, plots, recipe_search
 from .claim_types import ClaimResult, Plot
 from .claims import CLAIMS
 from .evaluate import FAMILY_NOTE, evaluate_claims
-from .formatting import effect_text
+from .formatting import effect_text, p_text
 from .runs import CONTENDERS, Run, load_runs, read_experiment, runs_table
 from .selection import Context
 from .settling import SETTLED_AT, sequential_note
@@ -218,11 +218,6 @@ def scale_cell(c: ClaimResult) -> str:
     if c.verdict == "not measured":
         return ""
     return "any scale (architectural)" if c.scale == "any" else f"at {c.scale_text or 'the measured scale'}"
-
-
-def p_text(p: float) -> str:
-    """A p-value as the table prints it; '—' for a row that has none (exact, or not measured)."""
-    return "—" if not math.isfinite(p) else f"{p:.2g}" if p >= 0.001 else "< 0.001"
 
 
 def settings_text(c: ClaimResult) -> str:

@@ -7,6 +7,11 @@ from .runs import Run
 from .statistics import Estimate, format_estimate, t_interval
 
 
+def p_text(p: float) -> str:
+    """A p-value as the table prints it; '—' for a row that has none (exact, or not measured)."""
+    return "—" if not math.isfinite(p) else f"{p:.2g}" if p >= 0.001 else "< 0.001"
+
+
 def percent(x: float) -> str:
     return "n/a" if not math.isfinite(x) else f"{100 * x:.1f}%"
 

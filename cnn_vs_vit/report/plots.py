@@ -38,23 +38,38 @@ BAND_NOTE = "line: mean over seeds; band: its 95% t interval"
 BOUNDED_BAND_NOTE = "line: mean over seeds; band: its 95% bootstrap interval,\nwhich at 3 seeds is their range"
 
 
-def band(ax, x, groups: list[list[float]], label: str, color: str, marker: str = "o", *, bounded: bool = False) -> None:
+def band(
+    ax,
+    x,
+    groups: list[list[float]],
+    label: str,
+    color: str,
+    marker: str = "o",
+    *,
+    bounded: bool = False,
+    linestyle: str = "-",
+) -> None:
     """Mean line with the seeds' 95% band where there are >= 2 seeds: the t interval (BAND_NOTE), or for values
     in [0, 1] (`bounded`: accuracies) the percentile bootstrap over seeds (BOUNDED_BAND_NOTE)."""
     interval = seed_mean_interval if bounded else t_interval
     estimates = [interval(values) for values in groups]
-    ax.plot(x, [e.mean for e in estimates], marker=marker, linestyle="-", color=color, label=label)
+    ax.plot(x, [e.mean for e in estimates], marker=marker, linestyle=linestyle, color=color, label=label)
     low = [e.ci_low if e.has_interval else e.mean for e in estimates]
     high = [e.ci_high if e.has_interval else e.mean for e in estimates]
     ax.fill_between(x, low, high, color=color, alpha=0.2, linewidth=0)
 
 
+# How accuracy_vs_size draws each budget rule: (line style, marker); equal FLOPs only changes the ViT's budget.
+BUDGET_STYLES = {"plateau": ("-", "o"), "steps": ("--", "^"), "flops": (":", "s")}
+
+
 def accuracy_vs_size(ctx: Context, path: Path) -> bool:
-    """Test accuracy vs training-set size, one line per family (and per budget rule the ViT was also trained
-    under: equal training FLOPs)."""
-    figure, ax = plt.subplots(figsize=(5.5, 3.8))
+    """Test accuracy vs training-set size, one line per family under each budget rule the study holds (each to
+    its plateau, equal steps; equal training FLOPs for the ViT only, the CNN's being its equal steps)."""
+    figure, ax = plt.subplots(figsize=(6, 4.2))
     drawn = False
-    lines = [(family, "steps") for family in CONTENDERS] + [("vit", b) for b in ctx.budgets() if b == "flops"]
+    budgets = sorted(ctx.budgets(), key=list(BUDGET_STYLES).index) or ["steps"]
+    lines = [(family, b) for b in budgets for family in CONTENDERS if b != "flops" or family == "vit"]
     for family, budget in lines:
         per_size = defaultdict(list)
         for run in ctx.under(budget).select(family):
@@ -62,15 +77,16 @@ def accuracy_vs_size(ctx: Context, path: Path) -> bool:
         if len(per_size) > 1:  # one size is no curve (e.g. a recipe search, all on the full data)
             sizes = sorted(per_size)
             name = ctx.references[family]
-            label = f"{name}, {BUDGETS[budget]}" if len(lines) > 2 else name
+            linestyle, marker = BUDGET_STYLES[budget]
             band(
                 ax,
                 sizes,
                 [per_size[s] for s in sizes],
-                label,
-                COLORS[family] if budget == "steps" else "tab:red",
-                marker="o" if budget == "steps" else "s",
+                f"{name}, {BUDGETS[budget]}" if len(budgets) > 1 else name,
+                COLORS[family] if budget != "flops" else "tab:red",
+                marker=marker,
                 bounded=True,
+                linestyle=linestyle,
             )
             drawn = True
     if not drawn:
@@ -78,7 +94,7 @@ def accuracy_vs_size(ctx: Context, path: Path) -> bool:
         return False
     ax.set(xscale="log", xlabel="training images (log scale)", ylabel="test accuracy")
     ax.set_title(f"accuracy vs training-set size\n({BOUNDED_BAND_NOTE})", fontsize=10)
-    ax.legend()
+    ax.legend(fontsize=8)
     figure.tight_layout()
     save(figure, path)
     return True

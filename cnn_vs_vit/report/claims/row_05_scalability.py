@@ -12,7 +12,7 @@ from scipy.optimize import curve_fit
 
 from ..claim import Claim
 from ..claim_types import Evidence, Measured, Missing
-from ..formatting import percent
+from ..formatting import p_text, percent
 from ..plots import ACCURACY_VS_SIZE
 from ..runs import CONTENDERS, Run
 from ..selection import Context, at
@@ -34,7 +34,8 @@ RULE = (
     "reached at this scale' if above 0 but they cross beyond, contradicted if below 0, else inconclusive. If "
     "either needs a floor: under a fixed budget (equal steps or FLOPs) the row is not measured, since a floor "
     "there may be the budget's, not the data's; each to its plateau, supported if only the CNN's error "
-    "saturates (needs a floor), contradicted if only the ViT's does, inconclusive if both do. Widths are shown "
+    "saturates (needs a floor), contradicted if only the ViT's does, inconclusive if both do; the family-wise "
+    "test then takes that floor's F test against the pure law (extra sum of squares) as the row's p. Widths are shown "
     "(a pure law over the widths trained), not decided on"
 )
 
@@ -60,9 +61,14 @@ def decide(estimates: Mapping[str, Estimate], *, crossover_within: bool, plateau
 
 def p_value(estimates: Mapping[str, Estimate]) -> float:
     """Two-sided Welch p of b_ViT = b_CNN from "vit b" and "cnn b" (the test of the rule's interval), where the
-    rule decides on the exponents; 1 where a floor is preferred (the rule then decides on the model comparison, which has no p)."""
-    if any(estimates[f"{family} floor"].mean >= FLOOR_EVIDENCE for family in CONTENDERS):
+    rule decides on the exponents. Where one architecture's floor is preferred, the p of that floor's F test
+    ("<family> floor p"): the verdict then rests on that floor, and the family-wise test asks whether it is there.
+    Where both are, 1: the rule says inconclusive, whatever the floors' tests."""
+    floors = [family for family in CONTENDERS if estimates[f"{family} floor"].mean >= FLOOR_EVIDENCE]
+    if len(floors) == len(CONTENDERS):
         return 1.0
+    if floors:
+        return estimates[f"{floors[0]} floor p"].mean
     vit, cnn = estimates["vit b"], estimates["cnn b"]
     if not (vit.has_interval and cnn.has_interval):
         return 1.0
@@ -111,6 +117,21 @@ def aicc(rss: float, points: int, parameters: int) -> float:
     )
 
 
+def floor_p(log_n: np.ndarray, log_errors: np.ndarray) -> float:
+    """The extra-sum-of-squares F test of the floored law against the pure one it nests (c = 0), on the same log
+    errors: F = (RSS_pure − RSS_floored) / (RSS_floored / (N − 3)) on (1, N − 3) degrees of freedom (Bates & Watts
+    1988, for nonlinear least squares approximately). c = 0 lies on the boundary of the floored law's range, which
+    makes this p conservative (the likelihood ratio's null distribution is then half a chi-square with 1 df)."""
+    points = len(log_n)
+    pure, floored = pure_law(log_n, log_errors)[2], floored_law(log_n, log_errors)[3]
+    if points <= 3 or not math.isfinite(floored):
+        return 1.0
+    if floored <= 0:
+        return 0.0 if pure > 0 else 1.0
+    f = max(0.0, pure - floored) / (floored / (points - 3))
+    return float(stats.f.sf(f, 1, points - 3))
+
+
 def floor_evidence(log_n: np.ndarray, log_errors: np.ndarray) -> float:
     """AICc(pure law) − AICc(floored law) over the points: positive when the floor earns its extra parameter."""
     points = len(log_n)
@@ -136,11 +157,12 @@ def measure(ctx: Context) -> Measured | Missing:
             f"to compare power laws with and without a floor (have {len(sizes)}); run a data-fraction sweep "
             "(cnnvit run experiments/default-scaling.yaml, then report it with results/default)"
         )
-    fits, evidence, slopes = {}, {}, {}
+    fits, evidence, tested, slopes = {}, {}, {}, {}
     for family in CONTENDERS:
         x, y = points(errors[family], sizes)
         fits[family] = {"pure": pure_law(x, y), "floored": floored_law(x, y)}
         evidence[family] = Estimate(floor_evidence(x, y), n=len(x), method="AICc")
+        tested[family] = Estimate(floor_p(x, y), n=len(x), method="F test")
         slopes[family] = slope(x, y)
     effect = exponent_gap(slopes["vit"], slopes["cnn"])
     n_star = crossover(fits["cnn"]["pure"], fits["vit"]["pure"]) * sizes[0]
@@ -154,6 +176,8 @@ def measure(ctx: Context) -> Measured | Missing:
             "vit b": slopes["vit"],
             "cnn floor": evidence["cnn"],
             "vit floor": evidence["vit"],
+            "cnn floor p": tested["cnn"],
+            "vit floor p": tested["vit"],
         },
         effect=effect,
         runs=used,
@@ -240,9 +264,11 @@ def describe(measured: Measured) -> Evidence:
     def text(family: str) -> str:
         a, b, _ = fits[family]["pure"]
         _, bf, c, _ = fits[family]["floored"]
-        floor = e[f"{family} floor"].mean
-        return f"pure b = {b:.3f}; floored b = {bf:.3f}, c = {percent(c)}; AICc(pure) − AICc(floored) = {floor:.1f}" + (
-            " (floor preferred)" if floor >= FLOOR_EVIDENCE else ""
+        floor, tested = e[f"{family} floor"].mean, e[f"{family} floor p"].mean
+        return (
+            f"pure b = {b:.3f}; floored b = {bf:.3f}, c = {percent(c)}; AICc(pure) − AICc(floored) = {floor:.1f}"
+            + (" (floor preferred)" if floor >= FLOOR_EVIDENCE else "")
+            + f", F test of the floor p = {p_text(tested)}"
         )
 
     details = [
