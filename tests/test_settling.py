@@ -46,6 +46,18 @@ def test_a_projection_draws_the_requested_seeds_from_every_data_seed_it_picks():
     assert set(per_data_seed.ravel()) <= {0, 7, 14} and (per_data_seed.sum(axis=1) == 14).all()
 
 
+def test_where_each_seed_drew_its_own_subset_a_projection_adds_data_seeds_and_counts_them_as_seeds():
+    # data_seed_follows_seed: seed k trains on subset k, for both architectures (the strata)
+    keys = [(k, arch, k) for k in range(6) for arch in ("cnn", "vit")]
+    assert settling.follows_seed(keys) and not settling.follows_seed([(0, None, s) for s in range(3)])
+    drawn = settling.projected_counts(keys, 9, 300, np.random.default_rng(0))
+    per_arch = drawn[:, 0::2].sum(axis=1), drawn[:, 1::2].sum(axis=1)
+    assert (per_arch[0] == 9).all() and (per_arch[1] == 9).all()  # 9 seeds per cell, each with its own subset
+    assert (drawn[:, 0::2] == drawn[:, 1::2]).all()  # a drawn subset brings both architectures' run on it
+    runs = [Run(f"r{k}{arch}", "done", {}, {"data_seed": k, "seed": k}) for k in range(6) for arch in "ab"]
+    assert settling.seeds_per_cell(runs, lambda run: run.path[-1]) == 6  # not 1 seed per data seed
+
+
 def test_three_successes_of_three_are_not_a_certainty():
     """'all runs reach the level': a rerun of three fails it with probability 1 − E[p³] = 27.8% (Jeffreys)."""
 

@@ -83,18 +83,29 @@ class Settling:
 
 def projected_counts(keys: Sequence[tuple], n_seeds: int, n_draws: int, rng: np.random.Generator) -> np.ndarray:
     """How often each observed replicate appears in each of `n_draws` simulated studies with `n_seeds` seeds per
-    data seed and stratum: ints, shape (n_draws, len(keys)); `keys` as resampling.counts takes them.
+    cell: ints, shape (n_draws, len(keys)); `keys` as resampling.counts takes them. Where each seed has drawn its
+    own subset (follows_seed), a cell's seeds are its data seeds, so a study of `n_seeds` draws that many data
+    seeds, one seed each; otherwise it keeps the observed data seeds and draws `n_seeds` seeds within each.
 
     Hierarchical Bayesian bootstrap (module docstring): flat-Dirichlet weights, then multinomial draws."""
     keys = list(keys)
     data_seeds = sorted({key[0] for key in keys}, key=repr)
-    top = rng.multinomial(len(data_seeds), rng.dirichlet(np.ones(len(data_seeds)), size=n_draws))
+    own_subsets = follows_seed(keys)
+    studies, per_data_seed = (n_seeds, 1) if own_subsets else (len(data_seeds), n_seeds)
+    top = rng.multinomial(studies, rng.dirichlet(np.ones(len(data_seeds)), size=n_draws))
     drawn = np.zeros((n_draws, len(keys)), dtype=np.int64)
     for d, data_seed in enumerate(data_seeds):
         for columns in resampling.strata_columns(keys, data_seed).values():
             weights = rng.dirichlet(np.ones(len(columns)), size=n_draws)
-            drawn[:, columns] = rng.multinomial(top[:, d] * n_seeds, weights)
+            drawn[:, columns] = rng.multinomial(top[:, d] * per_data_seed, weights)
     return drawn
+
+
+def follows_seed(keys: Sequence[tuple]) -> bool:
+    """Whether the replicates' design gives each seed its own subset: several data seeds, each holding one seed
+    per stratum (experiments' data_seed_follows_seed), so that adding a seed adds a data seed."""
+    per_cell = Counter(key[:2] for key in keys)
+    return len({key[0] for key in keys}) > 1 and max(per_cell.values(), default=0) == 1
 
 
 def modal_disagreement(verdicts: Iterable[str]) -> tuple[str, float]:
@@ -166,8 +177,11 @@ def settle_count(
 
 
 def seeds_per_cell(runs: Sequence[Run], independent_by: resampling.Stratum | None = None) -> int:
-    """The most seeds any data seed (and stratum) of `runs` holds: a study's seeds per cell."""
-    keys = resampling.replicates(runs, independent_by)
+    """A study's seeds per cell: the most seeds any data seed (and stratum) of `runs` holds, or where each seed
+    drew its own subset (follows_seed) the most data seeds any stratum holds."""
+    keys = list(resampling.replicates(runs, independent_by))
+    if follows_seed(keys):
+        return max(Counter(key[1] for key in keys).values())
     return max(Counter(key[:2] for key in keys).values(), default=0)
 
 
