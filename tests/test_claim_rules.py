@@ -135,6 +135,12 @@ def test_row_1s_p_value_needs_both_the_slope_and_the_level():
     assert row1.p_value({"effect": unsure, "slope": falling}) < ALPHA
 
 
+def test_row_5s_crossover_of_nearly_parallel_laws_is_infinite_not_an_overflow():
+    # the ViT's law above the CNN's, its exponent larger by 1e-6: they cross at e^(0.69 / 1e-6) images, beyond any float
+    assert row5.crossover((0.1, 0.3, 0.0), (0.2, 0.300001, 0.0)) == math.inf
+    assert row5.crossover((0.1, 0.3, 0.0), (0.2, 0.4, 0.0)) == pytest.approx(2 ** (1 / 0.1))
+
+
 def test_row_5_finds_a_floor_only_where_there_is_one_and_its_p_value_tests_what_decides():
     import numpy as np
 

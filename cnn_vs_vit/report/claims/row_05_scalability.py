@@ -3,6 +3,7 @@ Decided by comparing two models of error vs training images per architecture, a 
 floor, and measured again under each budget rule the study holds (every_budget)."""
 
 import math
+import sys
 from collections import defaultdict
 from collections.abc import Mapping
 
@@ -193,7 +194,8 @@ def crossover(cnn: tuple, vit: tuple) -> float:
         return 1.0
     if b_v <= b_c:
         return math.inf
-    return max(1.0, math.exp((math.log(a_v) - math.log(a_c)) / (b_v - b_c)))
+    log_n = (math.log(a_v) - math.log(a_c)) / (b_v - b_c)
+    return math.inf if log_n > math.log(sys.float_info.max) else max(1.0, math.exp(log_n))  # nearly parallel laws
 
 
 def errors_by_size(runs: list[Run]) -> dict[int, list[float]]:
