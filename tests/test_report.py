@@ -602,3 +602,19 @@ def test_resolution_change_compares_the_two_vit_variants(tmp_path, interpolated,
     assert claim.rule_verdict == expected, claim.details
     assert claim.effect.mean == pytest.approx(interpolated - not_interpolated)
     assert any("| 42 | 90.0%" in line or "| 42 | 89" in line for line in claim.details)  # the CNN beside them
+
+
+def test_matched_runs_share_one_subset_per_fraction_and_data_seed_even_where_the_data_seeds_draw_the_same_images():
+    from cnn_vs_vit.report.build import matched
+    from cnn_vs_vit.report.runs import Run
+
+    def run(name, data_seed, subset):
+        config = {"model": {"name": name}, "augment": {"translate": 2}}
+        summary = {"seed": data_seed, "data_seed": data_seed, "fraction": 1.0, "subset_hash": subset,
+                   "train_size": 100, "steps": 10, "batch_size": 8, "params": 1000, "model": name}  # fmt: skip
+        return Run(f"{name}_{data_seed}", "done", config, summary)
+
+    full_data = [run(arch, seed, "same") for arch in ("resnet-s", "vit-s") for seed in (0, 1)]  # all of it, each seed
+    assert any("Same images per fraction and data seed (2 data seeds): yes" in line for line in matched(full_data))
+    unmatched = full_data[:-1] + [run("vit-s", 1, "other")]  # one architecture saw other images under data seed 1
+    assert any("Same images per fraction and data seed (2 data seeds): NO" in line for line in matched(unmatched))

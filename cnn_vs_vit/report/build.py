@@ -459,9 +459,10 @@ def matched(runs: list[Run]) -> list[str]:
         )
     # CNN against ViT: a control (the bag of local features) is small by design and matched to neither.
     params = [r.summary.get("params", 0) for r in runs if r.summary.get("params") and r.family in CONTENDERS]
-    # A subset is drawn by (fraction, data seed): with data seeds that follow the seeds, each seed has its own.
+    # A subset is drawn by (fraction, data seed): with data seeds that follow the seeds, each seed has its own (at
+    # fraction 1 every data seed draws the same images). Matched: each (fraction, data seed) has one subset.
     hashes = {(r.summary.get("fraction"), r.summary.get("data_seed"), r.summary.get("subset_hash")) for r in runs}
-    same_subset = len({h for *_, h in hashes}) == len({(f, d) for f, d, _ in hashes})
+    same_subset = len(hashes) == len({(f, d) for f, d, _ in hashes})
     data_seeds = len({d for _, d, _ in hashes})
     per = "fraction" if data_seeds == 1 else f"fraction and data seed ({data_seeds} data seeds)"
     lines += [
