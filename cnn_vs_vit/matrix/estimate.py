@@ -31,15 +31,24 @@ import torch
 
 from ..config import RunConfig, TrainConfig
 from ..data import load_dataset
-from ..models import build_model, capabilities_of
-from ..probes.plugin import find, is_saved
+from ..models import build_model
+from ..probes.plugin import find
 from ..training.device import configure_threads, use_channels_last
 from ..training.evaluate import evaluate
 from ..training.finetune import augmented_inputs, fit
 from ..training.recipes import with_recipe
 from . import calibration_cache
 from .experiment import Cell, Experiment, expand
-from .runner import PENDING, PlannedCell, cell_context, cell_threads, steps_left, train_cells, waves
+from .runner import (
+    PENDING,
+    PlannedCell,
+    cell_context,
+    cell_threads,
+    steps_left,
+    train_cells,
+    unsaved_probes,
+    waves,
+)
 from .seed_waves import families
 
 CALIBRATION_STEPS = 8  # steps per model shape; the median of all but the first (a warm-up) is kept
@@ -134,13 +143,7 @@ def estimate(
     probing = torch.get_num_threads()  # the probe phase runs in this process
     todo = [p for p in cells if p.state in PENDING]
     trains = {p.cell.name for p in todo} if jobs > 1 else set()  # their probes run in the training pool
-    probes = [
-        (p, name)
-        for p in cells
-        for name in sorted(p.cell.probes)
-        if find(name).applies(capabilities_of(p.cell.config.model.name))
-        and not is_saved(name, p.run_dir, experiment.probe_options(name))
-    ]
+    probes = [(p, name) for p in cells for name in unsaved_probes(experiment, p)]
     training = {(shape_key(p.cell.config), _threads(p.cell.config, jobs)): p.cell.config for p in todo}
     probed = {(shape_key(p.cell.config), probing): p.cell.config for p, _ in probes if p.cell.name not in trains}
     probed = {shape: config for shape, config in probed.items() if shape not in training}  # measured once

@@ -243,17 +243,21 @@ class ProbesBeside:
     done: Callable[["ProbeStep"], None]
 
     def unsaved(self, planned: PlannedCell) -> list[str]:
-        """The probes a trained cell asks for that apply to its model and have no reusable saved result."""
-        if not layout.RunDir(planned.run_dir).is_trained:
-            return []
-        from ..probes.plugin import applies, is_saved
+        """The probes a trained cell still needs (unsaved_probes); none for a cell that did not train."""
+        return unsaved_probes(self.experiment, planned) if layout.RunDir(planned.run_dir).is_trained else []
 
-        return [
-            name
-            for name in sorted(planned.cell.probes)
-            if applies(name, planned.run_dir)
-            and not is_saved(name, planned.run_dir, self.experiment.probe_options(name))
-        ]
+
+def unsaved_probes(experiment: Experiment, planned: PlannedCell) -> list[str]:
+    """The probes a cell asks for that apply to its model and have no reusable saved result (all that apply, for a
+    cell not trained yet): what the pool runs once it is trained, and what the time estimate counts."""
+    from ..probes.plugin import find, is_saved
+
+    capabilities = capabilities_of(planned.cell.config.model.name)
+    return [
+        name
+        for name in sorted(planned.cell.probes)
+        if find(name).applies(capabilities) and not is_saved(name, planned.run_dir, experiment.probe_options(name))
+    ]
 
 
 def probe_beside(name: str, run_dir: str, options: dict, threads: int) -> None:

@@ -119,12 +119,17 @@ def aicc(rss: float, points: int, parameters: int) -> float:
 
 
 def floor_p(log_n: np.ndarray, log_errors: np.ndarray) -> float:
-    """The extra-sum-of-squares F test of the floored law against the pure one it nests (c = 0), on the same log
-    errors: F = (RSS_pure − RSS_floored) / (RSS_floored / (N − 3)) on (1, N − 3) degrees of freedom (Bates & Watts
-    1988, for nonlinear least squares approximately). c = 0 lies on the boundary of the floored law's range, which
-    makes this p conservative (the likelihood ratio's null distribution is then half a chi-square with 1 df)."""
-    points = len(log_n)
-    pure, floored = pure_law(log_n, log_errors)[2], floored_law(log_n, log_errors)[3]
+    """The extra-sum-of-squares F test of the floored law against the pure one it nests, fitted to these points
+    (f_test)."""
+    return f_test(len(log_n), pure_law(log_n, log_errors)[2], floored_law(log_n, log_errors)[3])
+
+
+def f_test(points: int, pure: float, floored: float) -> float:
+    """p of the extra-sum-of-squares F test of the floored law (residual sum of squares `floored`) against the pure
+    one it nests (c = 0; `pure`), on the same log errors: F = (RSS_pure − RSS_floored) / (RSS_floored / (N − 3)) on
+    (1, N − 3) degrees of freedom (Bates & Watts 1988, for nonlinear least squares approximately). c = 0 lies on the
+    boundary of the floored law's range, which makes this p conservative (the likelihood ratio's null distribution
+    is then half a chi-square with 1 df)."""
     if points <= 3 or not math.isfinite(floored):
         return 1.0
     if floored <= 0:
@@ -135,8 +140,11 @@ def floor_p(log_n: np.ndarray, log_errors: np.ndarray) -> float:
 
 def floor_evidence(log_n: np.ndarray, log_errors: np.ndarray) -> float:
     """AICc(pure law) − AICc(floored law) over the points: positive when the floor earns its extra parameter."""
-    points = len(log_n)
-    pure, floored = pure_law(log_n, log_errors)[2], floored_law(log_n, log_errors)[3]
+    return aicc_gap(len(log_n), pure_law(log_n, log_errors)[2], floored_law(log_n, log_errors)[3])
+
+
+def aicc_gap(points: int, pure: float, floored: float) -> float:
+    """AICc(pure law) − AICc(floored law) from their residual sums of squares over `points` points."""
     return aicc(pure, points, 3) - aicc(floored, points, 4)
 
 
@@ -162,8 +170,9 @@ def measure(ctx: Context) -> Measured | Missing:
     for family in CONTENDERS:
         x, y = points(errors[family], sizes)
         fits[family] = {"pure": pure_law(x, y), "floored": floored_law(x, y)}
-        evidence[family] = Estimate(floor_evidence(x, y), n=len(x), method="AICc")
-        tested[family] = Estimate(floor_p(x, y), n=len(x), method="F test")
+        rss = (fits[family]["pure"][2], fits[family]["floored"][3])  # the two laws fitted once, compared twice
+        evidence[family] = Estimate(aicc_gap(len(x), *rss), n=len(x), method="AICc")
+        tested[family] = Estimate(f_test(len(x), *rss), n=len(x), method="F test")
         slopes[family] = slope(x, y)
     effect = exponent_gap(slopes["vit"], slopes["cnn"])
     n_star = crossover(fits["cnn"]["pure"], fits["vit"]["pure"]) * sizes[0]
