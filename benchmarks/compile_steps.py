@@ -15,8 +15,9 @@ augmented_inputs as the time estimate's calibration feeds it; compiled as traini
     .venv/bin/python benchmarks/compile_steps.py [--presets resnet-s vit-s] [--steps 20]
 
 Every measurement runs in its own process (threads and inductor's cache are per process); about 5-10
-min on 2 cores. Run it on an idle machine: the load average is printed. Training is not compiled by
-default: this only measures.
+min on 2 cores. Run it on an idle machine: the load average is printed. It only measures; `cnnvit run
+--compile auto` makes the same measurement per shape of its own cells and compiles where it pays
+(cnn_vs_vit/matrix/compiling.py).
 """
 
 import argparse

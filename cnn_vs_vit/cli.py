@@ -254,6 +254,14 @@ def run_command(
             metavar="",
         ),
     ] = True,
+    compile_mode: Annotated[
+        str,
+        typer.Option(
+            "--compile",
+            metavar="auto|always|never",
+            help="Compile the training step with torch.compile: auto measures, with the estimate, where it pays on this machine (a compiled step faster than eager, by more than its compile over the cell's steps: matrix/compiling.py) and compiles only there; with --no-estimate auto trains eager. Compiling changes no result's meaning, only the last bits of its floats.",
+        ),
+    ] = "auto",
     data_root: Annotated[Optional[Path], typer.Option(help="Where file-based datasets live (default ./data).")] = None,
     download: Annotated[
         bool, typer.Option("--download", help="Fetch missing torchvision datasets into --data-root first.", metavar="")
@@ -282,6 +290,7 @@ def run_command(
     of the cells, and no report.
     """
     from .locks import directory_lock
+    from .matrix.compiling import MODES
     from .matrix.experiment import load_experiment
     from .matrix.run import pending_waves, run_matrix
     from .matrix.runner import fetch_datasets, plan
@@ -295,6 +304,8 @@ def run_command(
                 "several GPUs with torchrun ... -m cnn_vs_vit train, or spread a matrix over machines "
                 "with cnnvit run --shard I/N"
             )
+        if compile_mode not in MODES:
+            raise CnnvitError(f"--compile {compile_mode}: choose one of {', '.join(MODES)}")
         part = parse_shard(shard) if shard is not None else None
         experiment = load_experiment(experiment_file, data_root=data_root)
         out_path = out_dir or Path("results") / experiment.name
@@ -309,7 +320,8 @@ def run_command(
         # with --dry-run --download before starting them).
         if download or not dry_run:
             fetch_datasets(cells, download)
-        planned = _estimate(experiment, cells, jobs) if estimate_time else None
+        planned = _estimate(experiment, cells, jobs, compile_mode) if estimate_time else None
+        compiled = planned.compiles if planned else lambda _planned: compile_mode == "always"
         if dry_run:
             return
         say = lambda text: err.print(text, highlight=False, soft_wrap=True)  # noqa: E731
@@ -324,7 +336,14 @@ def run_command(
             cells = [p for p in plan(experiment, out_path) if p.cell.name in mine]
             with run_progress(planned, sum(map(len, pending_waves(cells))), len(pending_waves(cells))) as progress:
                 run_matrix(
-                    experiment, out_path, cells, jobs, report=part is None, progress=progress, on_report=print_report
+                    experiment,
+                    out_path,
+                    cells,
+                    jobs,
+                    report=part is None,
+                    progress=progress,
+                    on_report=print_report,
+                    compiled=compiled,
                 )
         if part:
             say(
@@ -363,7 +382,7 @@ def plan_table(experiment, cells, title: str, *, full: bool) -> Table:
     return table
 
 
-def _estimate(experiment, cells, jobs: int):
+def _estimate(experiment, cells, jobs: int, compile_mode: str):
     """The run's time estimate (printed), measuring this machine's speed first; None when nothing is left to do."""
     from rich.progress import Progress
 
@@ -377,7 +396,7 @@ def _estimate(experiment, cells, jobs: int):
                 task, description=f"measuring this machine's training speed: {shape}", completed=index - 1, total=total
             )
 
-        planned = estimate(experiment, cells, jobs, measuring)
+        planned = estimate(experiment, cells, jobs, measuring, compile_mode)
     if planned.total_seconds > 0:
         out.print(planned.describe(), markup=False, highlight=False, soft_wrap=True)  # "[depth=1]" is no markup
     return planned
@@ -740,7 +759,7 @@ def report(
         list[Path],
         typer.Argument(
             metavar="RESULTS_DIR...",
-            help="Directories holding run directories (made by cnnvit train or cnnvit run); several are settings of one study (e.g. other seeds), compared claim by claim.",
+            help="Directories holding run directories (made by cnnvit train or cnnvit run); several are settings of one study (e.g. other seeds), compared claim by claim. Directories joined by '+' are one setting kept in several files (results/default+results/default-scaling).",
         ),
     ],
     out_dir: Annotated[

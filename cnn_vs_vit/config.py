@@ -159,7 +159,7 @@ class RunConfig(BaseModel):
     augment: AugmentConfig = AugmentConfig()
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     threads: int = Field(0, ge=0)  # CPU threads; 0 = torch's default (one per core)
-    compile: bool = False  # torch.compile the model (opt-in: compile time dominates short runs)
+    compile: bool = False  # torch.compile the model; cnnvit run decides per cell where it pays (matrix/compiling.py)
 
 
 # Keys that say how a run executes, not what it computes: they may differ between a run and its

@@ -253,11 +253,11 @@ def test_a_report_between_waves_is_provisional_and_a_stop_there_keeps_it(tmp_pat
     path, out = experiment_file(tmp_path, WAVES), tmp_path / "out"
     real, calls = runner.train_cells, []
 
-    def stop_at_wave_2(cells, jobs, on_done, probes=None):
+    def stop_at_wave_2(cells, jobs, on_done, probes=None, compiled=lambda planned: False):
         calls.append([p.cell.config.seed for p in cells])
         if len(calls) == 2:
             raise KeyboardInterrupt  # Ctrl-C while the second wave trains
-        real(cells, jobs, on_done, probes=probes)
+        real(cells, jobs, on_done, probes=probes, compiled=compiled)
 
     monkeypatch.setattr(runner, "train_cells", stop_at_wave_2)
     stopped = CliRunner().invoke(app, ["run", str(path), "--out", str(out), "--no-estimate"])  # trains no test cells

@@ -339,6 +339,27 @@ def test_a_report_over_two_settings_counts_a_shared_run_once_and_shows_each_verd
     assert (tmp_path / "both" / "robustness.png").stat().st_size > 0 and "![robustness.png](robustness.png)" in report
 
 
+def test_directories_joined_by_plus_are_one_setting_kept_in_several_files(tmp_path):
+    """A study whose rows did not fit in one file (default + default-scaling) is one setting of a robustness
+    report: its runs are read together, as if in one directory, beside another setting."""
+    shift_pair(tmp_path / "main" / "runs", lambda k, s: 0.1, lambda k, s: 0.5 + 0.02 * s, seeds=(0,))
+    shift_pair(tmp_path / "more" / "runs", lambda k, s: 0.1, lambda k, s: 0.5 + 0.02 * s, seeds=(1,))
+    shift_pair(tmp_path / "other" / "runs", lambda k, s: 0.1, lambda k, s: 0.5 + 0.02 * s, seeds=(2, 3))
+    for name in ("main", "more", "other"):
+        (tmp_path / name / "experiment.yaml").write_text(f"name: {name}\ndescription: file {name}.\n")
+    joined = f"{tmp_path / 'main'}+{tmp_path / 'more'}"
+    with pytest.raises(CnnvitError, match="needs --out"):
+        build_report(joined)  # two directories, even as one setting: whose report would it overwrite?
+    alone = build_report(joined, tmp_path / "alone")
+    assert alone.claims[1].effect.n == 2 and list(alone.settings) == ["main"]  # seeds 0 and 1, one setting
+    both = build_report([joined, tmp_path / "other"], tmp_path / "both")
+    assert list(both.settings) == ["main", "other"] and both.claims[1].effect.n == 4
+    main_alone = next(c for c in both.settings["main"] if c.claim_id == "2")
+    assert main_alone.effect.n == 2  # the setting's own verdict reads both of its files
+    report = (tmp_path / "both" / "report.md").read_text()
+    assert "Settings: main (main + more), other." in report and "Setting main, also: **more**. file more." in report
+
+
 # ----------------------------------------------------------------------- rows 11 and 12: ViT ablations
 
 

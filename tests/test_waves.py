@@ -50,7 +50,7 @@ class FakeTraining:
     def __init__(self, codes: dict[int, int] | None = None, stop_at: int | None = None):
         self.codes, self.stop_at, self.trained = codes or {}, stop_at, []
 
-    def __call__(self, cells, jobs, on_done, probes=None):
+    def __call__(self, cells, jobs, on_done, probes=None, compiled=None):
         if self.stop_at in {p.cell.config.seed for p in cells}:
             raise KeyboardInterrupt
         for planned in cells:

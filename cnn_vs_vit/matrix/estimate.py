@@ -6,7 +6,8 @@ each with its share of the threads, in waves of seeds), plus what each cell does
 (loading its dataset, counting its FLOPs, evaluating the test split). The throughput comes from a
 calibration before anything runs: a few steps of the training step itself (training.step, through
 training.finetune.fit: the loop's augmentation, precision, AdamW and clipping) on random images, once per
-model shape.
+model shape. Where `cnnvit run --compile auto` finds compiling the step pays (compiling.py), the calibration
+times the compiled step too, and those cells count at its speed with their compile.
 
 Probes: each probe's time as a number of training steps of the run it probes (its plugin's `cost`,
 probes/plugin.py), at the threads it runs with: with more than one job the probes of the cells a run trains join
@@ -21,6 +22,7 @@ the time the estimate gave for the work already done: an estimate that was off c
 
 import dataclasses
 import json
+import math
 import statistics
 import tempfile
 import time
@@ -38,6 +40,7 @@ from ..training.evaluate import evaluate
 from ..training.finetune import augmented_inputs, fit
 from ..training.recipes import with_recipe
 from . import calibration_cache
+from .compiling import CompiledSpeed, CompilePlan, saving, worth_measuring
 from .experiment import Cell, Experiment, expand
 from .runner import (
     PENDING,
@@ -83,6 +86,13 @@ class TimeEstimate:
     # With a settle section: (its cap, the most its waves can add as a multiple of a family's own seeds' work).
     # Not in the total: how many seeds an unsettled row asks for is known only from the report.
     settle: tuple[int, float] | None = None
+    compiling: CompilePlan = CompilePlan()  # which cells train compiled, from what was measured
+    cell_steps: dict[str, tuple[tuple[str, int], int]] = dataclasses.field(default_factory=dict)  # (shape, steps)
+
+    def compiles(self, planned: PlannedCell) -> bool:
+        """Whether `planned` trains with a compiled step (the runner asks as it starts the cell's chain)."""
+        config = planned.cell.config
+        return self.compiling.compiles((shape_key(config), _threads(config, self.jobs)), steps_left(planned))
 
     def wave_seconds(self, wave: list[str]) -> float:
         """Wall time of a wave's training and the probes beside it: the chains and probes share `jobs` workers
@@ -123,7 +133,28 @@ class TimeEstimate:
                 else ""
             )
             + (f"; measured training GFLOP/s: {rates}" if rates else "")
+            + self._compiled_text()
         )
+
+    def _compiled_text(self) -> str:
+        """What was measured compiled and what was chosen, for people."""
+        plan = self.compiling
+        if plan.mode != "auto":
+            return f"; training steps {'compiled' if plan.mode == 'always' else 'eager'} (--compile {plan.mode})"
+        if not plan.compiled:
+            return "; training steps eager (--compile auto: no shape trains long enough to repay measuring a compile)"
+        parts = []
+        for shape, fast in sorted(plan.compiled.items()):
+            if not fast.compiles:
+                parts.append(f"{label(shape[0])} does not compile here")
+                continue
+            cells = [steps for of, steps in self.cell_steps.values() if of == shape]
+            chosen = sum(plan.compiles(shape, steps) for steps in cells)
+            parts.append(
+                f"{label(shape[0])} at {plan.eager[shape] / fast.step_seconds:.2f}x eager's speed, "
+                f"compiled in {chosen} of its {len(cells)} cells (a {fast.cell_compile_seconds:.0f} s compile per cell)"
+            )
+        return "; compiled training steps measured (--compile auto): " + ", ".join(parts) + "; eager elsewhere"
 
 
 def minutes(seconds: float) -> str:
@@ -135,11 +166,13 @@ def estimate(
     cells: list[PlannedCell],
     jobs: int,
     on_calibrate: Callable[[int, int, str], None] | None = None,
+    compile_mode: str = "auto",
 ) -> TimeEstimate:
     """Seconds for the runner to train the unfinished `cells` with `jobs` at a time and run the probes that
-    have no reusable saved result.
+    have no reusable saved result, each cell compiled or not as `compile_mode` (compiling.MODES) decides.
 
-    `on_calibrate(i, n, shape)` is told as each model shape's speed is measured (a second or two each)."""
+    `on_calibrate(i, n, shape)` is told as each model shape's speed is measured (a second or two each; tens of
+    seconds for a compiled one)."""
     probing = torch.get_num_threads()  # the probe phase runs in this process
     todo = [p for p in cells if p.state in PENDING]
     trains = {p.cell.name for p in todo} if jobs > 1 else set()  # their probes run in the training pool
@@ -149,16 +182,23 @@ def estimate(
     probed = {shape: config for shape, config in probed.items() if shape not in training}  # measured once
     total, counted = len(training) + len(probed), iter(range(1, len(training) + len(probed) + 1))
 
-    def told(key: str) -> None:
+    def told(key: str, what: str = "") -> None:
         if on_calibrate:
-            on_calibrate(next(counted), total, label(key))
+            index = next(counted)
+            on_calibrate(index, max(index, total), label(key) + what)
 
     speeds = measure_speeds(training, jobs, told) | measure_speeds(probed, 1, told)
     overhead = measure_cell_overhead(todo[0].cell.config, jobs) if todo else 0.0
+    cell_steps = {p.cell.name: ((shape_key(p.cell.config), _threads(p.cell.config, jobs)), steps_left(p)) for p in todo}
+    eager_seconds = {shape: 0.0 for shape in training}
+    for shape, steps in cell_steps.values():
+        eager_seconds[shape] += steps * speeds[shape].step_seconds
+    compiling = plan_compiling(compile_mode, training, eager_seconds, speeds, jobs, lambda key: told(key, ", compiled"))
     cell_seconds = {}
     for planned in todo:
-        speed = speeds[shape_key(planned.cell.config), _threads(planned.cell.config, jobs)]
-        cell_seconds[planned.cell.name] = steps_left(planned) * speed.step_seconds + speed.eval_seconds + overhead
+        shape, steps = cell_steps[planned.cell.name]
+        training_seconds = compiling.training_seconds(shape, steps)
+        cell_seconds[planned.cell.name] = training_seconds + speeds[shape].eval_seconds + overhead
     probe_seconds, beside = {}, {}
     for planned, name in probes:
         pooled = planned.cell.name in trains
@@ -168,7 +208,18 @@ def estimate(
     waved = [[p.cell.name for p in wave] for wave in waves(todo)]
     rates = {label(key): speeds[key, t] for key, t in training}
     chained = {p.cell.name: p.chain for p in todo}
-    return TimeEstimate(cell_seconds, waved, probe_seconds, jobs, beside, rates, chained, settle_bound(experiment))
+    return TimeEstimate(
+        cell_seconds,
+        waved,
+        probe_seconds,
+        jobs,
+        beside,
+        rates,
+        chained,
+        settle_bound(experiment),
+        compiling,
+        cell_steps,
+    )
 
 
 def settle_bound(experiment: Experiment) -> tuple[int, float] | None:
@@ -245,6 +296,63 @@ def measure_speeds(
     return measured
 
 
+def plan_compiling(
+    mode: str,
+    shapes: dict[tuple[str, int], RunConfig],
+    eager_seconds: dict[tuple[str, int], float],
+    speeds: dict[tuple[str, int], Speed],
+    jobs: int,
+    told: Callable[[str], None],
+) -> CompilePlan:
+    """Which training shapes were measured compiled, for `mode`: never none, always all, auto those worth
+    measuring (compiling.worth_measuring; the shapes with the most eager training, `eager_seconds`, first) and
+    those the calibration cache holds. Each measurement is cached as the eager speeds are."""
+    eager = {shape: speeds[shape].step_seconds for shape in shapes}
+    if mode == "never":
+        return CompilePlan(mode, eager)
+    cached = calibration_cache.read()
+    compiled: dict[tuple[str, int], CompiledSpeed] = {}
+    savings: dict[str, list[float]] = {}  # architecture -> the savings measured on its shapes so far
+    for shape in sorted(shapes, key=lambda shape: -eager_seconds[shape]):
+        entry = calibration_cache.entry("compiled", *shape, jobs)
+        fast = calibration_cache.typed(cached.get(entry), CompiledSpeed)
+        arch = speeds[shape].arch
+        if fast is None:
+            if mode == "auto" and not worth_measuring(eager_seconds[shape], savings.get(arch, [])):
+                continue
+            told(shape[0])
+            fast = measure_compiled_speed(shapes[shape], shape[1], jobs, arch)
+            calibration_cache.remember({entry: dataclasses.asdict(fast)})
+        compiled[shape] = fast
+        savings.setdefault(arch, []).append(saving(eager[shape], fast))
+    return CompilePlan(mode, eager, compiled)
+
+
+def measure_compiled_speed(config: RunConfig, threads: int, jobs: int, arch: str) -> CompiledSpeed:
+    """`config`'s compiled training step with `threads` threads in `jobs` processes side by side, each a fresh
+    process as a cell is: a first round compiles (filling inductor's on-disk cache), a second finds the cache and
+    gives the step time and what a cell pays to compile. A compile that fails (no C compiler, an operation
+    inductor cannot lower) measures as not compiling: those cells train eager."""
+    context = cell_context()
+    try:
+        with context.Pool(jobs, maxtasksperchild=1) as pool:
+            first = pool.map(_time_compiled, [(config, threads)] * jobs, chunksize=1)
+            again = pool.map(_time_compiled, [(config, threads)] * jobs, chunksize=1)
+    except Exception:  # whatever the compiler raised, in the worker or as it came back
+        return CompiledSpeed(arch, math.inf, 0.0, 0.0)
+    step_seconds = statistics.median(speed.step_seconds for speed, _ in again)
+    return CompiledSpeed(
+        arch,
+        step_seconds,
+        first_compile_seconds=max(0.0, statistics.median(first_step for _, first_step in first) - step_seconds),
+        cell_compile_seconds=max(0.0, statistics.median(first_step for _, first_step in again) - step_seconds),
+    )
+
+
+def _time_compiled(arguments: tuple[RunConfig, int]) -> tuple[Speed, float]:
+    return time_steps(*arguments, compiled=True)
+
+
 def measure_cell_overhead(config: RunConfig, jobs: int) -> float:
     """Seconds a cell spends outside its training steps and evaluation (starting its process, loading its
     data, counting FLOPs, writing its files), measured by running 2 x `jobs` one-step cells of `config` the
@@ -279,6 +387,12 @@ def _measure(arguments: tuple[RunConfig, int]) -> Speed:
 
 def measure_speed(config: RunConfig, threads: int) -> Speed:
     """Time CALIBRATION_STEPS steps of `config`'s training step on random images with `threads` threads."""
+    return time_steps(config, threads)[0]
+
+
+def time_steps(config: RunConfig, threads: int, *, compiled: bool = False) -> tuple[Speed, float]:
+    """(The speed, the first step's seconds) of CALIBRATION_STEPS steps of `config`'s training step, compiled as
+    training/loop.py compiles it (`compiled`; the first step then compiles) or eager."""
     previous = torch.get_num_threads()
     configure_threads(threads)
     try:
@@ -310,14 +424,16 @@ def measure_speed(config: RunConfig, threads: int) -> Speed:
             starts.append(time.perf_counter())  # a step starts when it asks for its batch
             return batches(step, index)
 
-        fit(model, timed, labels, calibration, device=torch.device("cpu"))
+        forward = torch.compile(model) if compiled else None
+        fit(model, timed, labels, calibration, device=torch.device("cpu"), forward=forward)
         step_seconds = statistics.median(b - a for a, b in zip(starts[1:], starts[2:]))
         tic = time.perf_counter()
         evaluate(model, images, labels, device=torch.device("cpu"), channels_last=channels_last)
         eval_seconds = (time.perf_counter() - tic) * len(dataset.test_labels) / CALIBRATION_IMAGES
     finally:
         configure_threads(previous)
-    return Speed(model.arch, step_seconds, flops_per_image * config.train.batch_size, eval_seconds)
+    speed = Speed(model.arch, step_seconds, flops_per_image * config.train.batch_size, eval_seconds)
+    return speed, starts[1] - starts[0]
 
 
 class TimeLeft:

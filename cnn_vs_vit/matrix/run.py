@@ -55,12 +55,14 @@ def run_matrix(
     report: bool,
     progress: MatrixProgress,
     on_report: Callable[[object], None] = lambda built: None,
+    compiled: Callable[[PlannedCell], bool] = lambda planned: False,
 ) -> None:
     """Train, probe and (with `report`) report, the caller holding the results directory's lock (with the plan
     made under it). After each wave but the last, the probes and a provisional report; `on_report(built)` is
     called with each report built (inside progress.paused()). With `report` and experiment.settle, the last
     report is followed by waves of seeds while it has an unsettled row whose cells are below the cap, each
-    wave's report provisional but the last's; `cells` grows by theirs."""
+    wave's report provisional but the last's; `cells` grows by theirs. A cell for which `compiled` is true trains
+    with a compiled step (estimate.TimeEstimate.compiles)."""
     write_experiment(experiment, out_path)
     failed = {p.cell.name: "failed before" for p in cells if p.state == "failed"}
     batches = pending_waves(cells)
@@ -112,7 +114,9 @@ def run_matrix(
     try:
         for number, wave in enumerate(batches, 1):
             progress.wave = number
-            runner.train_cells(wave, jobs, finished, probes=beside)  # looked up on its module: tests stand in for it
+            runner.train_cells(
+                wave, jobs, finished, probes=beside, compiled=compiled
+            )  # looked up on its module: tests stand in for it
             if number < len(batches):  # every claim from the seeds finished so far; a stop keeps this report
                 progress.say(f"wave {number} of {len(batches)} trained (seed {wave[0].cell.config.seed})")
                 probe_and_report(provisional=True)
@@ -128,7 +132,9 @@ def run_matrix(
                 f"{', '.join(seeds.rows)} ({seed_text(wave)})"
             )
             tic = time.perf_counter()
-            runner.train_cells([p for batch in waves(wave) for p in batch], jobs, finished, probes=beside)
+            runner.train_cells(
+                [p for batch in waves(wave) for p in batch], jobs, finished, probes=beside, compiled=compiled
+            )
             trained = True
             progress.say(f"seeds until settled, wave {added} trained in {(time.perf_counter() - tic) / 60:.1f} min")
             seeds = probe_and_report(provisional=False)

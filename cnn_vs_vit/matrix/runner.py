@@ -166,9 +166,11 @@ def train_cells(
     on_done: Callable[[PlannedCell, int], None],
     *,
     probes: "ProbesBeside | None" = None,
+    compiled: Callable[[PlannedCell], bool] = lambda planned: False,
 ) -> None:
     """Train the cells, `jobs` chains at a time, each chain in its own process (its cells in order); with
     `probes` and more than one job, each finished cell's probes join the same pool ahead of the chains left.
+    A cell for which `compiled` is true trains with a compiled step (compiling.py decides which).
 
     One process per chain keeps chains independent (memory, threads, a native crash); with several
     jobs each gets an equal share of the CPU threads. Processes are forked from a server that has
@@ -196,7 +198,7 @@ def train_cells(
                     options = probes.experiment.probe_options(name)
                     process = context.Process(target=probe_beside, args=(name, str(planned.run_dir), options, threads))
                 else:
-                    process = context.Process(target=train_chain, args=chain_work(item, jobs, threads))
+                    process = context.Process(target=train_chain, args=chain_work(item, jobs, threads, compiled))
                 process.start()
                 running.append((item, process, time.perf_counter()))
             ready = multiprocessing.connection.wait([process.sentinel for _, process, _ in running])
@@ -221,15 +223,19 @@ def train_cells(
         raise
 
 
-def chain_work(chain: list[PlannedCell], jobs: int, threads: int) -> tuple[list[tuple[dict, str, bool]], list[int]]:
+def chain_work(
+    chain: list[PlannedCell], jobs: int, threads: int, compiled: Callable[[PlannedCell], bool]
+) -> tuple[list[tuple[dict, str, bool]], list[int]]:
     """train_chain's arguments for a chain: each cell's config (with its share of the threads beside other
-    jobs), run directory and whether it restarts; the forks of the chain's trunk."""
+    jobs, compiled where `compiled` says), run directory and whether it restarts; the forks of the chain's trunk."""
     forks = sorted({planned.fork for planned in chain if planned.fork})
     work = []
     for planned in chain:
         config = planned.cell.config
-        if jobs > 1:  # not part of the run's identity (see NON_SEMANTIC_KEYS)
+        if jobs > 1:  # not part of the run's identity (see NON_SEMANTIC_KEYS), nor is compile
             config = config.model_copy(update={"threads": threads})
+        if compiled(planned):
+            config = config.model_copy(update={"compile": True})
         work.append((config.model_dump(mode="json"), str(planned.run_dir), planned.state == "corrupted"))
     return work, forks
 

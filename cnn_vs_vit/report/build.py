@@ -9,6 +9,10 @@ setting (a run directory found in two of them counts once), and `holds` counts t
 that agree with the headline among those where the claim was measured ("one setting" where only
 one did): a claim that flips is shown flipping, with the settings named, never averaged away.
 Rerun rates and the family-wise test are the headline's; a setting shows its rule's verdict.
+
+A setting may be kept in several results directories, named joined by '+' (results/default+results/default-
+scaling: one study whose rows did not fit in one file); its runs are read as one setting's, named after the
+first directory.
 """
 
 import csv
@@ -59,8 +63,8 @@ COMPUTE_PLOT = Plot("accuracy_vs_compute.png", plots.accuracy_vs_compute)  # the
 class Study:
     """What a report is built from: the runs of its results directories and every claim measured on them."""
 
-    dirs: list[Path]
-    experiments: dict[str, dict]  # setting name -> its experiment.yaml ({} without one)
+    dirs: list[list[Path]]  # each setting's results directories
+    experiments: dict[str, list[dict]]  # setting name -> the experiment.yaml of each of its directories ({}: none)
     runs: list[Run]
     claims: list[ClaimResult]
     settings: dict[str, list[ClaimResult]]  # setting name -> its own claims, in the order of `claims`
@@ -83,38 +87,50 @@ def build_report(
     into `out_dir` (default: the one results directory; required with several). Raises CnnvitError when a
     directory holds no finished run. `provisional`: built while an experiment still trains (between its
     waves): each verdict is marked with the seeds it rests on."""
-    dirs = as_dirs(results_dirs)
-    report_dir(dirs, out_dir)  # its error before the measuring, which takes a while
-    return write_report(measure_study(dirs), out_dir, provisional=provisional)
+    settings = as_settings(results_dirs)
+    report_dir(settings, out_dir)  # its error before the measuring, which takes a while
+    return write_report(measure_study(settings), out_dir, provisional=provisional)
 
 
-def as_dirs(results_dirs: Path | str | Sequence[Path | str]) -> list[Path]:
-    return [Path(results_dirs)] if isinstance(results_dirs, (str, Path)) else [Path(d) for d in results_dirs]
+def as_settings(results_dirs: Path | str | Sequence[Path | str] | Sequence[Sequence[Path]]) -> list[list[Path]]:
+    """Each setting's results directories: an argument is a directory, or several joined by '+' (a path that
+    exists as written is one directory, '+' or not)."""
+    if isinstance(results_dirs, (str, Path)):
+        results_dirs = [results_dirs]
+    settings = []
+    for given in results_dirs:
+        if not isinstance(given, (str, Path)):  # already a setting's directories
+            settings.append([Path(d) for d in given])
+        elif Path(given).exists() or "+" not in str(given):
+            settings.append([Path(given)])
+        else:
+            settings.append([Path(part) for part in str(given).split("+")])
+    return settings
 
 
-def report_dir(dirs: Sequence[Path], out_dir: Path | str | None) -> Path:
-    """Where the report of `dirs` goes: `out_dir`, else the one results directory."""
-    if len(dirs) > 1 and out_dir is None:
+def report_dir(settings: Sequence[Sequence[Path]], out_dir: Path | str | None) -> Path:
+    """Where the report of `settings` goes: `out_dir`, else the one results directory."""
+    if sum(map(len, settings)) > 1 and out_dir is None:
         raise CnnvitError(
             "a report over several results directories needs --out DIR (a directory of its own, so "
             "that no setting's own report is overwritten)"
         )
-    return Path(out_dir) if out_dir is not None else Path(dirs[0])
+    return Path(out_dir) if out_dir is not None else Path(settings[0][0])
 
 
 def measure_study(results_dirs: Path | str | Sequence[Path | str]) -> Study:
     """Every run under the results directories and each claim's result on them: the headline over all the runs
     and, with several directories, each setting's own. Raises CnnvitError when a directory holds no finished
     run."""
-    dirs = as_dirs(results_dirs)
-    read = [read_experiment(d) for d in dirs]
-    names = setting_names(dirs, read)
+    dirs = as_settings(results_dirs)
+    read = [[read_experiment(d) for d in setting] for setting in dirs]
+    names = setting_names([setting[0] for setting in dirs], [files[0] for files in read])
     experiments = dict(zip(names, read))
-    per_setting = {name: load_runs(d) for name, d in zip(names, dirs)}
+    per_setting = {name: setting_runs(setting, files) for name, setting, files in zip(names, dirs, read)}
     runs = merged_runs(per_setting) if len(dirs) > 1 else per_setting[names[0]]
     claims = evaluate_claims(runs)
     settings = (
-        {name: evaluate_claims(setting_runs, rates=False) for name, setting_runs in per_setting.items()}
+        {name: evaluate_claims(runs_of, rates=False) for name, runs_of in per_setting.items()}
         if len(dirs) > 1
         else {names[0]: claims}
     )
@@ -169,6 +185,14 @@ def setting_names(dirs: list[Path], experiments: list[dict]) -> list[str]:
         name = str(experiment.get("name") or d.resolve().name)
         names.append(name if name not in names else f"{name} ({len(names) + 1})")
     return names
+
+
+def setting_runs(dirs: list[Path], experiments: list[dict]) -> list[Run]:
+    """The runs of a setting kept in `dirs`: one directory's as they are, several merged (merged_runs, each under
+    its directory's experiment name)."""
+    if len(dirs) == 1:
+        return load_runs(dirs[0])
+    return merged_runs({name: load_runs(d) for name, d in zip(setting_names(dirs, experiments), dirs)})
 
 
 def merged_runs(per_setting: dict[str, list[Run]]) -> list[Run]:
@@ -283,7 +307,7 @@ def markdown(
     claims: list[ClaimResult],
     runs: list[Run],
     context: Context,
-    experiments: dict[str, dict],
+    experiments: dict[str, list[dict]],
     sections: Sequence[str] = (),
 ) -> str:
     """report.md: the claims table, a section per measured claim, then `sections` (markdown lines), the
@@ -296,21 +320,26 @@ def markdown(
             "",
         ]
     several = len(experiments) > 1
-    for name, experiment in experiments.items():
-        if not experiment:
-            continue
-        lines += [
-            f"{'Setting' if several else 'Experiment'}: **{experiment.get('name', name)}**. "
-            f"{experiment.get('description', '')}".rstrip(),
-            "",
-        ]
-        if experiment.get("budget") and not several:
-            lines += [f"Budget rule: {experiment['budget']}", ""]
-        if experiment.get("settle"):
+    budgets = set()  # printed once however many of a setting's files share it
+    for name, files in experiments.items():
+        for index, experiment in enumerate(files):
+            if not experiment:
+                continue
+            kind = "Setting" if several else "Experiment"
             lines += [
-                f"Seeds until settled{f' ({name})' if several else ''}: {sequential_note(experiment['settle']['cap'])}.",
+                (f"{kind}: " if index == 0 else f"{kind} {name}, also: ")
+                + f"**{experiment.get('name', name)}**. {experiment.get('description', '')}".rstrip(),
                 "",
             ]
+            if experiment.get("budget") and not several and experiment["budget"] not in budgets:
+                budgets.add(experiment["budget"])
+                lines += [f"Budget rule: {experiment['budget']}", ""]
+            if experiment.get("settle"):
+                lines += [
+                    f"Seeds until settled{f' ({name})' if several else ''}: "
+                    f"{sequential_note(experiment['settle']['cap'])}.",
+                    "",
+                ]
     done = [r for r in runs if r.status == "done"]
     lines += [
         f"{len(done)} finished run(s), {len(runs) - len(done)} failed; dataset {context.dataset}; "
@@ -333,7 +362,7 @@ def markdown(
     ]
     if several:
         lines += [
-            f"Settings: {', '.join(experiments)}. The verdict column is the headline, over every run of every "
+            f"Settings: {', '.join(setting_label(name, files) for name, files in experiments.items())}. The verdict column is the headline, over every run of every "
             "setting (a run directory found in several counts once), followed, where the settings disagree, by "
             "which verdict holds in which; each setting's own verdict follows, and holds counts the settings "
             "that agree with the headline among those where the claim was measured. robustness.png draws "
@@ -408,6 +437,13 @@ def markdown(
                 "| | | | not averaged | | | |"
             )
     return "\n".join(lines) + "\n"
+
+
+def setting_label(name: str, files: list[dict]) -> str:
+    """A setting's name, with its files' where it has several: 'default (default + default-scaling)'."""
+    if len(files) == 1:
+        return name
+    return f"{name} ({' + '.join(str(experiment.get('name', '?')) for experiment in files)})"
 
 
 def probe_samples(runs: list[Run]) -> list[str]:

@@ -52,13 +52,15 @@ def fit(
     device: torch.device,
     label: str = "fit",
     progress: bool = False,
+    forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> float:
-    """Train every parameter of `module` (train mode) for the run's steps of its batch size on `labels`' examples.
+    """Train every parameter of `module` (train mode) for the run's steps of its batch size on `labels`' examples,
+    computing the logits with `forward` when given (e.g. torch.compile(module), as the time estimate times it).
 
     Returns the last step's training loss (nats). A non-finite loss stops with TrainingFailed.
     """
     train = config.train
-    update = TrainingStep(module, config, device=device)
+    update = TrainingStep(module, config, device=device, forward=forward)
     order = BatchOrder(len(labels), train.batch_size, config.seed)
     labels = labels.to(device)
     module.train()
