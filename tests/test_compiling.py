@@ -135,3 +135,35 @@ def test_an_unknown_compile_mode_is_one_line_naming_the_choices(tmp_path):
     result = CliRunner().invoke(app, ["run", str(experiment), "--compile", "sometimes", "--out", str(tmp_path / "x")])
     assert result.exit_code == 2 and "auto, always, never" in result.stderr and len(result.stderr.splitlines()) == 1
     assert not (tmp_path / "x").exists()
+
+
+def test_the_estimate_counts_a_compiled_cell_at_its_compiled_speed_and_tells_each_measurement(tmp_path, monkeypatch):
+    """End to end through estimate(): with compiling measured far faster, `always` counts every cell's training
+    at the compiled step with its compile, tells the compiled measurements after the eager ones, and says which
+    cells compile; `never` measures nothing compiled."""
+    from cnn_vs_vit.matrix.experiment import load_experiment
+    from cnn_vs_vit.matrix.runner import plan as plan_experiment
+
+    from test_estimate import EXPERIMENT
+
+    path = tmp_path / "experiment.yaml"
+    path.write_text(EXPERIMENT)
+    experiment = load_experiment(path)
+    cells = plan_experiment(experiment, tmp_path / "out")
+    monkeypatch.setattr(
+        estimate, "measure_compiled_speed", lambda config, threads, jobs, arch: CompiledSpeed(arch, 1e-4, 30.0, 0.5)
+    )
+    told = []
+    monkeypatch.setenv("CNNVIT_CALIBRATION_CACHE", "off")  # each estimate measures its eager speeds again
+    eager = estimate.estimate(experiment, cells, 1, compile_mode="never")
+    compiled = estimate.estimate(experiment, cells, 1, lambda i, n, shape: told.append((i, n, shape)), "always")
+    assert [shape.endswith(", compiled") for _, _, shape in told] == [False, False, True, True]  # two model shapes
+    assert [i for i, _, _ in told] == [1, 2, 3, 4] and all(i <= n for i, n, _ in told)
+    assert eager.compiling.compiled == {} and not any(eager.compiles(p) for p in cells)
+    assert all(compiled.compiles(p) for p in cells)
+    for p in cells:  # 3 steps at 0.1 ms and a 0.5 s compile, instead of 3 eager steps
+        shape, steps = compiled.cell_steps[p.cell.name]
+        assert compiled.cells[p.cell.name] - eager.cells[p.cell.name] == pytest.approx(
+            steps * 1e-4 + 0.5 - steps * compiled.compiling.eager[shape], abs=0.05
+        )
+    assert compiled.describe().endswith("; training steps compiled (--compile always)")

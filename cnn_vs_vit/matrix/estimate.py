@@ -21,6 +21,7 @@ the time the estimate gave for the work already done: an estimate that was off c
 """
 
 import dataclasses
+import itertools
 import json
 import math
 import statistics
@@ -180,7 +181,7 @@ def estimate(
     training = {(shape_key(p.cell.config), _threads(p.cell.config, jobs)): p.cell.config for p in todo}
     probed = {(shape_key(p.cell.config), probing): p.cell.config for p, _ in probes if p.cell.name not in trains}
     probed = {shape: config for shape, config in probed.items() if shape not in training}  # measured once
-    total, counted = len(training) + len(probed), iter(range(1, len(training) + len(probed) + 1))
+    total, counted = len(training) + len(probed), itertools.count(1)  # plus the compiled shapes, if any
 
     def told(key: str, what: str = "") -> None:
         if on_calibrate:
