@@ -36,7 +36,7 @@ from ..config import RunConfig, TrainConfig
 from ..data import load_dataset
 from ..models import build_model
 from ..probes.plugin import find
-from ..training.device import configure_threads, use_channels_last
+from ..training.device import compile_module, configure_threads, use_channels_last
 from ..training.evaluate import evaluate
 from ..training.finetune import augmented_inputs, fit
 from ..training.recipes import with_recipe
@@ -425,7 +425,7 @@ def time_steps(config: RunConfig, threads: int, *, compiled: bool = False) -> tu
             starts.append(time.perf_counter())  # a step starts when it asks for its batch
             return batches(step, index)
 
-        forward = torch.compile(model) if compiled else None
+        forward = compile_module(model) if compiled else None
         fit(model, timed, labels, calibration, device=torch.device("cpu"), forward=forward)
         step_seconds = statistics.median(b - a for a, b in zip(starts[1:], starts[2:]))
         tic = time.perf_counter()

@@ -1,5 +1,7 @@
 """Device selection and the numeric settings that go with it."""
 
+import logging
+
 import torch
 
 from ..errors import CnnvitError
@@ -49,3 +51,10 @@ def use_channels_last(model: torch.nn.Module, device: torch.device) -> bool:
         return False
     convolutions = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
     return device.type != "cpu" or all(m.in_channels == 1 or m.in_channels % 8 == 0 for m in convolutions)
+
+
+def compile_module(module: torch.nn.Module) -> torch.nn.Module:
+    """torch.compile(module), quiet on a CPU-only machine: inductor's C++ build warns "No CUDA runtime is found"
+    once per process there, a line per cell in `cnnvit run` that says nothing about the run."""
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
+    return torch.compile(module)

@@ -29,7 +29,7 @@ from ..locks import directory_lock
 from ..models import Backbone, build_model, model_spec, resolved_options
 from . import distributed
 from .budget import budget_steps
-from .device import configure_threads, select_device, use_channels_last
+from .device import compile_module, configure_threads, select_device, use_channels_last
 from .evaluate import evaluate
 from .inputs import BatchOrder, augment, step_generator
 from .progress import TrainingProgress
@@ -156,7 +156,7 @@ def _train_run(
     channels_last = use_channels_last(model, device)
     model = model.to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
     trained = world.data_parallel(model)  # `model` itself on one process
-    forward = torch.compile(trained) if config.compile else trained
+    forward = compile_module(trained) if config.compile else trained
     update = TrainingStep(model, config, device=device, forward=forward)
 
     start_step, images_seen, train_time, trunk_step = 0, 0, 0.0, 0
