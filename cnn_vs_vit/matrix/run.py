@@ -114,9 +114,8 @@ def run_matrix(
     try:
         for number, wave in enumerate(batches, 1):
             progress.wave = number
-            runner.train_cells(
-                wave, jobs, finished, probes=beside, compiled=compiled
-            )  # looked up on its module: tests stand in for it
+            # looked up on its module: tests stand in for it
+            runner.train_cells(wave, jobs, finished, probes=beside, compiled=compiled)
             if number < len(batches):  # every claim from the seeds finished so far; a stop keeps this report
                 progress.say(f"wave {number} of {len(batches)} trained (seed {wave[0].cell.config.seed})")
                 probe_and_report(provisional=True)

@@ -87,25 +87,19 @@ def build_report(
     into `out_dir` (default: the one results directory; required with several). Raises CnnvitError when a
     directory holds no finished run. `provisional`: built while an experiment still trains (between its
     waves): each verdict is marked with the seeds it rests on."""
-    settings = as_settings(results_dirs)
-    report_dir(settings, out_dir)  # its error before the measuring, which takes a while
-    return write_report(measure_study(settings), out_dir, provisional=provisional)
+    report_dir(as_settings(results_dirs), out_dir)  # its error before the measuring, which takes a while
+    return write_report(measure_study(results_dirs), out_dir, provisional=provisional)
 
 
-def as_settings(results_dirs: Path | str | Sequence[Path | str] | Sequence[Sequence[Path]]) -> list[list[Path]]:
+def as_settings(results_dirs: Path | str | Sequence[Path | str]) -> list[list[Path]]:
     """Each setting's results directories: an argument is a directory, or several joined by '+' (a path that
     exists as written is one directory, '+' or not)."""
     if isinstance(results_dirs, (str, Path)):
         results_dirs = [results_dirs]
-    settings = []
-    for given in results_dirs:
-        if not isinstance(given, (str, Path)):  # already a setting's directories
-            settings.append([Path(d) for d in given])
-        elif Path(given).exists() or "+" not in str(given):
-            settings.append([Path(given)])
-        else:
-            settings.append([Path(part) for part in str(given).split("+")])
-    return settings
+    return [
+        [Path(given)] if Path(given).exists() or "+" not in str(given) else [Path(d) for d in str(given).split("+")]
+        for given in results_dirs
+    ]
 
 
 def report_dir(settings: Sequence[Sequence[Path]], out_dir: Path | str | None) -> Path:
