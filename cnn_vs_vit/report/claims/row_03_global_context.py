@@ -512,5 +512,4 @@ CLAIM = Claim(
             plots=(Plot("accuracy_vs_depth_relational.png", partial(accuracy_vs_depth, task=relational.NAME)),),
         ),
     ),
-    one_setting_by_design=True,
 )
